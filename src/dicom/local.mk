@@ -1,0 +1,1 @@
+# src/dicom: see Makefile.am

@@ -1,0 +1,1 @@
+# src/dimse: see Makefile.am

@@ -1,0 +1,1 @@
+# src/services: see Makefile.am

@@ -1,0 +1,1 @@
+# src/storage: see Makefile.am

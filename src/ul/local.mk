@@ -1,0 +1,1 @@
+# src/ul: see Makefile.am
