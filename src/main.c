@@ -1,8 +1,138 @@
-/* dicomaid: placeholder entry point until the daemon lands. */
+/*
+ * dicomaid: the DICOM node daemon. Parses the command line, loads the configuration (or
+ * the embedded default), opens the index and the instance store, and runs the SCP on the
+ * libuv loop in the foreground until SIGTERM/SIGINT. See dicomaid(8).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <uv.h>
+
+#include "config.h"
+#include "net/server.h"
+#include "storage/index.h"
+#include "storage/store.h"
+#include "util/config.h"
 #include "util/log.h"
 
-int main(void)
+static void usage(FILE *f)
 {
-	log_info("event=start");
-	return 0;
+	fprintf(f,
+		"usage: dicomaid [-c FILE] [-d]\n"
+		"       dicomaid --check-config -c FILE\n"
+		"       dicomaid -V\n"
+		"  -c, --config FILE   configuration file (default: the embedded default)\n"
+		"      --check-config  validate the configuration and exit\n"
+		"  -d, --debug         log at debug level\n"
+		"  -V, --version       print the version and exit\n"
+		"  -h, --help          this help\n");
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, 'C' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config_path = NULL;
+	bool check_only = false, debug = false;
+	int ch;
+	while ((ch = getopt_long(argc, argv, "c:dVh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': config_path = optarg; break;
+		case 'C': check_only = true; break;
+		case 'd': debug = true; break;
+		case 'V': printf("dicomaid %s\n", PACKAGE_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+
+	struct config cfg;
+	char err[512];
+	if (config_path) {
+		if (config_load(config_path, &cfg, err, sizeof err) < 0) {
+			fprintf(stderr, "%s\n", err);
+			return 1;
+		}
+	} else {
+		if (check_only) {
+			fprintf(stderr, "dicomaid: --check-config needs -c FILE\n");
+			return 2;
+		}
+		config_defaults(&cfg);
+	}
+	if (check_only) {
+		printf("%s: ok\n", config_path);
+		config_free(&cfg);
+		return 0;
+	}
+	log_set_level(debug ? LOG_LVL_DEBUG : (enum log_level)cfg.log_level);
+	signal(SIGPIPE, SIG_IGN);
+
+	log_notice("event=start version=%s config=%s storage=%s index=%s fsync=%s", PACKAGE_VERSION,
+		   config_path ? config_path : "(embedded default)", cfg.storage_path,
+		   cfg.index_database, cfg.fsync ? "yes" : "no");
+	if (!cfg.fsync)
+		log_warn("event=fsync_disabled note=\"for benchmarking only: acknowledged instances "
+			 "can be lost on power failure\"");
+
+	if (mkdir(cfg.storage_path, 0750) < 0 && errno != EEXIST)
+		fatal("event=startup_failed path=%s err=\"%s\"", cfg.storage_path, strerror(errno));
+
+	struct index *ix = NULL;
+	if (index_open(cfg.index_database, false, &ix, err, sizeof err) < 0)
+		fatal("event=startup_failed index=%s err=\"%s\"", cfg.index_database, err);
+
+	uv_loop_t *loop = uv_default_loop();
+	static struct server srv;
+	struct store *store = NULL;
+	struct store_config sc = {
+		.root = cfg.storage_path,
+		.fsync = cfg.fsync,
+		.duplicates = cfg.duplicates == CONFIG_DUP_KEEP     ? DUP_KEEP
+			      : cfg.duplicates == CONFIG_DUP_REJECT ? DUP_REJECT
+								    : DUP_OVERWRITE,
+		.notify = server_committer_notify,
+		.notify_arg = &srv,
+	};
+	if (store_open(&sc, ix, &store) < 0)
+		fatal("event=startup_failed storage=%s", cfg.storage_path);
+	if (server_start(&srv, loop, &cfg, config_path, store, ix) < 0) {
+		store_close(store);
+		index_close(ix);
+		return 1;
+	}
+
+	uv_run(loop, UV_RUN_DEFAULT);
+
+	/* Every association is gone; drain the committer, then close the index. */
+	store_close(store);
+	uv_close((uv_handle_t *)&srv.committed, NULL);
+	uv_walk(loop, close_walk, NULL);
+	uv_run(loop, UV_RUN_DEFAULT);
+	uv_loop_close(loop);
+	index_close(ix);
+	log_notice("event=stopped instances=%llu", (unsigned long long)srv.instances_stored);
+	config_free(&cfg);
+	return srv.exit_code;
 }

@@ -1,0 +1,765 @@
+/*
+ * Inbound associations on libuv: framing PDUs out of the byte stream, driving the Upper
+ * Layer state machine (PS3.8 9.2, acceptor side), negotiating presentation contexts, and
+ * handing complete DIMSE commands and data-set fragments to the services.
+ *
+ * One read callback feeds the pure PDU codec; each PDU becomes a state-machine event; the
+ * machine's action is performed here (send a PDU, start or stop the timer, close).
+ */
+#include "net/assoc.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "net/server.h"
+#include "services/services.h"
+#include "services/sop_classes.h"
+#include "ul/pdu.h"
+#include "util/log.h"
+
+/* Largest A-ASSOCIATE-RQ we take: 128 presentation contexts with many transfer syntaxes. */
+#define MAX_ASSOC_RQ_LEN (1u << 20)
+/* Read buffer granted to libuv when the buffer is empty. */
+#define READ_CHUNK (64u * 1024)
+/* Stop reading when this many data-set bytes wait for the disk. */
+#define WRITE_HIGH_WATER (4u * 1024 * 1024)
+#define WRITE_LOW_WATER (1u * 1024 * 1024)
+
+uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void assoc_event(struct assoc *a, enum ul_event ev, const void *arg);
+static void assoc_close(struct assoc *a);
+
+/* ---- sending ---------------------------------------------------------------------- */
+
+struct send_req {
+	uv_write_t req;
+	size_t len;
+	uint8_t data[];
+};
+
+static void on_sent(uv_write_t *req, int status)
+{
+	struct send_req *s = (struct send_req *)req;
+	struct assoc *a = req->handle->data;
+	if (status < 0 && !a->closing)
+		log_debug("assoc=%llu event=send_failed err=%s", (unsigned long long)a->id,
+			  uv_strerror(status));
+	free(s);
+}
+
+/* Queues bytes (one or more whole PDUs) in one write. */
+static int send_bytes(struct assoc *a, const uint8_t *data, size_t len)
+{
+	if (a->closing)
+		return -ECANCELED;
+	struct send_req *s = malloc(sizeof *s + len);
+	if (!s)
+		return -ENOMEM;
+	s->len = len;
+	memcpy(s->data, data, len);
+	uv_buf_t b = uv_buf_init((char *)s->data, (unsigned)len);
+	int rc = uv_write(&s->req, (uv_stream_t *)&a->tcp, &b, 1, on_sent);
+	if (rc < 0) {
+		free(s);
+		return rc;
+	}
+	return 0;
+}
+
+int assoc_send_command(struct assoc *a, uint8_t pc_id, const struct dimse_cmd *cmd)
+{
+	struct dimse_txbuf tx = { 0 };
+	int rc = dimse_tx_command(&tx, pc_id, cmd, a->peer_max_pdu);
+	if (rc == 0) {
+		assoc_event(a, UL_EVT9, NULL);
+		rc = send_bytes(a, tx.data, tx.len);
+	}
+	dimse_txbuf_free(&tx);
+	return rc;
+}
+
+/* ---- timer ------------------------------------------------------------------------ */
+
+static void on_timer(uv_timer_t *t)
+{
+	struct assoc *a = t->data;
+	if (a->closing)
+		return;
+	if (a->sm.state == UL_STA6) {
+		log_warn("assoc=%llu event=idle_timeout seconds=%u", (unsigned long long)a->id,
+			 a->srv->cfg->idle_timeout);
+		a->outcome = "idle-timeout";
+		assoc_event(a, UL_EVT15, NULL);
+	} else {
+		if (a->sm.state == UL_STA2)
+			log_warn("assoc=%llu event=artim_timeout peer=%s", (unsigned long long)a->id,
+				 a->peer_ip);
+		if (!a->outcome)
+			a->outcome = "artim-timeout";
+		assoc_event(a, UL_EVT18, NULL);
+	}
+}
+
+static void start_artim(struct assoc *a)
+{
+	uv_timer_start(&a->timer, on_timer, (uint64_t)a->srv->cfg->artim_timeout * 1000u, 0);
+}
+
+static void start_idle(struct assoc *a)
+{
+	if (a->srv->cfg->idle_timeout > 0)
+		uv_timer_start(&a->timer, on_timer, (uint64_t)a->srv->cfg->idle_timeout * 1000u, 0);
+}
+
+/* ---- closing ---------------------------------------------------------------------- */
+
+static void maybe_free(struct assoc *a)
+{
+	if (a->handles_open > 0 || a->refs > 0)
+		return;
+	struct server *srv = a->srv;
+	if (a->prev)
+		a->prev->next = a->next;
+	else
+		srv->assocs = a->next;
+	if (a->next)
+		a->next->prev = a->prev;
+	srv->n_assocs--;
+	if (a->rx_init)
+		dimse_rx_free(&a->rx);
+	free(a->pcs);
+	free(a->rbuf);
+	free(a);
+	server_assoc_gone(srv);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	struct assoc *a = h->data;
+	a->handles_open--;
+	maybe_free(a);
+}
+
+void assoc_ref(struct assoc *a) { a->refs++; }
+
+void assoc_unref(struct assoc *a)
+{
+	a->refs--;
+	maybe_free(a);
+}
+
+/* Closes the transport (the "close transport connection" of AA-2..AA-5, AR-3, AR-5). */
+static void assoc_close(struct assoc *a)
+{
+	if (a->closing)
+		return;
+	a->closing = true;
+	if (a->established) {
+		a->established = false;
+		a->srv->n_established--;
+	}
+	if (a->cur_store) {
+		services_store_abandon(a->cur_store);
+		a->cur_store = NULL;
+	}
+	log_info("assoc=%llu event=closed peer=%s calling=%s called=%s instances=%llu "
+		 "outcome=%s ms=%llu",
+		 (unsigned long long)a->id, a->peer_ip, a->calling_ae[0] ? a->calling_ae : "-",
+		 a->called_ae[0] ? a->called_ae : "-", (unsigned long long)a->instances,
+		 a->outcome ? a->outcome : "closed",
+		 (unsigned long long)(now_ms() - a->t_start_ms));
+	uv_timer_stop(&a->timer);
+	uv_close((uv_handle_t *)&a->timer, on_handle_closed);
+	uv_close((uv_handle_t *)&a->tcp, on_handle_closed);
+}
+
+/* ---- negotiation (PS3.8 9.3.2 / 9.3.3, PS3.7 D.3.3) ---------------------------------- */
+
+static bool ae_equal(const char *a, const char *b)
+{
+	return strcmp(a, b) == 0;
+}
+
+/* The best transfer syntax the peer offers for this context, by dicomaid's preference. */
+static const struct dcm_ts *choose_ts(const struct ul_pc_rq *pc)
+{
+	const struct dcm_ts *best = NULL;
+	for (unsigned i = 0; i < pc->n_ts; i++) {
+		const struct dcm_ts *ts = dcm_ts_find(pc->ts[i]);
+		if (!ts || !ts->accepted)
+			continue;
+		if (!best || ts->rank > best->rank)
+			best = ts;
+	}
+	return best;
+}
+
+static bool peer_known(const struct assoc *a)
+{
+	const struct config_peer *p = config_find_peer(a->srv->cfg, a->calling_ae);
+	if (!p)
+		return false;
+	if (p->host[0] && strcmp(p->host, a->peer_ip) != 0 && !config_peer_host_matches(p, a->peer_ip))
+		return false;
+	return true;
+}
+
+static void send_reject(struct assoc *a, uint8_t result, uint8_t source, uint8_t reason,
+			const char *why)
+{
+	uint8_t pdu[10];
+	ul_assoc_rj_encode(pdu, result, source, reason);
+	log_warn("assoc=%llu event=rejected peer=%s calling=%s called=%s result=%u source=%u "
+		 "reason=%u why=\"%s\"",
+		 (unsigned long long)a->id, a->peer_ip, a->calling_ae, a->called_ae, result, source,
+		 reason, why);
+	a->outcome = "rejected";
+	assoc_event(a, UL_EVT8, pdu);
+}
+
+/* AE-6 then the local decision: accept (Evt7 → AE-7) or reject (Evt8 → AE-8). */
+static void negotiate(struct assoc *a, const uint8_t *body, size_t len)
+{
+	struct server *srv = a->srv;
+	struct ul_assoc_rq *rq = calloc(1, sizeof *rq);
+	struct ul_assoc_ac *ac = calloc(1, sizeof *ac);
+	if (!rq || !ac) {
+		free(rq);
+		free(ac);
+		send_reject(a, 2, 3, 2, "out of memory");
+		return;
+	}
+	int rc = ul_assoc_rq_decode(body, len, rq);
+	if (rc == UL_E_PROTOCOL_VERSION) {
+		send_reject(a, 1, 2, 2, "protocol version not supported");
+		goto out;
+	}
+	if (rc < 0) {
+		log_warn("assoc=%llu event=bad_pdu pdu=A-ASSOCIATE-RQ err=\"%s\"",
+			 (unsigned long long)a->id, ul_strerror(rc));
+		a->outcome = "bad-pdu";
+		assoc_event(a, UL_EVT19, &rc);
+		goto out;
+	}
+	snprintf(a->calling_ae, sizeof a->calling_ae, "%s", rq->calling);
+	snprintf(a->called_ae, sizeof a->called_ae, "%s", rq->called);
+
+	if (strcmp(rq->app_context, UID_APPLICATION_CONTEXT) != 0) {
+		send_reject(a, 1, 1, 2, "application context name not supported");
+		goto out;
+	}
+	if (!ae_equal(rq->called, srv->cfg->ae_title)) {
+		send_reject(a, 1, 1, 7, "called AE title not recognized");
+		goto out;
+	}
+	if (srv->cfg->require_known_peers && !peer_known(a)) {
+		send_reject(a, 1, 1, 3, "calling AE title not recognized");
+		goto out;
+	}
+	if (srv->stopping) {
+		send_reject(a, 2, 3, 1, "shutting down");
+		goto out;
+	}
+	if (srv->n_established >= srv->cfg->max_associations) {
+		send_reject(a, 2, 3, 2, "max_associations reached");
+		goto out;
+	}
+
+	/* Presentation contexts: answer every one (PS3.8 9.3.3.2). */
+	a->pcs = calloc(rq->n_pc ? rq->n_pc : 1, sizeof *a->pcs);
+	if (!a->pcs) {
+		send_reject(a, 2, 3, 2, "out of memory");
+		goto out;
+	}
+	unsigned n_ok = 0;
+	for (unsigned i = 0; i < rq->n_pc; i++) {
+		const struct ul_pc_rq *p = &rq->pc[i];
+		struct pctx *c = &a->pcs[a->n_pcs++];
+		c->id = p->id;
+		snprintf(c->abstract, sizeof c->abstract, "%s", p->abstract);
+		struct ul_pc_ac *r = &ac->pc[ac->n_pc++];
+		r->id = p->id;
+		if (strcmp(p->abstract, UID_VERIFICATION) != 0 && !sop_class_is_storage(p->abstract)) {
+			c->result = r->result = 3;
+			snprintf(r->ts, sizeof r->ts, "%s", p->n_ts ? p->ts[0] : "1.2.840.10008.1.2");
+			log_info("assoc=%llu event=pc_rejected pc=%u abstract=%s result=3",
+				 (unsigned long long)a->id, p->id, p->abstract);
+			continue;
+		}
+		const struct dcm_ts *ts = choose_ts(p);
+		if (!ts) {
+			c->result = r->result = 4;
+			snprintf(r->ts, sizeof r->ts, "%s", p->n_ts ? p->ts[0] : "1.2.840.10008.1.2");
+			log_info("assoc=%llu event=pc_rejected pc=%u abstract=%s result=4",
+				 (unsigned long long)a->id, p->id, p->abstract);
+			continue;
+		}
+		c->result = r->result = 0;
+		c->ts = ts;
+		snprintf(r->ts, sizeof r->ts, "%s", ts->uid);
+		log_debug("assoc=%llu event=pc_accepted pc=%u abstract=%s ts=%s",
+			  (unsigned long long)a->id, p->id, p->abstract, ts->uid);
+		n_ok++;
+	}
+
+	/* Answer: AE titles echoed, our user information (PS3.7 D.3.3). */
+	ac->protocol_version = 1;
+	snprintf(ac->called, sizeof ac->called, "%s", rq->called);
+	snprintf(ac->calling, sizeof ac->calling, "%s", rq->calling);
+	snprintf(ac->app_context, sizeof ac->app_context, "%s", UID_APPLICATION_CONTEXT);
+	ac->ui.max_length = srv->cfg->max_pdu;
+	snprintf(ac->ui.impl_class_uid, sizeof ac->ui.impl_class_uid, "%s", DCM_IMPL_CLASS_UID);
+	snprintf(ac->ui.impl_version, sizeof ac->ui.impl_version, "%s", DCM_IMPL_VERSION);
+	if (rq->ui.has_async) {
+		/* Negotiated down to one operation each way (PS3.7 D.3.3.3). */
+		ac->ui.has_async = true;
+		ac->ui.max_invoked = 1;
+		ac->ui.max_performed = 1;
+	}
+	for (unsigned i = 0; i < rq->ui.n_roles && i < UL_MAX_ROLES; i++) {
+		/* We accept the requestor as SCU of what it proposes; we take no SCP role. */
+		struct ul_role *r = &ac->ui.roles[ac->ui.n_roles++];
+		snprintf(r->uid, sizeof r->uid, "%s", rq->ui.roles[i].uid);
+		r->scu = rq->ui.roles[i].scu;
+		r->scp = 0;
+	}
+	a->peer_max_pdu = rq->ui.max_length;
+
+	size_t cap = 512 + (size_t)ac->n_pc * 80 + (size_t)ac->ui.n_roles * 80;
+	uint8_t *pdu = malloc(cap);
+	size_t n = 0;
+	if (!pdu || ul_assoc_ac_encode(ac, pdu, cap, &n) < 0) {
+		free(pdu);
+		send_reject(a, 2, 3, 2, "cannot encode A-ASSOCIATE-AC");
+		goto out;
+	}
+	a->established = true;
+	srv->n_established++;
+	log_info("assoc=%llu event=accepted peer=%s calling=%s called=%s contexts=%u accepted=%u "
+		 "peer_max_pdu=%u impl=%s",
+		 (unsigned long long)a->id, a->peer_ip, a->calling_ae, a->called_ae, rq->n_pc, n_ok,
+		 a->peer_max_pdu, rq->ui.impl_class_uid);
+	struct { const uint8_t *p; size_t n; } out_pdu = { pdu, n };
+	assoc_event(a, UL_EVT7, &out_pdu);
+	free(pdu);
+out:
+	free(rq);
+	free(ac);
+}
+
+const struct pctx *assoc_find_pc(const struct assoc *a, uint8_t pc_id)
+{
+	for (unsigned i = 0; i < a->n_pcs; i++)
+		if (a->pcs[i].id == pc_id)
+			return a->pcs[i].result == 0 ? &a->pcs[i] : NULL;
+	return NULL;
+}
+
+/* ---- DIMSE ------------------------------------------------------------------------ */
+
+static int on_dimse_command(void *ctx, uint8_t pc_id, const struct dimse_cmd *cmd)
+{
+	struct assoc *a = ctx;
+	const struct pctx *pc = assoc_find_pc(a, pc_id);
+	if (!pc) {
+		log_warn("assoc=%llu event=bad_message why=\"command on a presentation context "
+			 "that was not accepted\" pc=%u",
+			 (unsigned long long)a->id, pc_id);
+		return -EPROTO;
+	}
+	return services_command(a, pc, cmd);
+}
+
+static int on_dimse_data(void *ctx, uint8_t pc_id, const uint8_t *buf, size_t len, bool last)
+{
+	struct assoc *a = ctx;
+	return services_data(a, pc_id, buf, len, last);
+}
+
+static void handle_pdata(struct assoc *a, const uint8_t *body, size_t len)
+{
+	size_t off = 0;
+	struct ul_pdv pdv;
+	int rc;
+	while ((rc = ul_pdata_next(body, len, &off, &pdv)) == 1) {
+		rc = dimse_rx_pdv(&a->rx, pdv.pc_id, pdv.mch, pdv.data, pdv.len);
+		if (rc < 0) {
+			log_warn("assoc=%llu event=dimse_error err=\"%s\"", (unsigned long long)a->id,
+				 dimse_strerror(rc));
+			a->outcome = "dimse-error";
+			assoc_abort(a, "DIMSE protocol error");
+			return;
+		}
+		if (a->closing)
+			return;
+	}
+	if (rc < 0) {
+		log_warn("assoc=%llu event=bad_pdu pdu=P-DATA-TF err=\"%s\"",
+			 (unsigned long long)a->id, ul_strerror(rc));
+		a->outcome = "bad-pdu";
+		assoc_event(a, UL_EVT19, &rc);
+	}
+}
+
+/* ---- the state machine's actions (PS3.8 9.2.2, acceptor side) ------------------------ */
+
+static void send_abort(struct assoc *a, uint8_t source, uint8_t reason)
+{
+	uint8_t pdu[10];
+	ul_abort_encode(pdu, source, reason);
+	send_bytes(a, pdu, sizeof pdu);
+}
+
+void assoc_abort(struct assoc *a, const char *why)
+{
+	if (a->closing)
+		return;
+	log_warn("assoc=%llu event=abort why=\"%s\"", (unsigned long long)a->id, why);
+	if (!a->outcome)
+		a->outcome = "aborted";
+	assoc_event(a, UL_EVT15, NULL);
+}
+
+static void send_release_rp(struct assoc *a)
+{
+	uint8_t pdu[10];
+	ul_release_rp_encode(pdu);
+	assoc_event(a, UL_EVT14, pdu);
+}
+
+void assoc_op_done(struct assoc *a)
+{
+	if (a->ops_pending > 0)
+		a->ops_pending--;
+	if (!a->closing && a->release_pending && a->ops_pending == 0 && !a->cur_store) {
+		a->release_pending = false;
+		send_release_rp(a);
+	}
+}
+
+/*
+ * Feeds one event to the state machine and performs the action it names. arg carries the
+ * event's data: the PDU body for received PDUs, the bytes to send for local responses.
+ */
+static void assoc_event(struct assoc *a, enum ul_event ev, const void *arg)
+{
+	enum ul_state from = a->sm.state;
+	enum ul_action act;
+	if (ul_sm_event(&a->sm, ev, &act) < 0) {
+		log_err("assoc=%llu event=fsm_error state=%s ev=%s", (unsigned long long)a->id,
+			ul_state_name(from), ul_event_name(ev));
+		assoc_close(a);
+		return;
+	}
+	log_debug("assoc=%llu fsm=%s+%s->%s action=%s", (unsigned long long)a->id,
+		  ul_state_name(from), ul_event_name(ev), ul_state_name(a->sm.state),
+		  ul_action_name(act));
+
+	switch (act) {
+	case UL_AE_5: /* connection accepted: start ARTIM */
+		start_artim(a);
+		break;
+	case UL_AE_6: { /* A-ASSOCIATE-RQ: stop ARTIM, decide */
+		const struct { const uint8_t *p; size_t n; } *b = arg;
+		uv_timer_stop(&a->timer);
+		negotiate(a, b->p, b->n);
+		break;
+	}
+	case UL_AE_7: { /* send A-ASSOCIATE-AC */
+		const struct { const uint8_t *p; size_t n; } *b = arg;
+		send_bytes(a, b->p, b->n);
+		dimse_rx_init(&a->rx, &(struct dimse_rx_cb){ .ctx = a, .on_command = on_dimse_command,
+							      .on_data = on_dimse_data });
+		a->rx_init = true;
+		start_idle(a);
+		break;
+	}
+	case UL_AE_8: /* send A-ASSOCIATE-RJ, start ARTIM */
+		send_bytes(a, arg, 10);
+		start_artim(a);
+		break;
+	case UL_DT_1: /* P-DATA request: the caller sends the bytes */
+		break;
+	case UL_DT_2: { /* P-DATA-TF received */
+		const struct { const uint8_t *p; size_t n; } *b = arg;
+		start_idle(a);
+		handle_pdata(a, b->p, b->n);
+		break;
+	}
+	case UL_AR_2: /* A-RELEASE-RQ received: answer once every operation is answered */
+		if (a->ops_pending == 0 && !a->cur_store)
+			send_release_rp(a);
+		else
+			a->release_pending = true;
+		break;
+	case UL_AR_4: /* send A-RELEASE-RP, start ARTIM; the peer closes */
+		send_bytes(a, arg, 10);
+		if (!a->outcome)
+			a->outcome = "released";
+		start_artim(a);
+		break;
+	case UL_AA_1: /* local abort: send A-ABORT (service-user), start ARTIM */
+		send_abort(a, 0, 0);
+		if (a->cur_store) {
+			services_store_abandon(a->cur_store);
+			a->cur_store = NULL;
+		}
+		start_artim(a);
+		break;
+	case UL_AA_2: /* ARTIM expired: close */
+	case UL_AA_5: /* transport closed before an association */
+		assoc_close(a);
+		break;
+	case UL_AA_3: /* A-ABORT received: close */
+		if (!a->outcome)
+			a->outcome = "aborted-by-peer";
+		log_info("assoc=%llu event=abort_received", (unsigned long long)a->id);
+		assoc_close(a);
+		break;
+	case UL_AA_4: /* transport closed unexpectedly */
+		if (!a->outcome)
+			a->outcome = "connection-lost";
+		assoc_close(a);
+		break;
+	case UL_AA_6: /* ignore the PDU (Sta13) */
+		break;
+	case UL_AA_7: /* send A-ABORT (Sta13) */
+		send_abort(a, 2, 2);
+		break;
+	case UL_AA_8: { /* invalid or unexpected PDU: A-ABORT from the provider, start ARTIM */
+		uint8_t reason = 2; /* unexpected PDU */
+		if (ev == UL_EVT19 && arg)
+			reason = (uint8_t)ul_abort_reason_for(*(const int *)arg);
+		if (!a->outcome)
+			a->outcome = "protocol-error";
+		log_warn("assoc=%llu event=abort_sent source=2 reason=%u state=%s ev=%s",
+			 (unsigned long long)a->id, reason, ul_state_name(from), ul_event_name(ev));
+		send_abort(a, 2, reason);
+		if (a->cur_store) {
+			services_store_abandon(a->cur_store);
+			a->cur_store = NULL;
+		}
+		start_artim(a);
+		break;
+	}
+	case UL_AR_5: /* transport closed after release */
+	case UL_AR_3:
+		assoc_close(a);
+		break;
+	default:
+		/* Requestor-side actions (AE-1..AE-4, AR-1, AR-6..AR-10) have no meaning for an
+		 * acceptor: the machine only reaches them through local requests we never make. */
+		log_warn("assoc=%llu event=unexpected_action action=%s", (unsigned long long)a->id,
+			 ul_action_name(act));
+		break;
+	}
+}
+
+/* ---- reading ---------------------------------------------------------------------- */
+
+static bool ensure_capacity(struct assoc *a, size_t need)
+{
+	if (a->rcap >= need)
+		return true;
+	size_t cap = a->rcap ? a->rcap : READ_CHUNK;
+	while (cap < need)
+		cap *= 2;
+	uint8_t *p = realloc(a->rbuf, cap);
+	if (!p)
+		return false;
+	a->rbuf = p;
+	a->rcap = cap;
+	return true;
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct assoc *a = h->data;
+	if (a->rcap - a->rlen < 4096 && !ensure_capacity(a, a->rlen + READ_CHUNK)) {
+		*buf = uv_buf_init(NULL, 0);
+		return;
+	}
+	*buf = uv_buf_init((char *)a->rbuf + a->rlen, (unsigned)(a->rcap - a->rlen));
+}
+
+/* The largest PDU body we accept in the current state, checked before buffering it. */
+static uint32_t max_body(const struct assoc *a, uint8_t type)
+{
+	switch (type) {
+	case UL_PDU_ASSOC_RQ:
+		return MAX_ASSOC_RQ_LEN;
+	case UL_PDU_PDATA:
+		return a->srv->cfg->max_pdu;
+	default:
+		return 64;
+	}
+}
+
+static enum ul_event event_for_pdu(uint8_t type)
+{
+	switch (type) {
+	case UL_PDU_ASSOC_RQ: return UL_EVT6;
+	case UL_PDU_ASSOC_AC: return UL_EVT3;
+	case UL_PDU_ASSOC_RJ: return UL_EVT4;
+	case UL_PDU_PDATA: return UL_EVT10;
+	case UL_PDU_RELEASE_RQ: return UL_EVT12;
+	case UL_PDU_RELEASE_RP: return UL_EVT13;
+	case UL_PDU_ABORT: return UL_EVT16;
+	default: return UL_EVT19;
+	}
+}
+
+/* Frames and handles every complete PDU in the buffer. */
+static void process_input(struct assoc *a)
+{
+	size_t pos = 0;
+	while (!a->closing && a->rlen - pos >= 6) {
+		uint8_t type;
+		uint32_t blen;
+		ul_pdu_header(a->rbuf + pos, a->rlen - pos, &type, &blen);
+		enum ul_event ev = event_for_pdu(type);
+		if (ev == UL_EVT19) {
+			int err = UL_E_UNRECOGNIZED_PDU;
+			log_warn("assoc=%llu event=bad_pdu type=0x%02x", (unsigned long long)a->id, type);
+			a->outcome = "bad-pdu";
+			assoc_event(a, UL_EVT19, &err);
+			break;
+		}
+		if (blen > max_body(a, type)) {
+			int err = UL_E_BAD_LENGTH;
+			log_warn("assoc=%llu event=pdu_too_long type=0x%02x length=%u limit=%u",
+				 (unsigned long long)a->id, type, blen, max_body(a, type));
+			a->outcome = "pdu-too-long";
+			assoc_event(a, UL_EVT19, &err);
+			break;
+		}
+		if (a->rlen - pos < 6 + (size_t)blen) {
+			if (!ensure_capacity(a, 6 + (size_t)blen + (pos ? 0 : 0)) && pos == 0) {
+				assoc_abort(a, "out of memory");
+				return;
+			}
+			break;
+		}
+		const uint8_t *body = a->rbuf + pos + 6;
+		pos += 6 + (size_t)blen;
+		if (ev == UL_EVT16) {
+			assoc_event(a, ev, NULL);
+		} else {
+			struct { const uint8_t *p; size_t n; } b = { body, blen };
+			assoc_event(a, ev, &b);
+		}
+	}
+	if (a->closing)
+		return;
+	/* Compact: keep the partial PDU at the front. */
+	if (pos > 0) {
+		memmove(a->rbuf, a->rbuf + pos, a->rlen - pos);
+		a->rlen -= pos;
+	}
+	if (a->rlen == 0 && a->rcap > READ_CHUNK) {
+		/* An idle association holds no large buffer. */
+		free(a->rbuf);
+		a->rbuf = NULL;
+		a->rcap = 0;
+	} else if (a->rlen >= 6) {
+		uint32_t blen = 0;
+		uint8_t type;
+		ul_pdu_header(a->rbuf, a->rlen, &type, &blen);
+		if (!ensure_capacity(a, 6 + (size_t)blen))
+			assoc_abort(a, "out of memory");
+	}
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct assoc *a = s->data;
+	if (a->closing)
+		return;
+	if (nread < 0) {
+		if (nread != UV_EOF)
+			log_debug("assoc=%llu event=read_error err=%s", (unsigned long long)a->id,
+				  uv_strerror((int)nread));
+		assoc_event(a, UL_EVT17, NULL);
+		return;
+	}
+	if (nread == 0)
+		return;
+	a->rlen += (size_t)nread;
+	process_input(a);
+	if (!a->closing && a->rlen == 0 && a->rbuf && a->rcap <= READ_CHUNK) {
+		free(a->rbuf);
+		a->rbuf = NULL;
+		a->rcap = 0;
+	}
+}
+
+void assoc_pause_reading(struct assoc *a)
+{
+	if (a->closing || !a->reading)
+		return;
+	uv_read_stop((uv_stream_t *)&a->tcp);
+	a->reading = false;
+	a->read_paused = true;
+}
+
+void assoc_resume_reading(struct assoc *a)
+{
+	if (a->closing || a->reading)
+		return;
+	a->read_paused = false;
+	if (uv_read_start((uv_stream_t *)&a->tcp, on_alloc, on_read) == 0)
+		a->reading = true;
+}
+
+void assoc_accept(struct server *srv)
+{
+	struct assoc *a = calloc(1, sizeof *a);
+	if (!a) {
+		log_err("event=accept_failed err=\"out of memory\"");
+		return;
+	}
+	a->srv = srv;
+	uv_tcp_init(srv->loop, &a->tcp);
+	a->tcp.data = a;
+	a->handles_open = 1;
+	a->next = srv->assocs;
+	if (srv->assocs)
+		srv->assocs->prev = a;
+	srv->assocs = a;
+	srv->n_assocs++;
+	if (uv_accept((uv_stream_t *)&srv->listener, (uv_stream_t *)&a->tcp) < 0) {
+		a->closing = true;
+		uv_close((uv_handle_t *)&a->tcp, on_handle_closed);
+		return;
+	}
+	uv_timer_init(srv->loop, &a->timer);
+	a->timer.data = a;
+	a->handles_open = 2;
+	a->id = ++srv->next_assoc_id;
+	a->t_start_ms = now_ms();
+	a->sm.state = UL_STA1;
+	uv_tcp_nodelay(&a->tcp, 1);
+
+	struct sockaddr_storage ss;
+	int sl = sizeof ss;
+	if (uv_tcp_getpeername(&a->tcp, (struct sockaddr *)&ss, &sl) == 0) {
+		if (ss.ss_family == AF_INET)
+			uv_ip4_name((struct sockaddr_in *)&ss, a->peer_ip, sizeof a->peer_ip);
+		else
+			uv_ip6_name((struct sockaddr_in6 *)&ss, a->peer_ip, sizeof a->peer_ip);
+	}
+	log_info("assoc=%llu event=connected peer=%s", (unsigned long long)a->id, a->peer_ip);
+	assoc_event(a, UL_EVT5, NULL);
+	if (uv_read_start((uv_stream_t *)&a->tcp, on_alloc, on_read) == 0)
+		a->reading = true;
+	else
+		assoc_close(a);
+}

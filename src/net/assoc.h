@@ -1,0 +1,88 @@
+/*
+ * One inbound association: its TCP handle, its timer (ARTIM while no association exists,
+ * the idle timeout once it does), the Upper Layer state machine (PS3.8 9.2), the receive
+ * buffer that frames PDUs, the negotiated presentation contexts and the DIMSE reassembly.
+ * The struct is freed only in the last close callback, and only when no storage operation
+ * still refers to it (refs).
+ */
+#ifndef DICOMAID_NET_ASSOC_H
+#define DICOMAID_NET_ASSOC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "dicom/uid.h"
+#include "dimse/command.h"
+#include "dimse/rx.h"
+#include "ul/fsm.h"
+
+struct server;
+struct store_op;
+
+/* One negotiated presentation context (PS3.8 9.3.3.2). */
+struct pctx {
+	uint8_t id;                   /* odd, 1-255 */
+	uint8_t result;               /* 0 acceptance, 3 abstract syntax, 4 transfer syntaxes */
+	const struct dcm_ts *ts;      /* the accepted transfer syntax (result 0) */
+	char abstract[65];            /* the abstract syntax (SOP Class UID) */
+};
+
+struct assoc {
+	uv_tcp_t tcp;                 /* the connection; data points to this struct */
+	uv_timer_t timer;             /* ARTIM (Sta2, Sta13) or idle timeout (Sta6) */
+	struct server *srv;
+	struct assoc *prev, *next;    /* server's list */
+	uint64_t id;                  /* stable id in every log line: assoc=N */
+	struct ul_assoc_sm sm;        /* Upper Layer state */
+	char peer_ip[64];             /* remote address, text */
+	char calling_ae[17];          /* from the A-ASSOCIATE-RQ, trimmed */
+	char called_ae[17];
+	uint32_t peer_max_pdu;        /* the peer's maximum P-DATA-TF length (0 = no limit) */
+	struct pctx *pcs;             /* answered presentation contexts, n_pcs of them */
+	unsigned n_pcs;
+	struct dimse_rx rx;           /* DIMSE message reassembly */
+	bool rx_init;
+	uint8_t *rbuf;                /* receive buffer: PDUs being framed; NULL while empty */
+	size_t rlen, rcap;
+	struct store_op *cur_store;   /* the C-STORE whose data set is arriving, if any */
+	unsigned ops_pending;         /* stores received but not yet answered */
+	size_t write_bytes_inflight;  /* data-set bytes queued to disk, for backpressure */
+	unsigned refs;                /* store operations that still point here */
+	unsigned handles_open;        /* tcp + timer until their close callbacks */
+	bool established;             /* counted in server->n_established */
+	bool reading;                 /* uv_read_start active */
+	bool read_paused;             /* reading stopped because disk writes backed up */
+	bool release_pending;         /* A-RELEASE-RQ received; RP waits for ops_pending == 0 */
+	bool closing;                 /* uv_close called: callbacks must do nothing */
+	uint64_t instances;           /* instances stored on this association */
+	uint64_t t_start_ms;
+	const char *outcome;          /* for the end-of-association log line */
+};
+
+/* Accepts the pending connection on the server's listener. */
+void assoc_accept(struct server *srv);
+
+/* Sends a DIMSE command (no data set) on presentation context pc_id. */
+int assoc_send_command(struct assoc *a, uint8_t pc_id, const struct dimse_cmd *cmd);
+
+/* Local abort (AA-1): sends A-ABORT and closes. reason is logged. */
+void assoc_abort(struct assoc *a, const char *why);
+
+/* A storage operation finished (answered or dropped): may send a deferred A-RELEASE-RP. */
+void assoc_op_done(struct assoc *a);
+
+/* Stops or resumes reading from the socket (disk backpressure). */
+void assoc_pause_reading(struct assoc *a);
+void assoc_resume_reading(struct assoc *a);
+
+void assoc_ref(struct assoc *a);
+void assoc_unref(struct assoc *a);
+
+/* The accepted presentation context with this id, or NULL. */
+const struct pctx *assoc_find_pc(const struct assoc *a, uint8_t pc_id);
+
+uint64_t now_ms(void);
+
+#endif

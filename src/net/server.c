@@ -1,0 +1,173 @@
+/*
+ * The listener, signals and shutdown of the SCP (see server.h).
+ *
+ * Shutdown (SIGTERM/SIGINT): the listener closes at once; associations that are still
+ * negotiating are closed; established ones may finish their transfers until
+ * [server] shutdown_timeout, after which they are aborted. When the last one is gone the
+ * loop's remaining handles are closed and uv_run returns; main then closes the store
+ * (which drains the committer) and the index.
+ */
+#include "net/server.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/assoc.h"
+#include "services/services.h"
+#include "util/log.h"
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+	struct server *srv = listener->data;
+	if (status < 0) {
+		log_warn("event=accept_error err=%s", uv_strerror(status));
+		return;
+	}
+	if (srv->stopping)
+		return;
+	assoc_accept(srv);
+}
+
+static void on_committed(uv_async_t *h)
+{
+	struct server *srv = h->data;
+	services_store_committed(srv);
+}
+
+void server_committer_notify(void *arg)
+{
+	struct server *srv = arg;
+	uv_async_send(&srv->committed);
+}
+
+static void close_cb_noop(uv_handle_t *h) { (void)h; }
+
+/* Everything is closed: let uv_run return. */
+static void finish_shutdown(struct server *srv)
+{
+	/* Answers for the last commits (their associations are gone; nothing is sent). */
+	services_store_committed(srv);
+	if (!uv_is_closing((uv_handle_t *)&srv->shutdown_timer))
+		uv_close((uv_handle_t *)&srv->shutdown_timer, close_cb_noop);
+	if (!uv_is_closing((uv_handle_t *)&srv->sig_term)) {
+		uv_close((uv_handle_t *)&srv->sig_term, close_cb_noop);
+		uv_close((uv_handle_t *)&srv->sig_int, close_cb_noop);
+		uv_close((uv_handle_t *)&srv->sig_hup, close_cb_noop);
+	}
+	/* The committer's async handle is closed by main after the store is drained. */
+	uv_unref((uv_handle_t *)&srv->committed);
+}
+
+void server_assoc_gone(struct server *srv)
+{
+	if (srv->stopping && srv->n_assocs == 0)
+		finish_shutdown(srv);
+}
+
+static void on_shutdown_timeout(uv_timer_t *t)
+{
+	struct server *srv = t->data;
+	for (struct assoc *a = srv->assocs, *n; a; a = n) {
+		n = a->next;
+		if (!a->closing) {
+			a->outcome = "shutdown";
+			assoc_abort(a, "shutdown timeout");
+		}
+	}
+}
+
+void server_stop(struct server *srv)
+{
+	if (srv->stopping)
+		return;
+	srv->stopping = true;
+	log_notice("event=stopping associations=%u", srv->n_assocs);
+	if (srv->listener_open) {
+		uv_close((uv_handle_t *)&srv->listener, close_cb_noop);
+		srv->listener_open = false;
+	}
+	/* Connections with no association yet have nothing to finish. */
+	for (struct assoc *a = srv->assocs, *n; a; a = n) {
+		n = a->next;
+		if (!a->closing && !a->established) {
+			a->outcome = "shutdown";
+			assoc_abort(a, "shutting down");
+		}
+	}
+	if (srv->n_assocs == 0) {
+		finish_shutdown(srv);
+		return;
+	}
+	uv_timer_start(&srv->shutdown_timer, on_shutdown_timeout,
+		       (uint64_t)srv->cfg->shutdown_timeout * 1000u, 0);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	struct server *srv = s->data;
+	if (signum == SIGHUP) {
+		if (!srv->config_path) {
+			log_notice("event=reload skipped=\"no configuration file\"");
+			return;
+		}
+		struct config fresh;
+		char err[512];
+		if (config_load(srv->config_path, &fresh, err, sizeof err) < 0) {
+			log_err("event=reload_failed err=\"%s\"", err);
+			return;
+		}
+		config_replace_peers(srv->cfg, &fresh);
+		config_free(&fresh);
+		log_notice("event=reload peers=%zu require_known_peers=%s", srv->cfg->n_peers,
+			   srv->cfg->require_known_peers ? "yes" : "no");
+		return;
+	}
+	log_notice("event=signal signal=%s", signum == SIGTERM ? "TERM" : "INT");
+	server_stop(srv);
+}
+
+int server_start(struct server *srv, uv_loop_t *loop, struct config *cfg,
+		 const char *config_path, struct store *store, struct index *index)
+{
+	memset(srv, 0, sizeof *srv);
+	srv->loop = loop;
+	srv->cfg = cfg;
+	srv->config_path = config_path;
+	srv->store = store;
+	srv->index = index;
+
+	struct sockaddr_storage addr;
+	int rc = uv_ip4_addr(cfg->bind, cfg->port, (struct sockaddr_in *)&addr);
+	if (rc < 0)
+		rc = uv_ip6_addr(cfg->bind, cfg->port, (struct sockaddr_in6 *)&addr);
+	if (rc < 0) {
+		log_err("event=bad_bind_address bind=%s", cfg->bind);
+		return rc;
+	}
+	uv_tcp_init(loop, &srv->listener);
+	srv->listener.data = srv;
+	srv->listener_open = true;
+	rc = uv_tcp_bind(&srv->listener, (const struct sockaddr *)&addr, 0);
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)&srv->listener, 128, on_connection);
+	if (rc < 0) {
+		log_err("event=listen_failed bind=%s port=%d err=%s", cfg->bind, cfg->port,
+			uv_strerror(rc));
+		return rc;
+	}
+	uv_async_init(loop, &srv->committed, on_committed);
+	srv->committed.data = srv;
+	uv_timer_init(loop, &srv->shutdown_timer);
+	srv->shutdown_timer.data = srv;
+	uv_signal_init(loop, &srv->sig_term);
+	uv_signal_init(loop, &srv->sig_int);
+	uv_signal_init(loop, &srv->sig_hup);
+	srv->sig_term.data = srv->sig_int.data = srv->sig_hup.data = srv;
+	uv_signal_start(&srv->sig_term, on_signal, SIGTERM);
+	uv_signal_start(&srv->sig_int, on_signal, SIGINT);
+	uv_signal_start(&srv->sig_hup, on_signal, SIGHUP);
+	log_notice("event=listening ae_title=%s bind=%s port=%d max_associations=%u max_pdu=%u",
+		   cfg->ae_title, cfg->bind, cfg->port, cfg->max_associations, cfg->max_pdu);
+	return 0;
+}

@@ -1,0 +1,55 @@
+/*
+ * The SCP server: the libuv loop's listener, the set of open associations, the wake-up from
+ * the storage committer, signals and the orderly shutdown. Everything here runs on the loop
+ * thread; heavy or blocking work (fsync, SQLite writes) is handed to the storage committer.
+ */
+#ifndef DICOMAID_NET_SERVER_H
+#define DICOMAID_NET_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "util/config.h"
+
+struct assoc;
+struct store;
+struct index;
+
+struct server {
+	uv_loop_t *loop;
+	uv_tcp_t listener;             /* the SCP port */
+	uv_async_t committed;          /* the storage committer finished a batch */
+	uv_signal_t sig_term, sig_int, sig_hup;
+	uv_timer_t shutdown_timer;     /* bounds how long SIGTERM waits for transfers */
+	struct config *cfg;            /* borrowed; peers replaced on SIGHUP */
+	const char *config_path;       /* NULL when running on the embedded default */
+	struct store *store;           /* borrowed */
+	struct index *index;           /* borrowed */
+	struct assoc *assocs;          /* open associations, doubly linked */
+	unsigned n_assocs;             /* connections open (any state) */
+	unsigned n_established;        /* associations counted against max_associations */
+	uint64_t next_assoc_id;
+	uint64_t instances_stored;
+	bool stopping;                 /* no new connections; exit once the last one closes */
+	bool listener_open;
+	int exit_code;
+};
+
+/*
+ * Sets up the listener, signals and the committer wake-up on loop. cfg, store and index are
+ * borrowed and must outlive the loop run. Returns 0 or a negative libuv error.
+ */
+int server_start(struct server *srv, uv_loop_t *loop, struct config *cfg,
+		 const char *config_path, struct store *store, struct index *index);
+
+/* Begins the orderly shutdown (as SIGTERM does). */
+void server_stop(struct server *srv);
+
+/* Called by an association when it is fully closed and freed: may finish the shutdown. */
+void server_assoc_gone(struct server *srv);
+
+/* The storage committer's notify callback (any thread): wakes the loop. */
+void server_committer_notify(void *arg);
+
+#endif

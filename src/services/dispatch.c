@@ -1,0 +1,54 @@
+/*
+ * Routes complete DIMSE commands to their service and data-set fragments to the C-STORE
+ * operation receiving them. Anything else gets the standard refusal: an unrecognized
+ * operation (0211) on a command we cannot serve, so the peer is never left waiting.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "dimse/status.h"
+#include "net/assoc.h"
+#include "services/services.h"
+#include "services/sop_classes.h"
+#include "util/log.h"
+
+int services_command(struct assoc *a, const struct pctx *pc, const struct dimse_cmd *cmd)
+{
+	switch (cmd->command_field) {
+	case 0x0030: /* C-ECHO-RQ */
+		if (strcmp(pc->abstract, UID_VERIFICATION) != 0)
+			break;
+		return echo_handle(a, pc, cmd);
+	case 0x0001: /* C-STORE-RQ */
+		return store_handle_rq(a, pc, cmd);
+	default:
+		break;
+	}
+	log_warn("assoc=%llu event=unsupported_command command=%s abstract=%s",
+		 (unsigned long long)a->id, dimse_command_name(cmd->command_field), pc->abstract);
+	if (cmd->command_field & 0x8000)
+		return 0; /* a response we did not ask for: nothing to answer */
+	if (dimse_has_data_set(cmd))
+		return -EPROTO;
+	struct dimse_cmd rsp;
+	memset(&rsp, 0, sizeof rsp);
+	rsp.command_field = (uint16_t)(cmd->command_field | 0x8000);
+	rsp.message_id_responded = cmd->message_id;
+	rsp.has_message_id_responded = true;
+	snprintf(rsp.affected_sop_class, sizeof rsp.affected_sop_class, "%s", cmd->affected_sop_class);
+	rsp.data_set_type = 0x0101;
+	rsp.status = DIMSE_UNRECOGNIZED_OPERATION;
+	rsp.has_status = true;
+	return assoc_send_command(a, pc->id, &rsp);
+}
+
+int services_data(struct assoc *a, uint8_t pc_id, const uint8_t *buf, size_t len, bool last)
+{
+	if (!a->cur_store) {
+		log_warn("assoc=%llu event=bad_message why=\"data set without a C-STORE\"",
+			 (unsigned long long)a->id);
+		return -EPROTO;
+	}
+	return store_handle_data(a, a->cur_store, buf, len, last);
+}

@@ -1,0 +1,383 @@
+/*
+ * C-STORE SCP (PS3.4 Annex B, PS3.7 9.1.1). The data set is streamed to a temporary Part 10
+ * file as its PDVs arrive: the loop thread appends the bytes to a chunk and hands full chunks
+ * to libuv's threadpool (pwrite at a known offset), while the streaming parser picks the
+ * index attributes out of the same bytes. Memory per association stays bounded: when too
+ * many bytes wait for the disk, reading from the socket stops until they are written.
+ *
+ * When the last fragment is written, the operation goes to the storage committer, which
+ * fsyncs, renames into place and commits the index row in a batch with other associations'
+ * instances; only then (services_store_committed) is the C-STORE-RSP sent (PS3.4 B.2.3).
+ *
+ * Failure statuses (PS3.4 B.2.3; the Cxxx values are dicomaid's, documented in dicomaid(8)):
+ *   A700 out of resources (disk full, I/O error, cannot create the file)
+ *   A900 the data set's SOP Class UID does not match the command's
+ *   C000 the data set cannot be parsed
+ *   C001 the data set's SOP Instance UID does not match the command's
+ *   C002 a Study, Series or SOP Instance UID is missing or not a valid UID
+ *   0111 duplicate instance refused ([storage] duplicates = reject)
+ *   0122 SOP Class not supported on this presentation context
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dicom/attrs_parser.h"
+#include "dicom/part10.h"
+#include "dicom/uid.h"
+#include "dicom/writer.h"
+#include "dimse/status.h"
+#include "net/assoc.h"
+#include "net/server.h"
+#include "services/services.h"
+#include "storage/store.h"
+#include "util/log.h"
+
+/* Bytes gathered before one write is handed to the threadpool. */
+#define CHUNK_SIZE (256u * 1024)
+/* Stop reading from the peer when this many bytes of this association wait for the disk. */
+#define HIGH_WATER (4u * 1024 * 1024)
+#define LOW_WATER (1u * 1024 * 1024)
+
+#define STATUS_INSTANCE_MISMATCH 0xC001
+#define STATUS_INVALID_UID 0xC002
+
+struct store_op {
+	struct store_req req;          /* what the committer gets; req.token = this op */
+	struct assoc *a;               /* referenced (assoc_ref) until the op is freed */
+	uint8_t pc_id;
+	uint16_t message_id;
+	char sop_class[65];            /* from the command */
+	char sop_instance[65];
+	const struct dcm_ts *ts;
+	struct dcm_attrs_parser ap;
+	bool ap_init;
+	uint8_t *chunk;                /* bytes not yet handed to a write */
+	size_t chunk_len;
+	uint64_t offset;               /* file offset of chunk[0] */
+	unsigned writes_inflight;
+	size_t bytes_inflight;
+	uint16_t fail_status;          /* nonzero: answer this failure, discard the file */
+	char fail_comment[64];
+	bool data_done;                /* the last fragment arrived */
+	bool abandoned;                /* the association went away: answer nobody */
+	bool submitted;                /* handed to the committer */
+	uint64_t t_start_ms;
+};
+
+struct write_req {
+	uv_fs_t fs;
+	struct store_op *op;
+	size_t len;
+	uint8_t data[];
+};
+
+static void op_fail(struct store_op *op, uint16_t status, const char *comment)
+{
+	if (op->fail_status)
+		return;
+	op->fail_status = status;
+	snprintf(op->fail_comment, sizeof op->fail_comment, "%s", comment);
+}
+
+static void op_free(struct store_op *op)
+{
+	if (op->ap_init)
+		dcm_attrs_parser_free(&op->ap);
+	free(op->chunk);
+	struct assoc *a = op->a;
+	free(op);
+	assoc_op_done(a);
+	assoc_unref(a);
+}
+
+static void send_rsp(struct store_op *op, uint16_t status, const char *comment)
+{
+	struct assoc *a = op->a;
+	if (op->abandoned || a->closing)
+		return;
+	struct dimse_cmd rsp;
+	memset(&rsp, 0, sizeof rsp);
+	rsp.command_field = 0x8001;
+	rsp.message_id_responded = op->message_id;
+	rsp.has_message_id_responded = true;
+	snprintf(rsp.affected_sop_class, sizeof rsp.affected_sop_class, "%s", op->sop_class);
+	snprintf(rsp.affected_sop_instance, sizeof rsp.affected_sop_instance, "%s", op->sop_instance);
+	rsp.data_set_type = 0x0101;
+	rsp.status = status;
+	rsp.has_status = true;
+	if (comment && comment[0])
+		snprintf(rsp.error_comment, sizeof rsp.error_comment, "%s", comment);
+	if (assoc_send_command(a, op->pc_id, &rsp) < 0)
+		assoc_abort(a, "cannot send C-STORE-RSP");
+}
+
+/* Ends an operation that never reached the committer: discard the file, answer. */
+static void op_finish_failed(struct store_op *op)
+{
+	if (op->req.fd >= 0) {
+		store_part_discard(op->a->srv->store, op->req.part_path, op->req.fd);
+		op->req.fd = -1;
+	}
+	if (!op->abandoned) {
+		log_warn("assoc=%llu event=store_failed sop_instance=%s status=0x%04X why=\"%s\"",
+			 (unsigned long long)op->a->id, op->sop_instance, op->fail_status,
+			 op->fail_comment);
+		send_rsp(op, op->fail_status, op->fail_comment);
+	}
+	op_free(op);
+}
+
+static bool uid_ok(const char *s) { return s[0] && dcm_uid_valid(s); }
+
+/* All bytes are on their way to disk and written: validate and hand to the committer. */
+static void op_maybe_submit(struct store_op *op)
+{
+	if (!op->data_done || op->writes_inflight > 0 || op->submitted)
+		return;
+	if (op->abandoned && !op->fail_status)
+		op_fail(op, DIMSE_OUT_OF_RESOURCES, "association ended");
+	if (!op->fail_status) {
+		int rc = dcm_attrs_parser_finish(&op->ap);
+		const struct dcm_attrs *at = &op->req.attrs;
+		if (rc < 0)
+			op_fail(op, DIMSE_CANNOT_UNDERSTAND, dcm_strerror(rc));
+		else if (at->sop_class_uid[0] && strcmp(at->sop_class_uid, op->sop_class) != 0)
+			op_fail(op, DIMSE_DATASET_MISMATCH, "SOP Class UID differs from the command's");
+		else if (strcmp(at->sop_instance_uid, op->sop_instance) != 0)
+			op_fail(op, STATUS_INSTANCE_MISMATCH,
+				"SOP Instance UID differs from the command's");
+		else if (!uid_ok(at->study_uid) || !uid_ok(at->series_uid) ||
+			 !uid_ok(at->sop_instance_uid))
+			op_fail(op, STATUS_INVALID_UID, "missing or invalid Study/Series/SOP UID");
+	}
+	if (op->fail_status) {
+		op_finish_failed(op);
+		return;
+	}
+	op->submitted = true;
+	op->req.size = (int64_t)op->offset;
+	store_submit(op->a->srv->store, &op->req);
+}
+
+static void on_written(uv_fs_t *fs)
+{
+	struct write_req *w = (struct write_req *)fs;
+	struct store_op *op = w->op;
+	struct assoc *a = op->a;
+	if (fs->result < 0) {
+		log_err("assoc=%llu event=write_failed path=%s err=%s", (unsigned long long)a->id,
+			op->req.part_path, uv_strerror((int)fs->result));
+		op_fail(op, DIMSE_OUT_OF_RESOURCES, uv_strerror((int)fs->result));
+	} else if ((size_t)fs->result != w->len) {
+		op_fail(op, DIMSE_OUT_OF_RESOURCES, "short write");
+	}
+	op->writes_inflight--;
+	op->bytes_inflight -= w->len;
+	a->write_bytes_inflight -= w->len;
+	uv_fs_req_cleanup(fs);
+	free(w);
+	if (a->read_paused && a->write_bytes_inflight <= LOW_WATER)
+		assoc_resume_reading(a);
+	op_maybe_submit(op);
+}
+
+/* Hands the gathered chunk to the threadpool. */
+static void flush_chunk(struct store_op *op)
+{
+	if (op->chunk_len == 0)
+		return;
+	struct assoc *a = op->a;
+	if (op->fail_status) {
+		op->offset += op->chunk_len;
+		op->chunk_len = 0;
+		return;
+	}
+	struct write_req *w = malloc(sizeof *w + op->chunk_len);
+	if (!w) {
+		op_fail(op, DIMSE_OUT_OF_RESOURCES, "out of memory");
+		op->chunk_len = 0;
+		return;
+	}
+	w->op = op;
+	w->len = op->chunk_len;
+	memcpy(w->data, op->chunk, op->chunk_len);
+	uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)w->len);
+	int rc = uv_fs_write(a->srv->loop, &w->fs, op->req.fd, &b, 1, (int64_t)op->offset, on_written);
+	if (rc < 0) {
+		free(w);
+		op_fail(op, DIMSE_OUT_OF_RESOURCES, uv_strerror(rc));
+		op->chunk_len = 0;
+		return;
+	}
+	op->offset += op->chunk_len;
+	op->chunk_len = 0;
+	op->writes_inflight++;
+	op->bytes_inflight += w->len;
+	a->write_bytes_inflight += w->len;
+	if (a->write_bytes_inflight >= HIGH_WATER)
+		assoc_pause_reading(a);
+}
+
+static void append(struct store_op *op, const uint8_t *p, size_t n)
+{
+	while (n > 0) {
+		size_t room = CHUNK_SIZE - op->chunk_len;
+		size_t k = n < room ? n : room;
+		memcpy(op->chunk + op->chunk_len, p, k);
+		op->chunk_len += k;
+		p += k;
+		n -= k;
+		if (op->chunk_len == CHUNK_SIZE)
+			flush_chunk(op);
+	}
+}
+
+int store_handle_rq(struct assoc *a, const struct pctx *pc, const struct dimse_cmd *cmd)
+{
+	if (a->cur_store) {
+		log_warn("assoc=%llu event=bad_message why=\"C-STORE-RQ while a data set is "
+			 "arriving\"", (unsigned long long)a->id);
+		return -EPROTO;
+	}
+	struct store_op *op = calloc(1, sizeof *op);
+	if (!op)
+		return -ENOMEM;
+	op->a = a;
+	assoc_ref(a);
+	a->ops_pending++;
+	op->req.fd = -1;
+	op->req.token = op;
+	op->pc_id = pc->id;
+	op->message_id = cmd->message_id;
+	op->ts = pc->ts;
+	op->t_start_ms = now_ms();
+	snprintf(op->sop_class, sizeof op->sop_class, "%s", cmd->affected_sop_class);
+	snprintf(op->sop_instance, sizeof op->sop_instance, "%s", cmd->affected_sop_instance);
+	snprintf(op->req.ts_uid, sizeof op->req.ts_uid, "%s", pc->ts->uid);
+	snprintf(op->req.calling_ae, sizeof op->req.calling_ae, "%s", a->calling_ae);
+
+	if (!dimse_has_data_set(cmd)) {
+		/* A C-STORE-RQ must carry a data set (PS3.7 9.3.1.1). */
+		op_fail(op, DIMSE_CANNOT_UNDERSTAND, "C-STORE-RQ without a data set");
+		op->data_done = true;
+		op_finish_failed(op);
+		return 0;
+	}
+	a->cur_store = op;
+	if (strcmp(cmd->affected_sop_class, pc->abstract) != 0) {
+		op_fail(op, DIMSE_SOP_CLASS_NOT_SUPPORTED,
+			"Affected SOP Class differs from the presentation context");
+		return 0;
+	}
+	if (!uid_ok(op->sop_instance)) {
+		op_fail(op, STATUS_INVALID_UID, "Affected SOP Instance UID is not a valid UID");
+		return 0;
+	}
+	op->chunk = malloc(CHUNK_SIZE);
+	if (!op->chunk) {
+		op_fail(op, DIMSE_OUT_OF_RESOURCES, "out of memory");
+		return 0;
+	}
+	int rc = store_part_create(a->srv->store, op->req.part_path, &op->req.fd);
+	if (rc < 0) {
+		log_err("assoc=%llu event=create_failed err=\"%s\"", (unsigned long long)a->id,
+			strerror(-rc));
+		op_fail(op, DIMSE_OUT_OF_RESOURCES, "cannot create a file");
+		return 0;
+	}
+	rc = dcm_attrs_parser_init(&op->ap, op->ts, &op->req.attrs);
+	if (rc < 0) {
+		op_fail(op, DIMSE_OUT_OF_RESOURCES, "parser");
+		return 0;
+	}
+	op->ap_init = true;
+
+	/* The Part 10 header (PS3.10 7.1) goes first; the data set follows as received. */
+	struct dcm_meta m;
+	memset(&m, 0, sizeof m);
+	snprintf(m.sop_class_uid, sizeof m.sop_class_uid, "%s", op->sop_class);
+	snprintf(m.sop_instance_uid, sizeof m.sop_instance_uid, "%s", op->sop_instance);
+	snprintf(m.ts_uid, sizeof m.ts_uid, "%s", op->ts->uid);
+	snprintf(m.impl_class_uid, sizeof m.impl_class_uid, "%s", DCM_IMPL_CLASS_UID);
+	snprintf(m.impl_version, sizeof m.impl_version, "%s", DCM_IMPL_VERSION);
+	snprintf(m.source_ae, sizeof m.source_ae, "%s", a->calling_ae);
+	struct dcm_buf hdr = { 0 };
+	if (dcm_part10_write_header(&hdr, &m) < 0) {
+		dcm_buf_free(&hdr);
+		op_fail(op, DIMSE_OUT_OF_RESOURCES, "out of memory");
+		return 0;
+	}
+	append(op, hdr.data, hdr.len);
+	dcm_buf_free(&hdr);
+	return 0;
+}
+
+int store_handle_data(struct assoc *a, struct store_op *op, const uint8_t *buf, size_t len,
+		      bool last)
+{
+	if (!op->fail_status) {
+		int rc = dcm_attrs_parser_feed(&op->ap, buf, len);
+		if (rc < 0)
+			op_fail(op, DIMSE_CANNOT_UNDERSTAND, dcm_strerror(rc));
+		else
+			append(op, buf, len);
+	}
+	if (last) {
+		flush_chunk(op);
+		op->data_done = true;
+		a->cur_store = NULL;
+		op_maybe_submit(op);
+	}
+	return 0;
+}
+
+void services_store_abandon(struct store_op *op)
+{
+	op->abandoned = true;
+	op->data_done = true;
+	op_fail(op, DIMSE_OUT_OF_RESOURCES, "association ended during the transfer");
+	flush_chunk(op);
+	op_maybe_submit(op);
+}
+
+void services_store_committed(struct server *srv)
+{
+	struct store_req *done = NULL;
+	store_drain(srv->store, &done);
+	while (done) {
+		struct store_req *next = done->next;
+		struct store_op *op = done->token;
+		struct assoc *a = op->a;
+		uint16_t status = DIMSE_SUCCESS;
+		const char *comment = "";
+		if (done->result == 0 || done->result == STORE_DUPLICATE_KEPT) {
+			srv->instances_stored++;
+			a->instances++;
+			log_info("assoc=%llu event=stored sop_instance=%s study=%s series=%s bytes=%lld "
+				 "ms=%llu%s",
+				 (unsigned long long)a->id, op->sop_instance, done->attrs.study_uid,
+				 done->attrs.series_uid, (long long)done->size,
+				 (unsigned long long)(now_ms() - op->t_start_ms),
+				 done->result == STORE_DUPLICATE_KEPT ? " duplicate=kept" : "");
+		} else if (done->result == STORE_DUPLICATE_REJECTED) {
+			status = DIMSE_DUPLICATE_INSTANCE;
+			comment = "duplicate SOP Instance refused";
+		} else if (done->result == -EINVAL) {
+			status = STATUS_INVALID_UID;
+			comment = "invalid UID";
+		} else {
+			status = DIMSE_OUT_OF_RESOURCES;
+			comment = strerror(-done->result);
+		}
+		if (status != DIMSE_SUCCESS)
+			log_warn("assoc=%llu event=store_failed sop_instance=%s status=0x%04X "
+				 "why=\"%s\"",
+				 (unsigned long long)a->id, op->sop_instance, status, comment);
+		send_rsp(op, status, comment);
+		op_free(op);
+		done = next;
+	}
+}

@@ -1,0 +1,11 @@
+#!/bin/sh
+# Installs the Debian 12 packages dicomaid needs to build, run and test. Run as root.
+set -e
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends \
+	build-essential autoconf automake pkg-config ca-certificates \
+	libuv1-dev libsqlite3-dev sqlite3 libinih-dev zlib1g-dev \
+	libprotobuf-c-dev protobuf-c-compiler libopenblas-dev \
+	libdcmtk-dev dcmtk libsndfile1-dev libtiff-dev libssl-dev \
+	libcriterion-dev python3-pydicom mandoc >/dev/null
