@@ -782,6 +782,30 @@ const struct config_peer *config_find_peer(const struct config *c, const char *a
 	return NULL;
 }
 
+int config_write(const struct config *c, FILE *f)
+{
+	fprintf(f, "# dicomaid configuration, effective values (from %s)\n",
+	        c->source[0] ? c->source : "built-in defaults");
+	fprintf(f, "[server]\nae_title = %s\nbind = %s\nport = %d\nmax_associations = %d\n"
+	           "max_pdu = %lu\nartim_timeout = %d\nidle_timeout = %d\nshutdown_timeout = %d\n",
+	        c->ae_title, c->bind, c->port, c->max_associations, (unsigned long)c->max_pdu,
+	        c->artim_timeout, c->idle_timeout, c->shutdown_timeout);
+	fprintf(f, "\n[storage]\npath = %s\nfsync = %s\nduplicates = %s\n", c->storage_path,
+	        c->storage_fsync ? "yes" : "no", config_duplicates_name(c->duplicates));
+	fprintf(f, "\n[index]\ndatabase = %s\n", c->index_database);
+	fprintf(f, "\n[access]\nrequire_known_peers = %s\n", c->require_known_peers ? "yes" : "no");
+	fprintf(f, "\n[log]\nlevel = %s\n", config_log_level_name(c->log_level));
+	for (size_t i = 0; i < c->n_peers; i++) {
+		const struct config_peer *peer = &c->peers[i];
+		fprintf(f, "\n[peer %s]\nae_title = %s\n", peer->name, peer->ae_title);
+		if (peer->host[0])
+			fprintf(f, "host = %s\n", peer->host);
+		if (peer->port)
+			fprintf(f, "port = %d\n", peer->port);
+	}
+	return fflush(f) == 0 && !ferror(f) ? 0 : -1;
+}
+
 const char *config_duplicates_name(enum config_duplicates d)
 {
 	switch (d) {

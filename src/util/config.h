@@ -25,6 +25,7 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifndef PATH_MAX /* <limits.h> leaves it out in strict C11 mode; this is Linux's value */
 #define PATH_MAX 4096
@@ -118,7 +119,12 @@ const struct config_peer *config_find_peer(const struct config *c, const char *a
 /* Every key as "section.key" ("peer.ae_title" for the [peer NAME] keys), NULL-terminated. */
 extern const char *const config_known_keys[];
 
-/* Names for messages and for the config dump. */
+/* Write c as a configuration file that config_load reads back to the same values: every
+ * key, defaults included, then the peers. For a check-only mode (print the effective
+ * configuration). f is borrowed. Returns 0, or -1 if writing failed. */
+int config_write(const struct config *c, FILE *f);
+
+/* Names for messages and for config_write. */
 const char *config_duplicates_name(enum config_duplicates d);
 const char *config_log_level_name(enum log_level l);
 

@@ -107,38 +107,40 @@ Test(config, empty_file_gives_defaults)
 	config_free(&c);
 }
 
+static const char full_text[] =
+	"\xEF\xBB\xBF# full\n"
+	"[server]\n"
+	"ae_title = MY AE\n"
+	"bind = ::1\n"
+	"port = 4242 ; inline comment\n"
+	"max_associations = 8\n"
+	"max_pdu = 16384\n"
+	"artim_timeout = 10\n"
+	"idle_timeout = 600\n"
+	"shutdown_timeout = 0\n"
+	"[storage]\n"
+	"path = /var/lib/dicomaid\n"
+	"fsync = off\n"
+	"duplicates = reject\n"
+	"[index]\n"
+	"database = /var/lib/dicomaid/db/index.sqlite\n"
+	"[access]\n"
+	"require_known_peers = TRUE\n"
+	"[log]\n"
+	"level = debug\n"
+	"[peer pacs]\n"
+	"ae_title = PACS\n"
+	"host = pacs.example.org\n"
+	"port = 104\n"
+	"\n"
+	"  [peer ct-1]  ; indented header, comment after it\n"
+	"  ae_title : CT_01\n"
+	"  host = 192.0.2.7\n";
+
 Test(config, full_file)
 {
 	struct config c;
-	load_ok("\xEF\xBB\xBF# full\n"
-	        "[server]\n"
-	        "ae_title = MY AE\n"
-	        "bind = ::1\n"
-	        "port = 4242 ; inline comment\n"
-	        "max_associations = 8\n"
-	        "max_pdu = 16384\n"
-	        "artim_timeout = 10\n"
-	        "idle_timeout = 600\n"
-	        "shutdown_timeout = 0\n"
-	        "[storage]\n"
-	        "path = /var/lib/dicomaid\n"
-	        "fsync = off\n"
-	        "duplicates = reject\n"
-	        "[index]\n"
-	        "database = /var/lib/dicomaid/db/index.sqlite\n"
-	        "[access]\n"
-	        "require_known_peers = TRUE\n"
-	        "[log]\n"
-	        "level = debug\n"
-	        "[peer pacs]\n"
-	        "ae_title = PACS\n"
-	        "host = pacs.example.org\n"
-	        "port = 104\n"
-	        "\n"
-	        "  [peer ct-1]  ; indented header, comment after it\n"
-	        "  ae_title : CT_01\n"
-	        "  host = 192.0.2.7\n",
-	        &c);
+	load_ok(full_text, &c);
 	cr_expect_str_eq(c.ae_title, "MY AE");
 	cr_expect_str_eq(c.bind, "::1");
 	cr_expect_eq(c.port, 4242);
@@ -524,5 +526,108 @@ Test(config, example_file_states_the_defaults)
 		char want[128];
 		snprintf(want, sizeof want, "\n#%s = ", strchr(config_known_keys[i], '.') + 1);
 		cr_expect_not_null(strstr(src, want), "%s not documented", config_known_keys[i]);
+	}
+}
+
+/* ---- config_write ---------------------------------------------------------------------- */
+
+static void assert_same(const struct config *a, const struct config *b)
+{
+	cr_expect_str_eq(a->ae_title, b->ae_title);
+	cr_expect_str_eq(a->bind, b->bind);
+	cr_expect_eq(a->port, b->port);
+	cr_expect_eq(a->max_associations, b->max_associations);
+	cr_expect_eq(a->max_pdu, b->max_pdu);
+	cr_expect_eq(a->artim_timeout, b->artim_timeout);
+	cr_expect_eq(a->idle_timeout, b->idle_timeout);
+	cr_expect_eq(a->shutdown_timeout, b->shutdown_timeout);
+	cr_expect_str_eq(a->storage_path, b->storage_path);
+	cr_expect_eq(a->storage_fsync, b->storage_fsync);
+	cr_expect_eq(a->duplicates, b->duplicates);
+	cr_expect_str_eq(a->index_database, b->index_database);
+	cr_expect_eq(a->require_known_peers, b->require_known_peers);
+	cr_expect_eq(a->log_level, b->log_level);
+	cr_assert_eq(a->n_peers, b->n_peers);
+	for (size_t i = 0; i < a->n_peers; i++) {
+		cr_expect_str_eq(a->peers[i].name, b->peers[i].name);
+		cr_expect_str_eq(a->peers[i].ae_title, b->peers[i].ae_title);
+		cr_expect_str_eq(a->peers[i].host, b->peers[i].host);
+		cr_expect_eq(a->peers[i].port, b->peers[i].port);
+	}
+}
+
+/* Write c, load the result, expect the same values. */
+static void round_trip(const struct config *c)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	cr_assert_not_null(f);
+	cr_assert_eq(config_write(c, f), 0);
+	fclose(f);
+	struct config back;
+	load_ok(buf, &back);
+	assert_same(c, &back);
+	config_free(&back);
+	free(buf);
+}
+
+Test(config, write_round_trips)
+{
+	struct config c;
+	config_defaults(&c);
+	round_trip(&c);
+	load_ok(full_text, &c);
+	round_trip(&c);
+	config_free(&c);
+}
+
+/* ---- robustness: every prefix and single-byte damage of a valid file ------------------- */
+
+/* Either loads, or fails with "path:N: message" where N is a line of the text. */
+static void load_any(const char *text, size_t len)
+{
+	struct config c;
+	char err[512] = "", head[128];
+	const char *path = write_tmp("");
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fwrite(text, 1, len, f);
+	fclose(f);
+	size_t lines = 1;
+	for (size_t i = 0; i < len; i++)
+		lines += text[i] == '\n';
+	if (config_load(path, &c, err, sizeof err) == 0) {
+		config_free(&c);
+		return;
+	}
+	int n = snprintf(head, sizeof head, "%s:", path);
+	cr_assert_eq(strncmp(err, head, (size_t)n), 0, "%s", err);
+	char *end;
+	long line = strtol(err + n, &end, 10);
+	cr_assert(line >= 1 && (size_t)line <= lines, "line %ld of %zu: %s", line, lines, err);
+	cr_assert_eq(strncmp(end, ": ", 2), 0, "%s", err);
+	cr_assert_null(strchr(err, '\n'));
+	cr_assert_null(c.peers);
+}
+
+Test(config, every_prefix)
+{
+	size_t len = strlen(full_text);
+	for (size_t k = 0; k <= len; k++)
+		load_any(full_text, k);
+}
+
+Test(config, every_byte_damaged)
+{
+	static const char bad[] = { '[', '=', '\n', ' ', '\0', (char)0xff };
+	size_t len = strlen(full_text);
+	char copy[sizeof full_text];
+	for (size_t k = 0; k < len; k++) {
+		for (size_t b = 0; b < sizeof bad; b++) {
+			memcpy(copy, full_text, len);
+			copy[k] = bad[b];
+			load_any(copy, len);
+		}
 	}
 }
