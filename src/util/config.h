@@ -35,9 +35,9 @@
 
 /* AE title: PS3.5 6.2 (VR AE), 16 characters at most. */
 #define CONFIG_AE_TITLE_MAX 16
-/* [peer NAME]: NAME is 1..CONFIG_PEER_NAME_MAX of [A-Za-z0-9._-] (libinih keeps at most 49
- * characters of a section name, so longer names could not be told apart). */
-#define CONFIG_PEER_NAME_MAX 40
+/* [peer NAME]: NAME is 1..CONFIG_PEER_NAME_MAX of [A-Za-z0-9._-]. (Section names are read
+ * from the header lines here, so libinih's 49-character cut does not apply.) */
+#define CONFIG_PEER_NAME_MAX 64
 /* Longest accepted line, without its newline (libinih's line buffer is 200 bytes). */
 #define CONFIG_MAX_LINE 198
 

@@ -296,10 +296,34 @@ Test(config, error_peer_without_ae_title)
 	expect_error("[log]\nlevel = info\n[peer last]\nport = 104\n", "3: [peer last] has no ae_title");
 	expect_error("[peer a]\nae_title = A\n[peer empty]\n", "3: [peer empty] has no ae_title");
 	expect_error("[peer]\nae_title = A\n", "1: a peer section needs a name: [peer NAME]");
-	expect_error("[peer a/b]\n", "1: peer name 'a/b' must be 1..40 of A-Z a-z 0-9 . _ -");
-	expect_error("[peer 01234567890123456789012345678901234567890]\n",
-	             "1: peer name '01234567890123456789012345678901234567890' must be 1..40 of "
-	             "A-Z a-z 0-9 . _ -");
+	expect_error("[peer a/b]\n", "1: peer name 'a/b' must be 1..64 of A-Z a-z 0-9 . _ -");
+	/* 65 characters: too long; shown cut at 64 in the message. */
+	expect_error("[peer 0123456789012345678901234567890123456789012345678901234567890123x]\n",
+	             "1: peer name '0123456789012345678901234567890123456789012345678901234567890123...' "
+	             "must be 1..64 of A-Z a-z 0-9 . _ -");
+}
+
+Test(config, long_peer_names)
+{
+	/* 64 characters, and two names that agree on their first 49 (libinih's section cut). */
+	struct config c;
+	load_ok("[peer 0123456789012345678901234567890123456789012345678901234567890123]\n"
+	        "ae_title = A\n"
+	        "[peer 0123456789012345678901234567890123456789012345678_b]\n"
+	        "ae_title = B\n"
+	        "[peer 0123456789012345678901234567890123456789012345678_c]\n"
+	        "ae_title = C\n",
+	        &c);
+	cr_assert_eq(c.n_peers, 3);
+	cr_expect_str_eq(c.peers[0].name,
+	                 "0123456789012345678901234567890123456789012345678901234567890123");
+	cr_expect_str_eq(c.peers[2].name, "0123456789012345678901234567890123456789012345678_c");
+	cr_expect_str_eq(config_find_peer(&c, "C")->name, c.peers[2].name);
+	config_free(&c);
+	expect_error("[peer 0123456789012345678901234567890123456789012345678_b]\nae_title = B\n"
+	             "[peer 0123456789012345678901234567890123456789012345678_b]\nae_title = C\n",
+	             "3: duplicate peer '0123456789012345678901234567890123456789012345678_b' "
+	             "(first on line 1)");
 }
 
 Test(config, error_ae_title)
@@ -413,6 +437,16 @@ Test(config, indented_keys_are_keys)
 	cr_expect_str_eq(c.ae_title, "X");
 	cr_expect_eq(c.port, 5);
 	cr_expect_str_eq(c.bind, "::");
+	config_free(&c);
+}
+
+Test(config, crlf_line_ends)
+{
+	struct config c;
+	load_ok("[server]\r\nport = 5\r\n[peer p] ; x\r\nae_title = P\r\n", &c);
+	cr_expect_eq(c.port, 5);
+	cr_assert_eq(c.n_peers, 1);
+	cr_expect_str_eq(c.peers[0].ae_title, "P");
 	config_free(&c);
 }
 
