@@ -573,7 +573,7 @@ static char *read_line(char *buf, int num, void *stream)
 	/* A section header: '[' after optional white space (and a UTF-8 BOM on line 1, which
 	 * libinih skips too). libinih takes the name up to the first ']'. */
 	const char *s = p->line;
-	if (p->lineno == 1 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
+	if (p->lineno == 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)
 		s += 3;
 	s += strspn(s, " \t\v\f");
 	if (*s != '[')
@@ -607,12 +607,12 @@ static int handle_pair(void *user, const char *section, const char *name, const 
 	/* With multi-line values on, libinih passes an indented line as more of the previous
 	 * key's value; the line then does not start with "name =" or "name :". */
 	const char *raw = p->line;
-	if (p->lineno == 1 && memcmp(raw, "\xEF\xBB\xBF", 3) == 0)
+	if (p->lineno == 1 && strncmp(raw, "\xEF\xBB\xBF", 3) == 0)
 		raw += 3;
 	raw += strspn(raw, " \t\v\f");
 	size_t nl = strlen(name);
-	const char *after = raw + nl;
-	if (strncmp(raw, name, nl) != 0 || (after += strspn(after, " \t\v\f"), *after != '=' && *after != ':')) {
+	const char *after = strncmp(raw, name, nl) == 0 ? raw + nl + strspn(raw + nl, " \t\v\f") : "";
+	if (*after != '=' && *after != ':') {
 		fail(p, p->lineno, "indented line continues the value of '%s'; remove the indentation",
 		     shown(name, s));
 		return 0;
