@@ -91,8 +91,8 @@ int main(int argc, char **argv)
 
 	log_notice("event=start version=%s config=%s storage=%s index=%s fsync=%s", PACKAGE_VERSION,
 		   config_path ? config_path : "(embedded default)", cfg.storage_path,
-		   cfg.index_database, cfg.fsync ? "yes" : "no");
-	if (!cfg.fsync)
+		   cfg.index_database, cfg.storage_fsync ? "yes" : "no");
+	if (!cfg.storage_fsync)
 		log_warn("event=fsync_disabled note=\"for benchmarking only: acknowledged instances "
 			 "can be lost on power failure\"");
 
@@ -108,7 +108,7 @@ int main(int argc, char **argv)
 	struct store *store = NULL;
 	struct store_config sc = {
 		.root = cfg.storage_path,
-		.fsync = cfg.fsync,
+		.fsync = cfg.storage_fsync,
 		.duplicates = cfg.duplicates == CONFIG_DUP_KEEP     ? DUP_KEEP
 			      : cfg.duplicates == CONFIG_DUP_REJECT ? DUP_REJECT
 								    : DUP_OVERWRITE,

@@ -94,7 +94,7 @@ static void on_timer(uv_timer_t *t)
 	if (a->closing)
 		return;
 	if (a->sm.state == UL_STA6) {
-		log_warn("assoc=%llu event=idle_timeout seconds=%u", (unsigned long long)a->id,
+		log_warn("assoc=%llu event=idle_timeout seconds=%d", (unsigned long long)a->id,
 			 a->srv->cfg->idle_timeout);
 		a->outcome = "idle-timeout";
 		assoc_event(a, UL_EVT15, NULL);
@@ -202,14 +202,25 @@ static const struct dcm_ts *choose_ts(const struct ul_pc_rq *pc)
 	return best;
 }
 
+/* An IPv4 peer may show as an IPv4-mapped IPv6 address on a dual-stack listener. */
+static const char *plain_ip(const char *ip)
+{
+	return strncmp(ip, "::ffff:", 7) == 0 && strchr(ip + 7, '.') ? ip + 7 : ip;
+}
+
+/*
+ * Is the calling AE a configured peer, connecting from its host when one is given? A host
+ * given as a name is compared with the names the resolver had for it when the peer list
+ * was (re)loaded (server_resolve_peers), so no lookup happens here on the loop.
+ */
 static bool peer_known(const struct assoc *a)
 {
 	const struct config_peer *p = config_find_peer(a->srv->cfg, a->calling_ae);
 	if (!p)
 		return false;
-	if (p->host[0] && strcmp(p->host, a->peer_ip) != 0 && !config_peer_host_matches(p, a->peer_ip))
-		return false;
-	return true;
+	if (!p->host[0])
+		return true;
+	return server_peer_host_matches(a->srv, p, plain_ip(a->peer_ip));
 }
 
 static void send_reject(struct assoc *a, uint8_t result, uint8_t source, uint8_t reason,
@@ -268,7 +279,7 @@ static void negotiate(struct assoc *a, const uint8_t *body, size_t len)
 		send_reject(a, 2, 3, 1, "shutting down");
 		goto out;
 	}
-	if (srv->n_established >= srv->cfg->max_associations) {
+	if (srv->n_established >= (unsigned)srv->cfg->max_associations) {
 		send_reject(a, 2, 3, 2, "max_associations reached");
 		goto out;
 	}

@@ -9,13 +9,66 @@
  */
 #include "net/server.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "net/assoc.h"
 #include "services/services.h"
 #include "util/log.h"
+
+#define PEER_MAX_ADDRS 8
+
+struct peer_addrs {
+	unsigned n;
+	char ip[PEER_MAX_ADDRS][64];
+};
+
+void server_resolve_peers(struct server *srv)
+{
+	free(srv->peer_addrs);
+	srv->peer_addrs = calloc(srv->cfg->n_peers ? srv->cfg->n_peers : 1, sizeof *srv->peer_addrs);
+	if (!srv->peer_addrs)
+		return;
+	for (size_t i = 0; i < srv->cfg->n_peers; i++) {
+		const struct config_peer *p = &srv->cfg->peers[i];
+		struct peer_addrs *pa = &srv->peer_addrs[i];
+		if (!p->host[0])
+			continue;
+		struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
+		int rc = getaddrinfo(p->host, NULL, &hints, &res);
+		if (rc != 0) {
+			log_warn("event=peer_unresolved peer=%s host=%s err=\"%s\"", p->name, p->host,
+				 gai_strerror(rc));
+			continue;
+		}
+		for (struct addrinfo *ai = res; ai && pa->n < PEER_MAX_ADDRS; ai = ai->ai_next) {
+			const void *src = ai->ai_family == AF_INET
+				? (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr
+				: (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
+			if (inet_ntop(ai->ai_family, src, pa->ip[pa->n], sizeof pa->ip[0]))
+				pa->n++;
+		}
+		freeaddrinfo(res);
+	}
+}
+
+bool server_peer_host_matches(const struct server *srv, const struct config_peer *p,
+			      const char *ip)
+{
+	if (strcmp(p->host, ip) == 0)
+		return true;
+	if (!srv->peer_addrs)
+		return false;
+	const struct peer_addrs *pa = &srv->peer_addrs[p - srv->cfg->peers];
+	for (unsigned i = 0; i < pa->n; i++)
+		if (strcmp(pa->ip[i], ip) == 0)
+			return true;
+	return false;
+}
 
 static void on_connection(uv_stream_t *listener, int status)
 {
@@ -117,8 +170,14 @@ static void on_signal(uv_signal_t *s, int signum)
 			log_err("event=reload_failed err=\"%s\"", err);
 			return;
 		}
-		config_replace_peers(srv->cfg, &fresh);
+		/* Only the peer list and the access rule change on reload. */
+		struct config_peer *old = srv->cfg->peers;
+		srv->cfg->peers = fresh.peers;
+		srv->cfg->n_peers = fresh.n_peers;
+		srv->cfg->require_known_peers = fresh.require_known_peers;
+		fresh.peers = old;
 		config_free(&fresh);
+		server_resolve_peers(srv);
 		log_notice("event=reload peers=%zu require_known_peers=%s", srv->cfg->n_peers,
 			   srv->cfg->require_known_peers ? "yes" : "no");
 		return;
@@ -136,6 +195,7 @@ int server_start(struct server *srv, uv_loop_t *loop, struct config *cfg,
 	srv->config_path = config_path;
 	srv->store = store;
 	srv->index = index;
+	server_resolve_peers(srv);
 
 	struct sockaddr_storage addr;
 	int rc = uv_ip4_addr(cfg->bind, cfg->port, (struct sockaddr_in *)&addr);
@@ -167,7 +227,7 @@ int server_start(struct server *srv, uv_loop_t *loop, struct config *cfg,
 	uv_signal_start(&srv->sig_term, on_signal, SIGTERM);
 	uv_signal_start(&srv->sig_int, on_signal, SIGINT);
 	uv_signal_start(&srv->sig_hup, on_signal, SIGHUP);
-	log_notice("event=listening ae_title=%s bind=%s port=%d max_associations=%u max_pdu=%u",
+	log_notice("event=listening ae_title=%s bind=%s port=%d max_associations=%d max_pdu=%u",
 		   cfg->ae_title, cfg->bind, cfg->port, cfg->max_associations, cfg->max_pdu);
 	return 0;
 }

@@ -31,6 +31,7 @@ struct server {
 	unsigned n_established;        /* associations counted against max_associations */
 	uint64_t next_assoc_id;
 	uint64_t instances_stored;
+	struct peer_addrs *peer_addrs; /* resolved [peer] hosts, one per cfg->peers entry */
 	bool stopping;                 /* no new connections; exit once the last one closes */
 	bool listener_open;
 	int exit_code;
@@ -42,6 +43,13 @@ struct server {
  */
 int server_start(struct server *srv, uv_loop_t *loop, struct config *cfg,
 		 const char *config_path, struct store *store, struct index *index);
+
+/* Resolves every peer's host to its addresses (at start and on SIGHUP; may block on DNS). */
+void server_resolve_peers(struct server *srv);
+
+/* Does ip (text form) belong to peer p's configured host? */
+bool server_peer_host_matches(const struct server *srv, const struct config_peer *p,
+			      const char *ip);
 
 /* Begins the orderly shutdown (as SIGTERM does). */
 void server_stop(struct server *srv);
