@@ -17,6 +17,9 @@
 #include "services/services.h"
 #include "services/sop_classes.h"
 #include "ul/pdu.h"
+#include "dicom/part10.h"
+#include "dimse/tx.h"
+#include "util/config.h"
 #include "util/log.h"
 
 /* Largest A-ASSOCIATE-RQ we take: 128 presentation contexts with many transfer syntaxes. */
@@ -475,16 +478,16 @@ static void assoc_event(struct assoc *a, enum ul_event ev, const void *arg)
 		  ul_action_name(act));
 
 	switch (act) {
-	case UL_AE_5: /* connection accepted: start ARTIM */
+	case UL_AE5: /* connection accepted: start ARTIM */
 		start_artim(a);
 		break;
-	case UL_AE_6: { /* A-ASSOCIATE-RQ: stop ARTIM, decide */
+	case UL_AE6: { /* A-ASSOCIATE-RQ: stop ARTIM, decide */
 		const struct { const uint8_t *p; size_t n; } *b = arg;
 		uv_timer_stop(&a->timer);
 		negotiate(a, b->p, b->n);
 		break;
 	}
-	case UL_AE_7: { /* send A-ASSOCIATE-AC */
+	case UL_AE7: { /* send A-ASSOCIATE-AC */
 		const struct { const uint8_t *p; size_t n; } *b = arg;
 		send_bytes(a, b->p, b->n);
 		dimse_rx_init(&a->rx, &(struct dimse_rx_cb){ .ctx = a, .on_command = on_dimse_command,
@@ -493,31 +496,31 @@ static void assoc_event(struct assoc *a, enum ul_event ev, const void *arg)
 		start_idle(a);
 		break;
 	}
-	case UL_AE_8: /* send A-ASSOCIATE-RJ, start ARTIM */
+	case UL_AE8: /* send A-ASSOCIATE-RJ, start ARTIM */
 		send_bytes(a, arg, 10);
 		start_artim(a);
 		break;
-	case UL_DT_1: /* P-DATA request: the caller sends the bytes */
+	case UL_DT1: /* P-DATA request: the caller sends the bytes */
 		break;
-	case UL_DT_2: { /* P-DATA-TF received */
+	case UL_DT2: { /* P-DATA-TF received */
 		const struct { const uint8_t *p; size_t n; } *b = arg;
 		start_idle(a);
 		handle_pdata(a, b->p, b->n);
 		break;
 	}
-	case UL_AR_2: /* A-RELEASE-RQ received: answer once every operation is answered */
+	case UL_AR2: /* A-RELEASE-RQ received: answer once every operation is answered */
 		if (a->ops_pending == 0 && !a->cur_store)
 			send_release_rp(a);
 		else
 			a->release_pending = true;
 		break;
-	case UL_AR_4: /* send A-RELEASE-RP, start ARTIM; the peer closes */
+	case UL_AR4: /* send A-RELEASE-RP, start ARTIM; the peer closes */
 		send_bytes(a, arg, 10);
 		if (!a->outcome)
 			a->outcome = "released";
 		start_artim(a);
 		break;
-	case UL_AA_1: /* local abort: send A-ABORT (service-user), start ARTIM */
+	case UL_AA1: /* local abort: send A-ABORT (service-user), start ARTIM */
 		send_abort(a, 0, 0);
 		if (a->cur_store) {
 			services_store_abandon(a->cur_store);
@@ -525,27 +528,27 @@ static void assoc_event(struct assoc *a, enum ul_event ev, const void *arg)
 		}
 		start_artim(a);
 		break;
-	case UL_AA_2: /* ARTIM expired: close */
-	case UL_AA_5: /* transport closed before an association */
+	case UL_AA2: /* ARTIM expired: close */
+	case UL_AA5: /* transport closed before an association */
 		assoc_close(a);
 		break;
-	case UL_AA_3: /* A-ABORT received: close */
+	case UL_AA3: /* A-ABORT received: close */
 		if (!a->outcome)
 			a->outcome = "aborted-by-peer";
 		log_info("assoc=%llu event=abort_received", (unsigned long long)a->id);
 		assoc_close(a);
 		break;
-	case UL_AA_4: /* transport closed unexpectedly */
+	case UL_AA4: /* transport closed unexpectedly */
 		if (!a->outcome)
 			a->outcome = "connection-lost";
 		assoc_close(a);
 		break;
-	case UL_AA_6: /* ignore the PDU (Sta13) */
+	case UL_AA6: /* ignore the PDU (Sta13) */
 		break;
-	case UL_AA_7: /* send A-ABORT (Sta13) */
+	case UL_AA7: /* send A-ABORT (Sta13) */
 		send_abort(a, 2, 2);
 		break;
-	case UL_AA_8: { /* invalid or unexpected PDU: A-ABORT from the provider, start ARTIM */
+	case UL_AA8: { /* invalid or unexpected PDU: A-ABORT from the provider, start ARTIM */
 		uint8_t reason = 2; /* unexpected PDU */
 		if (ev == UL_EVT19 && arg)
 			reason = (uint8_t)ul_abort_reason_for(*(const int *)arg);
@@ -561,8 +564,8 @@ static void assoc_event(struct assoc *a, enum ul_event ev, const void *arg)
 		start_artim(a);
 		break;
 	}
-	case UL_AR_5: /* transport closed after release */
-	case UL_AR_3:
+	case UL_AR5: /* transport closed after release */
+	case UL_AR3:
 		assoc_close(a);
 		break;
 	default:
@@ -607,7 +610,7 @@ static uint32_t max_body(const struct assoc *a, uint8_t type)
 	switch (type) {
 	case UL_PDU_ASSOC_RQ:
 		return MAX_ASSOC_RQ_LEN;
-	case UL_PDU_PDATA:
+	case UL_PDU_PDATA_TF:
 		return a->srv->cfg->max_pdu;
 	default:
 		return 64;
@@ -620,7 +623,7 @@ static enum ul_event event_for_pdu(uint8_t type)
 	case UL_PDU_ASSOC_RQ: return UL_EVT6;
 	case UL_PDU_ASSOC_AC: return UL_EVT3;
 	case UL_PDU_ASSOC_RJ: return UL_EVT4;
-	case UL_PDU_PDATA: return UL_EVT10;
+	case UL_PDU_PDATA_TF: return UL_EVT10;
 	case UL_PDU_RELEASE_RQ: return UL_EVT12;
 	case UL_PDU_RELEASE_RP: return UL_EVT13;
 	case UL_PDU_ABORT: return UL_EVT16;
@@ -638,14 +641,14 @@ static void process_input(struct assoc *a)
 		ul_pdu_header(a->rbuf + pos, a->rlen - pos, &type, &blen);
 		enum ul_event ev = event_for_pdu(type);
 		if (ev == UL_EVT19) {
-			int err = UL_E_UNRECOGNIZED_PDU;
+			int err = UL_E_PDU_TYPE;
 			log_warn("assoc=%llu event=bad_pdu type=0x%02x", (unsigned long long)a->id, type);
 			a->outcome = "bad-pdu";
 			assoc_event(a, UL_EVT19, &err);
 			break;
 		}
 		if (blen > max_body(a, type)) {
-			int err = UL_E_BAD_LENGTH;
+			int err = UL_E_LENGTH;
 			log_warn("assoc=%llu event=pdu_too_long type=0x%02x length=%u limit=%u",
 				 (unsigned long long)a->id, type, blen, max_body(a, type));
 			a->outcome = "pdu-too-long";
@@ -756,7 +759,7 @@ void assoc_accept(struct server *srv)
 	a->handles_open = 2;
 	a->id = ++srv->next_assoc_id;
 	a->t_start_ms = now_ms();
-	a->sm.state = UL_STA1;
+	ul_sm_init(&a->sm, false);
 	uv_tcp_nodelay(&a->tcp, 1);
 
 	struct sockaddr_storage ss;
