@@ -7,16 +7,28 @@ DSBYTES="$top_builddir/tests/integration/dsbytes"
 
 start_daemon
 
+# A deflated variant made with dcmtk (pydicom ships none of MR_small).
+dcmconv +td "$PYDICOM_FILES/MR_small.dcm" "$T/MR_small_deflate.dcm" || fail "dcmconv +td"
+
 n=0
 for f in MR_small.dcm MR_small_implicit.dcm MR_small_bigendian.dcm MR_small_expb.dcm \
-	 MR_small_RLE.dcm MR_small_jpeg_ls_lossless.dcm MR_small_padded.dcm; do
+	 MR_small_RLE.dcm MR_small_jpeg_ls_lossless.dcm MR_small_padded.dcm MR_small_deflate.dcm; do
 	src="$PYDICOM_FILES/$f"
+	[ -f "$src" ] || src="$T/$f"
 	[ -f "$src" ] || fail "missing test file $src (python3-pydicom)"
+	# storescu proposes uncompressed syntaxes unless told to offer the file's own.
+	case $f in
+	*RLE*) propose=-xr ;;
+	*jpeg_ls*) propose=-xt ;;
+	*deflate*) propose=-xd ;;
+	*bigendian*|*expb*) propose=-xb ;;
+	*) propose= ;;
+	esac
 	# Different SOP Instance UIDs: MR_small variants share one, so give each its own.
-	cp "$src" "$T/$f"
+	[ "$src" = "$T/$f" ] || cp "$src" "$T/$f"
 	uid="1.2.826.0.1.3680043.9.7777.1.$n"
 	dcmodify -nb -imt -m "(0008,0018)=$uid" "$T/$f" >/dev/null 2>&1 || fail "dcmodify $f"
-	storescu -aet STORESCU -aec DICOMAID 127.0.0.1 "$PORT" "$T/$f" || fail "storescu $f"
+	storescu -aet STORESCU -aec DICOMAID $propose 127.0.0.1 "$PORT" "$T/$f" || fail "storescu $f"
 	study=$(dcmdump -q +P 0020,000D "$T/$f" | sed 's/.*\[\(.*\)\].*/\1/')
 	series=$(dcmdump -q +P 0020,000E "$T/$f" | sed 's/.*\[\(.*\)\].*/\1/')
 	stored="$T/data/$study/$series/$uid.dcm"
@@ -37,7 +49,7 @@ for f in MR_small.dcm MR_small_implicit.dcm MR_small_bigendian.dcm MR_small_expb
 done
 
 # JPEG 2000 cannot be decoded here: its context is refused, the association survives.
-if storescu -aet STORESCU -aec DICOMAID -R 127.0.0.1 "$PORT" "$PYDICOM_FILES/MR_small_jp2klossless.dcm" 2>"$T/j2k.out"; then
+if storescu -aet STORESCU -aec DICOMAID -xv -R 127.0.0.1 "$PORT" "$PYDICOM_FILES/MR_small_jp2klossless.dcm" 2>"$T/j2k.out"; then
 	: # storescu may report success with "no presentation context" warnings only
 fi
 grep -q 'result=4' "$T/daemon.log" || fail "JPEG 2000 context not refused with result 4"
