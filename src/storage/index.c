@@ -484,7 +484,7 @@ int index_put_batch(struct index *ix, const struct index_instance *v, size_t n,
 	if (n == 0)
 		return 0;
 	pthread_mutex_lock(&ix->lock);
-	whole = run(ix, ST_BEGIN);
+	whole = ix->readonly ? -EROFS : run(ix, ST_BEGIN);
 	for (i = 0; whole == 0 && i < n; i++) {
 		int r = item_valid(&v[i]) ? 0 : -EINVAL;
 
