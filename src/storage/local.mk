@@ -15,8 +15,8 @@ BUILT_SOURCES += src/storage/schema_sql.c
 CLEANFILES += src/storage/schema_sql.c
 
 # Every sql/*.sql must be listed above (else `make dist` would lose it); they are embedded in
-# name order whatever the order of the list.
-src/storage/schema_sql.c: $(STORAGE_SQL) $(srcdir)/src/storage/schema_gen.awk
+# name order whatever the order of the list (regenerated when the list changes: Makefile).
+src/storage/schema_sql.c: $(STORAGE_SQL) $(srcdir)/src/storage/schema_gen.awk Makefile
 	$(AM_V_GEN)for f in $(srcdir)/sql/*.sql; do \
 	  case " $(STORAGE_SQL) " in *" sql/$${f##*/} "*) ;; \
 	  *) echo "$$f: not listed in STORAGE_SQL (src/storage/local.mk)" >&2; exit 1;; esac; \
