@@ -191,14 +191,60 @@ static int remove_stale_parts(struct store *s)
 	return removed;
 }
 
+#define TERMINATE(field) ((field)[sizeof(field) - 1] = '\0')
+
+/* The request's strings are the caller's fixed arrays: make sure each ends inside its array
+ * before anything reads them as C strings (the UIDs are checked unterminated first). */
+static void terminate_strings(struct store_req *req)
+{
+	struct dcm_attrs *a = &req->attrs;
+
+	TERMINATE(req->ts_uid);
+	TERMINATE(req->calling_ae);
+	TERMINATE(a->specific_charset);
+	TERMINATE(a->patient_id);
+	TERMINATE(a->patient_name);
+	TERMINATE(a->patient_birth_date);
+	TERMINATE(a->patient_sex);
+	TERMINATE(a->study_date);
+	TERMINATE(a->study_time);
+	TERMINATE(a->study_description);
+	TERMINATE(a->accession_number);
+	TERMINATE(a->study_id);
+	TERMINATE(a->series_number);
+	TERMINATE(a->modality);
+	TERMINATE(a->series_description);
+	TERMINATE(a->sop_class_uid);
+	TERMINATE(a->instance_number);
+	TERMINATE(a->rows);
+	TERMINATE(a->columns);
+	TERMINATE(a->number_of_frames);
+	TERMINATE(a->image_position);
+	TERMINATE(a->image_orientation);
+	TERMINATE(a->pixel_spacing);
+	TERMINATE(a->slice_thickness);
+}
+
+/* A UID that filled its field while the parser reported a truncation may be the first 64
+ * characters of a longer (illegal) value: storing it would file the instance under another
+ * UID, so it is refused like any invalid UID. */
+static bool uid_maybe_truncated(const struct dcm_attrs *a, const char *uid)
+{
+	return a->truncated && strlen(uid) == DCM_UID_MAX;
+}
+
 /* Step 1 for one request: validate, sync the data, close the fd. */
 static int prepare(struct store *s, struct store_req *req, uint64_t *fsyncs)
 {
+	const struct dcm_attrs *a = &req->attrs;
 	struct stat st;
 	int r = 0;
 
-	if (!store_uid_valid(req->attrs.study_uid) || !store_uid_valid(req->attrs.series_uid) ||
-	    !store_uid_valid(req->attrs.sop_instance_uid))
+	if (!store_uid_valid(a->study_uid) || !store_uid_valid(a->series_uid) ||
+	    !store_uid_valid(a->sop_instance_uid))
+		r = -EINVAL;
+	else if (uid_maybe_truncated(a, a->study_uid) || uid_maybe_truncated(a, a->series_uid) ||
+		 uid_maybe_truncated(a, a->sop_instance_uid))
 		r = -EINVAL;
 	else if (part_name(s, req->part_path) == NULL)
 		r = -EINVAL;
@@ -317,6 +363,9 @@ static void unplace(struct store *s, struct item *it, int err)
 
 	if (it->created && unlinkat(s->rootfd, req->final_rel_path, 0) < 0 && errno != ENOENT)
 		log_err("event=store_unplace_fail path=%s err=%d", req->final_rel_path, -errno);
+	if (!it->created)
+		log_warn("event=store_overwrite_unindexed path=%s err=%d: the file is the new one, "
+			 "its index row describes the old one", req->final_rel_path, err);
 	it->placed = false;
 	req->result = err;
 }
@@ -361,6 +410,7 @@ static void commit_batch(struct store *s, struct store_req *batch)
 
 		req->final_rel_path[0] = '\0';
 		req->result = prepare(s, req, &fsyncs);
+		terminate_strings(req);
 		if (req->result < 0) {
 			log_warn("event=store_fail stage=sync sop=%.64s err=%d", req->attrs.sop_instance_uid,
 				 req->result);

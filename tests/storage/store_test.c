@@ -748,3 +748,31 @@ Test(store, enospc_in_index_fails_batch_and_recovers)
 	ix = NULL;
 	umount(mnt);
 }
+
+Test(store, uid_at_full_length_with_truncation_is_refused)
+{
+	char uid64[65];
+	struct store_req *r[3], *done[3];
+
+	memset(uid64, '1', 64);
+	uid64[64] = '\0';
+	open_all(false, DUP_OVERWRITE);
+	r[0] = mk_req("1.2", "1.2.1", uid64, "full-length");    /* legal: 64 chars */
+	r[1] = mk_req("1.2", "1.2.1", uid64 + 1, "truncated-other"); /* a description was cut */
+	r[1]->attrs.truncated = true;
+	r[2] = mk_req("1.2", "1.2.1", uid64, "maybe-cut");      /* the UID itself may be cut */
+	r[2]->attrs.truncated = true;
+	submit(r[0]);
+	r[0] = collect1();
+	submit(r[1]);
+	submit(r[2]);
+	collect(done, 2);
+	cr_assert_eq(r[0]->result, 0);
+	assert_stored(r[0], "full-length");
+	cr_assert_eq(r[1]->result, 0);
+	cr_assert_eq(r[2]->result, -EINVAL);
+	assert_stored(r[0], "full-length");
+	cr_assert_eq(count_instances(), 2);
+	for (int i = 0; i < 3; i++)
+		free(r[i]);
+}
