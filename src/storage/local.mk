@@ -38,3 +38,10 @@ tests_storage_store_test_SOURCES = tests/storage/store_test.c tests/storage/help
 	tests/storage/helpers.h
 tests_storage_store_test_CFLAGS = $(TEST_CFLAGS) $(SQLITE_CFLAGS)
 tests_storage_store_test_LDADD = $(STORAGE_LIBS) $(TEST_LIBS)
+
+# Group-commit benchmark, built by `make check`, run by hand (see its header).
+check_PROGRAMS += tests/storage/store_bench
+tests_storage_store_bench_SOURCES = tests/storage/store_bench.c tests/storage/helpers.c \
+	tests/storage/helpers.h
+tests_storage_store_bench_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS)
+tests_storage_store_bench_LDADD = $(STORAGE_LIBS)

@@ -670,6 +670,11 @@ size_t store_drain(struct store *s, struct store_req **done)
 	return n;
 }
 
+const char *store_root(const struct store *s)
+{
+	return s->root;
+}
+
 void store_get_stats(struct store *s, struct store_stats *out)
 {
 	pthread_mutex_lock(&s->lock);

@@ -45,7 +45,8 @@ struct store_config {
 	bool fsync;                  /* false: no fdatasync/fsync (tests, benchmarks only) */
 	enum store_dup_policy duplicates;
 	/* Called on the committer thread after each batch is on the done list and once more
-	 * from store_close. Must not block: typically uv_async_send(notify_arg). May be NULL. */
+	 * from store_close, with no store lock held (it may call store_drain). Must not block:
+	 * typically uv_async_send(notify_arg). May be NULL. */
 	void (*notify)(void *notify_arg);
 	void *notify_arg;
 };
@@ -104,6 +105,10 @@ int store_submit(struct store *s, struct store_req *req);
 /* Takes every completed request, in completion order, linked by ->next (NULL-terminated),
  * into *done; returns how many. The caller owns them again. */
 size_t store_drain(struct store *s, struct store_req **done);
+
+/* The absolute path of the storage root (final_rel_path is relative to it). Borrowed,
+ * valid until store_free. */
+const char *store_root(const struct store *s);
 
 /* Counters so far (a consistent snapshot). */
 void store_get_stats(struct store *s, struct store_stats *out);
