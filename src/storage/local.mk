@@ -42,6 +42,6 @@ tests_storage_store_test_LDADD = $(STORAGE_LIBS) $(TEST_LIBS)
 # Group-commit benchmark, built by `make check`, run by hand (see its header).
 check_PROGRAMS += tests/storage/store_bench
 tests_storage_store_bench_SOURCES = tests/storage/store_bench.c tests/storage/helpers.c \
-	tests/storage/helpers.h
+	tests/storage/helpers.h tests/storage/header_check.c
 tests_storage_store_bench_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS)
 tests_storage_store_bench_LDADD = $(STORAGE_LIBS)

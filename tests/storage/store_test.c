@@ -29,6 +29,7 @@ static char *dir;
 static char root[600], db[600];
 static struct index *ix;
 static struct store *st;
+static unsigned sync_threads; /* store_config.sync_threads of the next open_all */
 
 /* What the notify callback saw; `hold` parks the committer inside notify so that the
  * requests submitted meanwhile all form the next batch. */
@@ -79,7 +80,8 @@ static void open_all(bool fsync, enum store_dup_policy dup)
 {
 	char err[256];
 	struct store_config cfg = { .root = root, .fsync = fsync, .duplicates = dup,
-				    .notify = notify_cb, .notify_arg = &W };
+				    .sync_threads = sync_threads, .notify = notify_cb,
+				    .notify_arg = &W };
 
 	if (ix == NULL)
 		cr_assert_eq(index_open(db, false, &ix, err, sizeof err), 0, "%s", err);
@@ -419,6 +421,7 @@ Test(store, duplicate_keep_within_one_batch)
 {
 	struct store_req *r[3], *done[3];
 
+	sync_threads = 1; /* the committer syncs alone */
 	open_all(true, DUP_KEEP);
 	hold_next_batch();
 	submit(mk_req("1.9", "1.9.1", "1.9.1.1", "primer"));
@@ -503,6 +506,7 @@ Test(store, failing_item_does_not_affect_its_batch)
 	struct store_req *r[4], *done[5];
 	char bad_part[PATH_MAX], short_part[PATH_MAX];
 
+	sync_threads = 3; /* fewer sync threads than items */
 	open_all(true, DUP_OVERWRITE);
 	hold_next_batch();
 	submit(mk_req("1.9", "1.9.1", "1.9.1.1", "primer"));
