@@ -1,0 +1,595 @@
+/*
+ * The SQLite index: opening a connection with the durability settings the store relies on,
+ * the schema migrations embedded from sql/NNN_*.sql, the batched upsert the committer thread
+ * runs once per group commit, and the association audit rows. Every statement is prepared
+ * once at open and kept in struct index; a mutex serialises users of one connection.
+ * DICOM attribute semantics: PS3.3 A.1.2 (patient/study/series/instance hierarchy).
+ */
+#include "config.h"
+
+#include "storage/index.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "storage/schema.h"
+#include "util/log.h"
+
+enum stmt_id {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_SAVEPOINT,
+	ST_RELEASE,
+	ST_ROLLBACK_TO,
+	ST_PATIENT,
+	ST_STUDY,
+	ST_SERIES,
+	ST_INSTANCE,
+	ST_LOOKUP,
+	ST_ASSOC_BEGIN,
+	ST_ASSOC_END,
+	ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_SAVEPOINT] = "SAVEPOINT item",
+	[ST_RELEASE] = "RELEASE item",
+	[ST_ROLLBACK_TO] = "ROLLBACK TO item",
+	/* Non-empty new values win; NULL (absent) never erases what an earlier instance said. */
+	[ST_PATIENT] =
+		"INSERT INTO patients(patient_id, name, birth_date, sex) VALUES(?1, ?2, ?3, ?4) "
+		"ON CONFLICT(patient_id) DO UPDATE SET "
+		"name = coalesce(excluded.name, name), "
+		"birth_date = coalesce(excluded.birth_date, birth_date), "
+		"sex = coalesce(excluded.sex, sex) "
+		"RETURNING id",
+	/* ?9: the instance names a patient (non-empty Patient ID), so the study follows it. */
+	[ST_STUDY] =
+		"INSERT INTO studies(study_uid, patient_ref, study_date, study_time, description, "
+		"accession, study_id, created_at, updated_at) "
+		"VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) "
+		"ON CONFLICT(study_uid) DO UPDATE SET "
+		"patient_ref = CASE WHEN ?9 THEN excluded.patient_ref ELSE patient_ref END, "
+		"study_date = coalesce(excluded.study_date, study_date), "
+		"study_time = coalesce(excluded.study_time, study_time), "
+		"description = coalesce(excluded.description, description), "
+		"accession = coalesce(excluded.accession, accession), "
+		"study_id = coalesce(excluded.study_id, study_id), "
+		"updated_at = max(updated_at, excluded.updated_at) "
+		"RETURNING id",
+	[ST_SERIES] =
+		"INSERT INTO series(series_uid, study_ref, number, modality, description) "
+		"VALUES(?1, ?2, ?3, ?4, ?5) "
+		"ON CONFLICT(series_uid) DO UPDATE SET "
+		"study_ref = excluded.study_ref, "
+		"number = coalesce(excluded.number, number), "
+		"modality = coalesce(excluded.modality, modality), "
+		"description = coalesce(excluded.description, description) "
+		"RETURNING id",
+	/* A new file for a known SOP Instance UID replaces the row in place (id kept, so rows
+	 * of later tables that point at it stay valid). */
+	[ST_INSTANCE] =
+		"INSERT INTO instances(sop_instance_uid, series_ref, sop_class_uid, "
+		"instance_number, rows, columns, frames, image_position, image_orientation, "
+		"pixel_spacing, slice_thickness, transfer_syntax, file_path, file_size, "
+		"received_at, calling_ae, specific_charset) "
+		"VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) "
+		"ON CONFLICT(sop_instance_uid) DO UPDATE SET "
+		"series_ref = excluded.series_ref, sop_class_uid = excluded.sop_class_uid, "
+		"instance_number = excluded.instance_number, rows = excluded.rows, "
+		"columns = excluded.columns, frames = excluded.frames, "
+		"image_position = excluded.image_position, "
+		"image_orientation = excluded.image_orientation, "
+		"pixel_spacing = excluded.pixel_spacing, "
+		"slice_thickness = excluded.slice_thickness, "
+		"transfer_syntax = excluded.transfer_syntax, file_path = excluded.file_path, "
+		"file_size = excluded.file_size, received_at = excluded.received_at, "
+		"calling_ae = excluded.calling_ae, specific_charset = excluded.specific_charset",
+	[ST_LOOKUP] = "SELECT file_path FROM instances WHERE sop_instance_uid = ?1",
+	[ST_ASSOC_BEGIN] =
+		"INSERT INTO associations(peer, calling_ae, called_ae, started_at) "
+		"VALUES(?1, ?2, ?3, ?4)",
+	[ST_ASSOC_END] =
+		"UPDATE associations SET ended_at = ?2, instances_received = ?3, outcome = ?4 "
+		"WHERE id = ?1",
+};
+
+struct index {
+	sqlite3 *db;                 /* the connection */
+	bool readonly;               /* opened SQLITE_OPEN_READONLY */
+	pthread_mutex_t lock;        /* serialises every use of db and stmt[] */
+	sqlite3_stmt *stmt[ST_COUNT]; /* prepared at open, reset after each use */
+};
+
+/* SQLite result code → negative errno-style code (see index.h). */
+static int sql_errno(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_ROW:
+	case SQLITE_DONE:
+		return 0;
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -EBUSY;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	case SQLITE_READONLY:
+		return -EROFS;
+	case SQLITE_CONSTRAINT:
+	case SQLITE_MISMATCH:
+	case SQLITE_RANGE:
+		return -EINVAL;
+	case SQLITE_CANTOPEN:
+		return -ENOENT;
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+		return -EACCES;
+	default: /* SQLITE_IOERR, SQLITE_CORRUPT, SQLITE_NOTADB, ... */
+		return -EIO;
+	}
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Runs a statement without results (or ignores its rows) and resets it. */
+static int run(struct index *ix, enum stmt_id id)
+{
+	sqlite3_stmt *st = ix->stmt[id];
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		;
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? 0 : sql_errno(rc);
+}
+
+/* Runs an upsert ... RETURNING id; *id gets the row id. */
+static int run_returning(struct index *ix, enum stmt_id id, int64_t *rowid)
+{
+	sqlite3_stmt *st = ix->stmt[id];
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW) {
+		*rowid = sqlite3_column_int64(st, 0);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE)
+		return sql_errno(rc);
+	return 0;
+}
+
+/* An absent element (NULL or "") is bound as SQL NULL. The text outlives the statement run. */
+static void bind_text(sqlite3_stmt *st, int col, const char *s)
+{
+	if (s == NULL || *s == '\0')
+		sqlite3_bind_null(st, col);
+	else
+		sqlite3_bind_text(st, col, s, -1, SQLITE_STATIC);
+}
+
+/* IS / US decimal text (PS3.5 6.2: optional sign, leading/trailing spaces) → INTEGER, or
+ * NULL when absent or not a number. */
+static void bind_int_text(sqlite3_stmt *st, int col, const char *s)
+{
+	char *end;
+	long long v;
+
+	if (s == NULL || *s == '\0') {
+		sqlite3_bind_null(st, col);
+		return;
+	}
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	while (*end == ' ')
+		end++;
+	if (end == s || *end != '\0' || errno != 0)
+		sqlite3_bind_null(st, col);
+	else
+		sqlite3_bind_int64(st, col, v);
+}
+
+static int64_t pragma_int(sqlite3 *db, const char *sql, int *rc_out)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t v = -1;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			v = sqlite3_column_int64(st, 0);
+			rc = SQLITE_OK;
+		}
+	}
+	sqlite3_finalize(st);
+	*rc_out = rc;
+	return v;
+}
+
+size_t index_schema_latest(void)
+{
+	return schema_migrations_count;
+}
+
+/* Applies the migrations the database lacks. Each runs in its own IMMEDIATE transaction that
+ * first re-reads user_version, so two processes opening a fresh file do not both apply it. */
+static int migrate(sqlite3 *db, char *err, size_t errlen)
+{
+	for (;;) {
+		char *msg = NULL;
+		char setv[64];
+		int rc;
+		int64_t v;
+		const struct schema_migration *m;
+
+		rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg);
+		if (rc != SQLITE_OK)
+			goto fail;
+		v = pragma_int(db, "PRAGMA user_version", &rc);
+		if (rc != SQLITE_OK)
+			goto fail_rollback;
+		if (v >= (int64_t)schema_migrations_count)
+			return sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
+		m = &schema_migrations[v];
+		if (strtol(m->name, NULL, 10) != v + 1) {
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			set_err(err, errlen, "%s: migration %lld must be numbered %lld", m->name,
+				(long long)v, (long long)v + 1);
+			return -EPROTO;
+		}
+		rc = sqlite3_exec(db, m->sql, NULL, NULL, &msg);
+		if (rc != SQLITE_OK)
+			goto fail_rollback_name;
+		snprintf(setv, sizeof setv, "PRAGMA user_version = %lld", (long long)v + 1);
+		rc = sqlite3_exec(db, setv, NULL, NULL, &msg);
+		if (rc != SQLITE_OK)
+			goto fail_rollback_name;
+		rc = sqlite3_exec(db, "COMMIT", NULL, NULL, &msg);
+		if (rc != SQLITE_OK)
+			goto fail_rollback_name;
+		log_info("event=index_migrate file=%s user_version=%lld", m->name,
+			 (long long)v + 1);
+		continue;
+
+	fail_rollback_name:
+		set_err(err, errlen, "%s: %s", m->name, msg ? msg : sqlite3_errstr(rc));
+		sqlite3_free(msg);
+		if (!sqlite3_get_autocommit(db))
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return sql_errno(rc);
+	fail_rollback:
+		if (!sqlite3_get_autocommit(db))
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	fail:
+		set_err(err, errlen, "migrate: %s", msg ? msg : sqlite3_errmsg(db));
+		sqlite3_free(msg);
+		return sql_errno(rc);
+	}
+}
+
+int index_open(const char *db_path, bool readonly, struct index **out, char *err,
+	       size_t errlen)
+{
+	struct index *ix;
+	int flags = readonly ? SQLITE_OPEN_READONLY
+			     : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	int rc, r;
+	int64_t v;
+
+	ix = calloc(1, sizeof *ix);
+	if (ix == NULL) {
+		set_err(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	ix->readonly = readonly;
+	pthread_mutex_init(&ix->lock, NULL);
+
+	rc = sqlite3_open_v2(db_path, &ix->db, flags | SQLITE_OPEN_NOFOLLOW, NULL);
+	if (rc != SQLITE_OK) {
+		set_err(err, errlen, "%s: %s", db_path,
+			ix->db ? sqlite3_errmsg(ix->db) : sqlite3_errstr(rc));
+		r = sql_errno(rc);
+		goto fail;
+	}
+	sqlite3_extended_result_codes(ix->db, 1);
+	sqlite3_busy_timeout(ix->db, INDEX_BUSY_TIMEOUT_MS);
+
+	if (!readonly) {
+		sqlite3_stmt *st = NULL;
+		bool wal = false;
+
+		rc = sqlite3_prepare_v2(ix->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
+		if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+			const unsigned char *mode = sqlite3_column_text(st, 0);
+			wal = mode && strcmp((const char *)mode, "wal") == 0;
+		}
+		rc = sqlite3_finalize(st);
+		if (!wal) {
+			set_err(err, errlen, "%s: cannot enable WAL: %s", db_path,
+				sqlite3_errmsg(ix->db));
+			r = rc != SQLITE_OK ? sql_errno(rc) : -EIO;
+			goto fail;
+		}
+	}
+	rc = sqlite3_exec(ix->db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON",
+			  NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		set_err(err, errlen, "%s: %s", db_path, sqlite3_errmsg(ix->db));
+		r = sql_errno(rc);
+		goto fail;
+	}
+
+	v = pragma_int(ix->db, "PRAGMA user_version", &rc);
+	if (rc != SQLITE_OK) {
+		set_err(err, errlen, "%s: %s", db_path, sqlite3_errmsg(ix->db));
+		r = sql_errno(rc);
+		goto fail;
+	}
+	if (v > (int64_t)schema_migrations_count) {
+		set_err(err, errlen, "%s: schema version %lld is newer than this build (%zu)",
+			db_path, (long long)v, schema_migrations_count);
+		r = -EPROTO;
+		goto fail;
+	}
+	if (readonly && v < (int64_t)schema_migrations_count) {
+		set_err(err, errlen, "%s: schema version %lld, need %zu (open it read-write first)",
+			db_path, (long long)v, schema_migrations_count);
+		r = -EPROTO;
+		goto fail;
+	}
+	if (!readonly) {
+		r = migrate(ix->db, err, errlen);
+		if (r < 0)
+			goto fail;
+	}
+
+	for (int i = 0; i < ST_COUNT; i++) {
+		rc = sqlite3_prepare_v3(ix->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+					&ix->stmt[i], NULL);
+		if (rc != SQLITE_OK) {
+			set_err(err, errlen, "%s: prepare: %s", db_path, sqlite3_errmsg(ix->db));
+			r = sql_errno(rc);
+			goto fail;
+		}
+	}
+	*out = ix;
+	return 0;
+
+fail:
+	index_close(ix);
+	return r < 0 ? r : -EIO;
+}
+
+void index_close(struct index *ix)
+{
+	if (ix == NULL)
+		return;
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(ix->stmt[i]);
+	sqlite3_close(ix->db); /* all statements are finalised, so this cannot be BUSY */
+	pthread_mutex_destroy(&ix->lock);
+	free(ix);
+}
+
+int index_schema_version(struct index *ix)
+{
+	int rc;
+	int64_t v;
+
+	pthread_mutex_lock(&ix->lock);
+	v = pragma_int(ix->db, "PRAGMA user_version", &rc);
+	pthread_mutex_unlock(&ix->lock);
+	return rc == SQLITE_OK ? (int)v : sql_errno(rc);
+}
+
+/* The upserts of one instance; called inside the batch transaction. */
+static int put_one(struct index *ix, const struct index_instance *in)
+{
+	const struct dcm_attrs *a = in->a;
+	sqlite3_stmt *st;
+	int64_t patient, study, series;
+	int r;
+
+	st = ix->stmt[ST_PATIENT];
+	sqlite3_bind_text(st, 1, a->patient_id, -1, SQLITE_STATIC); /* '' is a key too */
+	bind_text(st, 2, a->patient_name);
+	bind_text(st, 3, a->patient_birth_date);
+	bind_text(st, 4, a->patient_sex);
+	if ((r = run_returning(ix, ST_PATIENT, &patient)) < 0)
+		return r;
+
+	st = ix->stmt[ST_STUDY];
+	sqlite3_bind_text(st, 1, a->study_uid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, patient);
+	bind_text(st, 3, a->study_date);
+	bind_text(st, 4, a->study_time);
+	bind_text(st, 5, a->study_description);
+	bind_text(st, 6, a->accession_number);
+	bind_text(st, 7, a->study_id);
+	sqlite3_bind_int64(st, 8, in->received_ms);
+	sqlite3_bind_int(st, 9, a->patient_id[0] != '\0');
+	if ((r = run_returning(ix, ST_STUDY, &study)) < 0)
+		return r;
+
+	st = ix->stmt[ST_SERIES];
+	sqlite3_bind_text(st, 1, a->series_uid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, study);
+	bind_int_text(st, 3, a->series_number);
+	bind_text(st, 4, a->modality);
+	bind_text(st, 5, a->series_description);
+	if ((r = run_returning(ix, ST_SERIES, &series)) < 0)
+		return r;
+
+	st = ix->stmt[ST_INSTANCE];
+	sqlite3_bind_text(st, 1, a->sop_instance_uid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, series);
+	bind_text(st, 3, a->sop_class_uid);
+	bind_int_text(st, 4, a->instance_number);
+	bind_int_text(st, 5, a->rows);
+	bind_int_text(st, 6, a->columns);
+	bind_int_text(st, 7, a->number_of_frames);
+	bind_text(st, 8, a->image_position);
+	bind_text(st, 9, a->image_orientation);
+	bind_text(st, 10, a->pixel_spacing);
+	bind_text(st, 11, a->slice_thickness);
+	sqlite3_bind_text(st, 12, in->ts_uid ? in->ts_uid : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 13, in->rel_path, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 14, in->size);
+	sqlite3_bind_int64(st, 15, in->received_ms);
+	bind_text(st, 16, in->calling_ae);
+	bind_text(st, 17, a->specific_charset);
+	return run(ix, ST_INSTANCE);
+}
+
+static bool item_valid(const struct index_instance *in)
+{
+	return in->a != NULL && in->rel_path != NULL && in->a->study_uid[0] != '\0' &&
+	       in->a->series_uid[0] != '\0' && in->a->sop_instance_uid[0] != '\0';
+}
+
+int index_put_batch(struct index *ix, const struct index_instance *v, size_t n,
+		    int *row_result)
+{
+	int whole = 0;
+	size_t i;
+
+	if (n == 0)
+		return 0;
+	pthread_mutex_lock(&ix->lock);
+	whole = ix->readonly ? -EROFS : run(ix, ST_BEGIN);
+	for (i = 0; whole == 0 && i < n; i++) {
+		int r = item_valid(&v[i]) ? 0 : -EINVAL;
+
+		if (r == 0)
+			r = run(ix, ST_SAVEPOINT);
+		if (r == 0) {
+			r = put_one(ix, &v[i]);
+			if (r == 0)
+				r = run(ix, ST_RELEASE);
+			if (r < 0) {
+				if (sqlite3_get_autocommit(ix->db)) {
+					/* SQLite rolled the whole transaction back (I/O error,
+					 * disk full): nothing of the batch survives. */
+					whole = r;
+					break;
+				}
+				if (run(ix, ST_ROLLBACK_TO) < 0 || run(ix, ST_RELEASE) < 0)
+					whole = r;
+			}
+		}
+		if (row_result)
+			row_result[i] = r;
+		if (r < 0 && whole == 0)
+			log_warn("event=index_put_fail sop=%s err=%d", v[i].a ? v[i].a->sop_instance_uid : "",
+				 r);
+	}
+	if (whole == 0) {
+		whole = run(ix, ST_COMMIT);
+		if (whole < 0 && !sqlite3_get_autocommit(ix->db))
+			run(ix, ST_ROLLBACK);
+	} else if (!sqlite3_get_autocommit(ix->db)) {
+		run(ix, ST_ROLLBACK);
+	}
+	pthread_mutex_unlock(&ix->lock);
+	if (whole < 0) {
+		log_err("event=index_commit_fail items=%zu err=%d", n, whole);
+		if (row_result)
+			for (i = 0; i < n; i++)
+				row_result[i] = whole;
+	}
+	return whole;
+}
+
+int index_lookup_instance(struct index *ix, const char *sop_uid, char *rel_path, size_t cap)
+{
+	sqlite3_stmt *st;
+	int rc, r = -ENOENT;
+
+	pthread_mutex_lock(&ix->lock);
+	st = ix->stmt[ST_LOOKUP];
+	sqlite3_bind_text(st, 1, sop_uid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const unsigned char *p = sqlite3_column_text(st, 0);
+		size_t len = p ? strlen((const char *)p) : 0;
+
+		if (len + 1 > cap) {
+			r = -ENAMETOOLONG;
+		} else {
+			memcpy(rel_path, p ? (const char *)p : "", len + 1);
+			r = 0;
+		}
+	} else if (rc != SQLITE_DONE) {
+		r = sql_errno(rc);
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	pthread_mutex_unlock(&ix->lock);
+	return r;
+}
+
+int index_assoc_begin(struct index *ix, const char *peer, const char *calling,
+		      const char *called, int64_t now_ms, int64_t *id)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	pthread_mutex_lock(&ix->lock);
+	st = ix->stmt[ST_ASSOC_BEGIN];
+	sqlite3_bind_text(st, 1, peer ? peer : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, calling ? calling : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, called ? called : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, now_ms);
+	r = run(ix, ST_ASSOC_BEGIN);
+	if (r == 0)
+		*id = sqlite3_last_insert_rowid(ix->db);
+	pthread_mutex_unlock(&ix->lock);
+	return r;
+}
+
+int index_assoc_end(struct index *ix, int64_t id, int64_t now_ms, int64_t instances,
+		    const char *outcome)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	pthread_mutex_lock(&ix->lock);
+	st = ix->stmt[ST_ASSOC_END];
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, now_ms);
+	sqlite3_bind_int64(st, 3, instances);
+	bind_text(st, 4, outcome);
+	r = run(ix, ST_ASSOC_END);
+	if (r == 0 && sqlite3_changes(ix->db) == 0)
+		r = -ENOENT;
+	pthread_mutex_unlock(&ix->lock);
+	return r;
+}

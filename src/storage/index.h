@@ -1,0 +1,85 @@
+/*
+ * The SQLite index of stored instances (patients, studies, series, instances) and the
+ * association audit. It only records what is already durable on disk: the store's committer
+ * thread calls index_put_batch after the files are fsynced and renamed (DESIGN.md, Storage).
+ *
+ * One struct index is one SQLite connection with its prepared statements. Calls on one
+ * struct index are serialised by a mutex, so any thread may use it, but every call may block
+ * on disk I/O (a read-write index commits with synchronous=FULL): never call it on the event
+ * loop thread. The daemon keeps one read-write index for the committer thread and opens
+ * read-only ones for query threads.
+ *
+ * Errors are 0 or a negative errno-style code: -ENOSPC (SQLITE_FULL), -EIO (I/O error,
+ * corruption), -EBUSY (locked past busy_timeout), -EROFS, -ENOMEM, -EINVAL (constraint),
+ * -ENOENT (not found), -EPROTO (database schema newer than this build).
+ */
+#ifndef DICOMAID_STORAGE_INDEX_H
+#define DICOMAID_STORAGE_INDEX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dicom/attrs.h"
+
+struct index;
+
+/* Milliseconds SQLite waits for a lock held by another connection before -EBUSY. */
+#define INDEX_BUSY_TIMEOUT_MS 5000
+
+/*
+ * Opens (creating it when !readonly) the database at db_path: WAL journal, synchronous=FULL
+ * (a commit is durable before it returns), foreign_keys=ON, busy_timeout. A read-write open
+ * applies the embedded migrations the database lacks, each in its own transaction, and sets
+ * PRAGMA user_version to the number applied. A database whose user_version is newer than
+ * this build knows is refused (-EPROTO); so is a read-only open of an older one.
+ * On success *out is the caller's, released with index_close(). On failure a message is in
+ * err (errlen bytes, may be NULL/0) and *out is untouched.
+ */
+int index_open(const char *db_path, bool readonly, struct index **out, char *err,
+	       size_t errlen);
+
+/* Finalises the statements and closes the connection. NULL is ignored. */
+void index_close(struct index *ix);
+
+/* The schema version of an open database (PRAGMA user_version). */
+int index_schema_version(struct index *ix);
+
+/* Number of migrations built into this binary (= newest user_version we know). */
+size_t index_schema_latest(void);
+
+/* One committed instance. All pointers are borrowed for the duration of the call. */
+struct index_instance {
+	const struct dcm_attrs *a;  /* UIDs already validated by the caller */
+	const char *ts_uid;         /* transfer syntax of the stored file */
+	const char *rel_path;       /* file path relative to the storage root */
+	int64_t size;               /* file size in bytes */
+	int64_t received_ms;        /* Unix ms when committed */
+	const char *calling_ae;     /* may be NULL or "" */
+};
+
+/*
+ * Records n instances in one transaction. For each item the patient (by Patient ID), study
+ * and series rows are upserted (a non-empty new value replaces the stored one; empty values
+ * never erase) and the instance row is inserted or, for a known SOP Instance UID, replaced in
+ * place (its id is kept). row_result (n ints, may be NULL) gets 0 or a negative code per item;
+ * a failed item is rolled back alone (savepoint) and the others are still committed.
+ * Returns 0 when the transaction committed (see row_result), or a negative code when nothing
+ * was committed; every row_result is then that code.
+ */
+int index_put_batch(struct index *ix, const struct index_instance *v, size_t n,
+		    int *row_result);
+
+/* Copies the file path of an indexed SOP Instance UID into rel_path (cap bytes).
+ * 0 found, -ENOENT unknown, -ENAMETOOLONG when cap is too small, other negative on error. */
+int index_lookup_instance(struct index *ix, const char *sop_uid, char *rel_path, size_t cap);
+
+/* Audit: inserts an association row and returns its id in *id. Strings are borrowed. */
+int index_assoc_begin(struct index *ix, const char *peer, const char *calling,
+		      const char *called, int64_t now_ms, int64_t *id);
+
+/* Audit: closes the association row id. -ENOENT when there is no such row. */
+int index_assoc_end(struct index *ix, int64_t id, int64_t now_ms, int64_t instances,
+		    const char *outcome);
+
+#endif

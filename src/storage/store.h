@@ -1,0 +1,137 @@
+/*
+ * The instance store: files under one root, laid out as
+ * <root>/<StudyUID>/<SeriesUID>/<SOPInstanceUID>.dcm, each first written by the event-loop
+ * glue into <root>/incoming/<unique>.part and published by the committer thread (DESIGN.md,
+ * Storage): fdatasync the part, rename it into place, fsync the directories, then record the
+ * whole batch in the index in one transaction (group commit) and wake the loop through
+ * cfg.notify. A C-STORE-RSP with success status may be sent only for a request that came
+ * back from store_drain() with result 0 (or STORE_DUPLICATE_KEPT): only then is the instance
+ * on disk and indexed.
+ *
+ * This header includes no uv.h: the glue passes a notify function (e.g. one calling
+ * uv_async_send, whose wake-ups coalesce; store_drain returns everything done so far).
+ *
+ * Threads: store_open/store_close/store_free on the owner's thread; store_part_create,
+ * store_part_discard, store_submit, store_drain, store_get_stats from any thread.
+ */
+#ifndef DICOMAID_STORAGE_STORE_H
+#define DICOMAID_STORAGE_STORE_H
+
+#include <errno.h>
+#include <limits.h>
+#ifndef PATH_MAX /* strict -std=c11 without _GNU_SOURCE/_POSIX_C_SOURCE: same value */
+#include <linux/limits.h>
+#endif
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dicom/attrs.h"
+#include "storage/index.h"
+
+struct store;
+
+enum store_dup_policy {
+	DUP_OVERWRITE, /* the new file replaces the stored one (rename over it) */
+	DUP_KEEP,      /* the stored file stays; the new one is dropped, STORE_DUPLICATE_KEPT */
+	DUP_REJECT,    /* the stored file stays; the request fails, STORE_DUPLICATE_REJECTED */
+};
+
+/* store_req.result besides 0 (stored) and negative errno-style codes. A file found at the
+ * final path that the index does not know (left by a crash between rename and commit) is
+ * not a duplicate: it is overwritten whatever the policy. */
+#define STORE_DUPLICATE_KEPT 1               /* success: an identical SOP Instance was kept */
+#define STORE_DUPLICATE_REJECTED (-EEXIST)   /* failure: policy DUP_REJECT */
+
+#define STORE_SYNC_THREADS_DEFAULT 8
+#define STORE_SYNC_THREADS_MAX 32
+
+struct store_config {
+	const char *root;            /* storage root; created if missing; copied */
+	bool fsync;                  /* false: no fdatasync/fsync (tests, benchmarks only) */
+	enum store_dup_policy duplicates;
+	/* Threads that fdatasync the parts of one batch together (the committer included);
+	 * 0 means STORE_SYNC_THREADS_DEFAULT, at most STORE_SYNC_THREADS_MAX. */
+	unsigned sync_threads;
+	/* Called on the committer thread after each batch is on the done list and once more
+	 * from store_close, with no store lock held (it may call store_drain). Must not block:
+	 * typically uv_async_send(notify_arg). May be NULL. */
+	void (*notify)(void *notify_arg);
+	void *notify_arg;
+};
+
+/* One instance to publish. Allocated and owned by the caller; between store_submit and its
+ * return by store_drain the store owns it and the caller must not touch it. */
+struct store_req {
+	/* in */
+	int fd;                      /* the part, fully written; the store closes it */
+	char part_path[PATH_MAX];    /* as returned by store_part_create */
+	struct dcm_attrs attrs;      /* from the streaming parser; UIDs are validated here */
+	char ts_uid[65];             /* transfer syntax UID the file is encoded in */
+	char calling_ae[17];         /* for the index */
+	int64_t size;                /* bytes written; checked against the file when > 0 */
+	void *token;                 /* the caller's (e.g. association + message id) */
+	/* out */
+	int result;                  /* 0, STORE_DUPLICATE_KEPT, or negative */
+	char final_rel_path[256];    /* "<study>/<series>/<sop>.dcm" when result >= 0 */
+	/* link: free for the caller's use while it owns the req; the store's while it has it */
+	struct store_req *next;
+};
+
+struct store_stats {
+	uint64_t batches;            /* group commits run */
+	uint64_t items;              /* requests completed (any result) */
+	uint64_t stored;             /* of which result 0 */
+	uint64_t fsyncs;             /* fdatasync + directory fsync calls */
+	uint64_t index_failures;     /* batches whose index transaction failed */
+};
+
+/*
+ * Creates root and root/incoming/ as needed, removes stale incoming/ *.part files (logged),
+ * and starts the committer thread. ix is borrowed and must outlive the store; only the
+ * committer thread uses it while the store is open. *out is released with store_close()
+ * then store_free(). Returns 0 or a negative errno-style code.
+ */
+int store_open(const struct store_config *cfg, struct index *ix, struct store **out);
+
+/*
+ * Creates incoming/<unique>.part (O_CREAT|O_EXCL|O_CLOEXEC|O_WRONLY, mode 0640); its
+ * absolute path is written to path and the fd to *fd. The caller writes the Part 10 file
+ * into it and then either submits it or calls store_part_discard.
+ */
+int store_part_create(struct store *s, char path[PATH_MAX], int *fd);
+
+/* Closes fd (if >= 0) and unlinks path: a transfer that will not be stored. */
+void store_part_discard(struct store *s, const char *path, int fd);
+
+/*
+ * Queues req for the committer thread. On 0 the store owns req until store_drain returns
+ * it (always, whatever its result). -ESHUTDOWN after store_close: req stays the caller's,
+ * who must discard the part.
+ */
+int store_submit(struct store *s, struct store_req *req);
+
+/* Takes every completed request, in completion order, linked by ->next (NULL-terminated),
+ * into *done; returns how many. The caller owns them again. */
+size_t store_drain(struct store *s, struct store_req **done);
+
+/* The absolute path of the storage root (final_rel_path is relative to it). Borrowed,
+ * valid until store_free. */
+const char *store_root(const struct store *s);
+
+/* Counters so far (a consistent snapshot). */
+void store_get_stats(struct store *s, struct store_stats *out);
+
+/* Completes every queued request, stops the committer thread and calls notify once more.
+ * Completed requests remain available to store_drain until store_free. Idempotent. */
+void store_close(struct store *s);
+
+/* Releases a closed store (closing it first if needed). Requests not drained yet are
+ * dropped without being freed: drain before. NULL is ignored. */
+void store_free(struct store *s);
+
+/* A UID usable as a path component: 1..64 chars of digits and dots, no empty component
+ * (PS3.5 9.1). Anything else is never put into a path. */
+bool store_uid_valid(const char *uid);
+
+#endif
