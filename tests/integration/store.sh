@@ -56,7 +56,7 @@ grep -q 'result=4' "$T/daemon.log" || fail "JPEG 2000 context not refused with r
 ok "JPEG 2000 context refused (transfer syntaxes not supported)"
 
 # Index row contents for one instance.
-row=$(sql "select i.rows, i.columns, s.modality, i.transfer_syntax, i.calling_ae from instances i join series s on i.series_id = s.id where i.sop_instance_uid='1.2.826.0.1.3680043.9.7777.1.0'")
+row=$(sql "select i.rows, i.columns, s.modality, i.transfer_syntax, i.calling_ae from instances i join series s on i.series_ref = s.id where i.sop_instance_uid='1.2.826.0.1.3680043.9.7777.1.0'")
 [ "$row" = "64|64|MR|1.2.840.10008.1.2.1|STORESCU" ] || fail "index row: $row"
 ok "index row: $row"
 
@@ -74,7 +74,7 @@ for k in 0 1 2 3; do
 	storescu -aet PAR$k -aec DICOMAID 127.0.0.1 "$PORT" $files & pids="$pids $!"
 done
 for p in $pids; do wait $p || fail "parallel storescu failed"; done
-[ "$(sql "select count(*) from instances i join series s on i.series_id=s.id where s.series_uid='1.2.826.0.1.3680043.9.7777.3'")" = 40 ] || fail "40 slices not indexed"
+[ "$(sql "select count(*) from instances i join series s on i.series_ref=s.id where s.series_uid='1.2.826.0.1.3680043.9.7777.3'")" = 40 ] || fail "40 slices not indexed"
 [ "$(ls "$T"/data/*/1.2.826.0.1.3680043.9.7777.3/ | wc -l)" = 40 ] || fail "40 files not on disk"
 for i in 1 17 40; do
 	cmp <("$DSBYTES" "$T/series/s$i.dcm") <("$DSBYTES" "$T"/data/*/1.2.826.0.1.3680043.9.7777.3/1.2.826.0.1.3680043.9.7777.2.$i.dcm) || fail "slice $i differs"
