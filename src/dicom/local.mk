@@ -36,3 +36,9 @@ tests_dicom_files_test_LDADD = $(DICOM_LIBS) $(TEST_LIBS)
 tests_dicom_writer_test_SOURCES = tests/dicom/writer_test.c
 tests_dicom_writer_test_CFLAGS = $(TEST_CFLAGS)
 tests_dicom_writer_test_LDADD = $(DICOM_LIBS) $(TEST_LIBS)
+
+# driver for the dcmtk cross-check
+check_PROGRAMS += tests/dicom/dcmtool
+tests_dicom_dcmtool_SOURCES = tests/dicom/dcmtool.c
+tests_dicom_dcmtool_CFLAGS = $(AM_CFLAGS) $(ZLIB_CFLAGS)
+tests_dicom_dcmtool_LDADD = $(DICOM_LIBS)
