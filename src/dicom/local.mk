@@ -42,3 +42,10 @@ check_PROGRAMS += tests/dicom/dcmtool
 tests_dicom_dcmtool_SOURCES = tests/dicom/dcmtool.c
 tests_dicom_dcmtool_CFLAGS = $(AM_CFLAGS) $(ZLIB_CFLAGS)
 tests_dicom_dcmtool_LDADD = $(DICOM_LIBS)
+
+# mutation fuzzing in make check; the same target builds under libFuzzer (see fuzz_parser.c)
+check_PROGRAMS += tests/dicom/fuzz_test
+TESTS += tests/dicom/fuzz_test
+tests_dicom_fuzz_test_SOURCES = tests/dicom/fuzz_test.c tests/dicom/fuzz_parser.c
+tests_dicom_fuzz_test_CFLAGS = $(TEST_CFLAGS)
+tests_dicom_fuzz_test_LDADD = $(DICOM_LIBS) $(TEST_LIBS)

@@ -400,15 +400,17 @@ static int inflate_feed(struct dcm_parser *p, const uint8_t *buf, size_t len)
 			z->zs.next_out = z->out;
 			z->zs.avail_out = sizeof z->out;
 			zrc = inflate(&z->zs, Z_NO_FLUSH);
-			if (zrc == Z_MEM_ERROR)
-				return -ENOMEM;
-			if (zrc != Z_OK && zrc != Z_STREAM_END && zrc != Z_BUF_ERROR)
-				return DCM_EDEFLATE;
+			/* what was inflated before an error is parsed first, so the error reported
+			 * does not depend on how the input was chunked */
 			if (sizeof z->out - z->zs.avail_out > 0) {
 				rc = process(p, z->out, sizeof z->out - z->zs.avail_out);
 				if (rc < 0)
 					return rc;
 			}
+			if (zrc == Z_MEM_ERROR)
+				return -ENOMEM;
+			if (zrc != Z_OK && zrc != Z_STREAM_END && zrc != Z_BUF_ERROR)
+				return DCM_EDEFLATE;
 			if (zrc == Z_STREAM_END) {
 				p->z_end = true;
 				if (!all_zero(z->zs.next_in, z->zs.avail_in))
