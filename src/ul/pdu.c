@@ -165,10 +165,11 @@ static int next_item(const uint8_t *buf, size_t len, size_t *off, uint8_t *type,
  * A UID value (PS3.5 9.1) into dst[UL_UID_MAX + 1]. Trailing NUL and space padding is
  * tolerated and dropped (some peers pad to even length); what remains must be 1..64
  * printable non-space ASCII bytes, so that no embedded NUL can shorten it silently.
- * required == false accepts an empty value (dst = "").
+ * required == false accepts an empty value (dst = ""). dst is zero-filled in all cases.
  */
 static int copy_uid(char *dst, const uint8_t *src, size_t n, bool required)
 {
+	memset(dst, 0, UL_UID_MAX + 1); /* no stale bytes after the terminator */
 	while (n > 0 && (src[n - 1] == 0 || src[n - 1] == ' '))
 		n--;
 	if (n == 0) {
