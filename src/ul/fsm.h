@@ -13,6 +13,8 @@
 #ifndef DICOMAID_UL_FSM_H
 #define DICOMAID_UL_FSM_H
 
+#include "ul/pdu.h" /* UL_E_FSM_BLANK, PDU type numbers */
+
 #include <stdbool.h>
 #include <stdint.h>
 

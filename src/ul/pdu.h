@@ -15,6 +15,9 @@
  * Errors are 0-or-negative: UL_NEED_MORE, or one of enum ul_err. Every decode error maps
  * to an A-ABORT reason through ul_abort_reason_for(); ul_strerror() names it for logs.
  * All pointers taken by these functions are borrowed for the duration of the call only.
+ *
+ * Sizes: struct ul_assoc_rq is about 280 KB (128 contexts x 32 transfer syntaxes), the AC
+ * about 19 KB: allocate them on the heap (one per association), never on a stack.
  */
 #ifndef DICOMAID_UL_PDU_H
 #define DICOMAID_UL_PDU_H

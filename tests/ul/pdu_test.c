@@ -1221,3 +1221,79 @@ Test(errors, abort_reasons_and_names)
 	}
 	cr_assert_str_eq(ul_strerror(-999), "unknown error");
 }
+
+/* ---- framing over a byte stream split anywhere --------------------------------------- */
+
+/*
+ * What the glue does with ul_pdu_header: buffer bytes, and each time a whole PDU is
+ * there, decode it and drop it. Feeds `stream` in two chunks cut at `cut` (or byte by byte
+ * when cut is 0) and records the PDU types decoded, in order.
+ */
+static size_t reassemble(const uint8_t *stream, size_t n, size_t cut, uint8_t *types)
+{
+	static uint8_t buf[1024];
+	size_t have = 0, count = 0, fed = 0;
+	struct ul_assoc_rq *r = rq_new();
+	while (fed < n) {
+		size_t chunk = cut ? (fed < cut ? cut - fed : n - fed) : 1;
+		memcpy(buf + have, stream + fed, chunk);
+		have += chunk;
+		fed += chunk;
+		for (;;) {
+			uint8_t type;
+			uint32_t blen;
+			if (ul_pdu_header(buf, have, &type, &blen) == UL_NEED_MORE)
+				break;
+			cr_assert_eq(ul_pdu_check(type, blen), 0);
+			cr_assert_leq(blen, sizeof buf - 6, "length checked before buffering");
+			if (have < 6 + (size_t)blen)
+				break;
+			uint8_t *body = dup_exact(buf + 6, blen);
+			size_t off = 0;
+			struct ul_pdv pdv;
+			switch (type) {
+			case UL_PDU_ASSOC_RQ:
+				cr_assert_eq(ul_assoc_rq_decode(body, blen, r), 0);
+				cr_assert_str_eq(r->calling, "ECHOSCU");
+				break;
+			case UL_PDU_PDATA_TF:
+				cr_assert_eq(ul_pdata_next(body, blen, &off, &pdv), 1);
+				cr_assert_eq(pdv.len, 68);
+				cr_assert_eq(ul_pdata_next(body, blen, &off, &pdv), 0);
+				break;
+			case UL_PDU_RELEASE_RQ:
+				cr_assert_eq(ul_release_decode(body, blen), 0);
+				break;
+			default:
+				cr_assert_fail("unexpected PDU type %u", type);
+			}
+			free(body);
+			types[count++] = type;
+			memmove(buf, buf + 6 + blen, have - 6 - blen);
+			have -= 6 + blen;
+		}
+	}
+	cr_assert_eq(have, 0, "bytes left over");
+	free(r);
+	return count;
+}
+
+Test(framing, stream_split_at_every_offset)
+{
+	/* echoscu's side of a C-ECHO association: RQ, P-DATA-TF, A-RELEASE-RQ */
+	static uint8_t stream[sizeof echoscu_rq + sizeof echoscu_pdata_cmd +
+			      sizeof echoscu_release_rq];
+	size_t n = 0;
+	memcpy(stream + n, echoscu_rq, sizeof echoscu_rq);
+	n += sizeof echoscu_rq;
+	memcpy(stream + n, echoscu_pdata_cmd, sizeof echoscu_pdata_cmd);
+	n += sizeof echoscu_pdata_cmd;
+	memcpy(stream + n, echoscu_release_rq, sizeof echoscu_release_rq);
+	n += sizeof echoscu_release_rq;
+	static const uint8_t want[3] = {UL_PDU_ASSOC_RQ, UL_PDU_PDATA_TF, UL_PDU_RELEASE_RQ};
+	for (size_t cut = 0; cut < n; cut++) {
+		uint8_t types[8];
+		cr_assert_eq(reassemble(stream, n, cut, types), 3, "cut at %zu", cut);
+		cr_assert_arr_eq(types, want, 3, "cut at %zu", cut);
+	}
+}
