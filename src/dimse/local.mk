@@ -1,1 +1,20 @@
-# src/dimse: see Makefile.am
+# src/dimse: DIMSE command codec (PS3.7), message reassembly from PDVs and P-DATA-TF framing.
+# Pure code: no uv.h, no sockets, no other dicomaid layer.
+noinst_LIBRARIES += src/dimse/libdimse.a
+src_dimse_libdimse_a_SOURCES = \
+	src/dimse/command.c src/dimse/command.h \
+	src/dimse/status.h \
+	src/dimse/rx.c src/dimse/rx.h \
+	src/dimse/tx.c src/dimse/tx.h
+
+check_PROGRAMS += tests/dimse/command_test tests/dimse/rx_test tests/dimse/tx_test
+TESTS += tests/dimse/command_test tests/dimse/rx_test tests/dimse/tx_test
+tests_dimse_command_test_SOURCES = tests/dimse/command_test.c tests/dimse/vectors.h
+tests_dimse_command_test_CFLAGS = $(TEST_CFLAGS)
+tests_dimse_command_test_LDADD = src/dimse/libdimse.a $(TEST_LIBS)
+tests_dimse_rx_test_SOURCES = tests/dimse/rx_test.c tests/dimse/vectors.h
+tests_dimse_rx_test_CFLAGS = $(TEST_CFLAGS)
+tests_dimse_rx_test_LDADD = src/dimse/libdimse.a $(TEST_LIBS)
+tests_dimse_tx_test_SOURCES = tests/dimse/tx_test.c tests/dimse/vectors.h
+tests_dimse_tx_test_CFLAGS = $(TEST_CFLAGS)
+tests_dimse_tx_test_LDADD = src/dimse/libdimse.a $(TEST_LIBS)
