@@ -18,3 +18,11 @@ tests_dimse_rx_test_LDADD = src/dimse/libdimse.a $(TEST_LIBS)
 tests_dimse_tx_test_SOURCES = tests/dimse/tx_test.c tests/dimse/vectors.h
 tests_dimse_tx_test_CFLAGS = $(TEST_CFLAGS)
 tests_dimse_tx_test_LDADD = src/dimse/libdimse.a $(TEST_LIBS)
+
+# Fuzz driver: run on mutated seeds by fuzz_test; also buildable for libFuzzer (see its header).
+check_PROGRAMS += tests/dimse/fuzz_test
+TESTS += tests/dimse/fuzz_test
+tests_dimse_fuzz_test_SOURCES = tests/dimse/fuzz_test.c tests/dimse/fuzz_dimse.c \
+	tests/dimse/fuzz_dimse.h tests/dimse/vectors.h
+tests_dimse_fuzz_test_CFLAGS = $(TEST_CFLAGS)
+tests_dimse_fuzz_test_LDADD = src/dimse/libdimse.a $(TEST_LIBS)
