@@ -6,7 +6,11 @@
  */
 #include "dimse/command.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "dimse/status.h"
 
 /* ---- error strings ---------------------------------------------------------------------- */
 
@@ -543,4 +547,113 @@ void dimse_store_rq(struct dimse_cmd *c, uint16_t message_id, const char *sop_cl
 	c->message_id = message_id;
 	c->has_message_id = true;
 	c->priority = priority;
+}
+
+void dimse_find_rsp(struct dimse_cmd *rsp, const struct dimse_cmd *rq, uint16_t status)
+{
+	dimse_rsp_init(rsp, rq, status);
+	rsp->command_field = DIMSE_C_FIND_RSP;
+	rsp->data_set_type = dimse_status_is_pending(status) ? DIMSE_DATA_SET_PRESENT
+							      : DIMSE_NO_DATA_SET;
+}
+
+void dimse_retrieve_rsp(struct dimse_cmd *rsp, const struct dimse_cmd *rq, uint16_t status,
+			uint16_t remaining, uint16_t completed, uint16_t failed, uint16_t warning)
+{
+	dimse_rsp_init(rsp, rq, status);
+	rsp->n_remaining = remaining;
+	rsp->n_completed = completed;
+	rsp->n_failed = failed;
+	rsp->n_warning = warning;
+	rsp->has_counts = DIMSE_COUNT_COMPLETED | DIMSE_COUNT_FAILED | DIMSE_COUNT_WARNING;
+	if (dimse_status_is_pending(status))
+		rsp->has_counts |= DIMSE_COUNT_REMAINING;
+}
+
+void dimse_cancel_rq(struct dimse_cmd *c, uint16_t message_id)
+{
+	dimse_cmd_init(c, DIMSE_C_CANCEL_RQ);
+	c->message_id_responded = message_id;
+	c->has_message_id_responded = true;
+}
+
+/* ---- description for logs -------------------------------------------------------------- */
+
+struct sbuf {
+	char *out;
+	size_t cap, len;
+};
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+	char *dst = b->len < b->cap ? b->out + b->len : NULL;
+	size_t room = b->len < b->cap ? b->cap - b->len : 0;
+
+	va_start(ap, fmt);
+	n = vsnprintf(dst, room, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		b->len += (size_t)n;
+}
+
+/* " key=value" with value from the peer: anything outside printable ASCII, quotes and
+ * backslashes become '?', so a hostile value cannot forge log lines or fields. */
+static void sb_str(struct sbuf *b, const char *key, const char *s, size_t max, bool quote)
+{
+	char tmp[72];
+	size_t i;
+
+	for (i = 0; i < max && s[i] != '\0' && i < sizeof(tmp) - 1; i++)
+		tmp[i] = (s[i] < 0x20 || s[i] > 0x7E || s[i] == '"' || s[i] == '\\' ||
+			  (!quote && s[i] == ' ')) ? '?' : s[i];
+	tmp[i] = '\0';
+	sb_printf(b, quote ? " %s=\"%s\"" : " %s=%s", key, tmp);
+}
+
+int dimse_cmd_describe(const struct dimse_cmd *c, char *out, size_t cap)
+{
+	struct sbuf b = { out, cap, 0 };
+	static const char *const count_names[4] = { "remaining", "completed", "failed", "warning" };
+	const uint16_t counts[4] = { c->n_remaining, c->n_completed, c->n_failed, c->n_warning };
+	unsigned i;
+
+	if (cap > 0)
+		out[0] = '\0';
+	sb_printf(&b, "%s", dimse_command_name(c->command_field));
+	if (!strcmp(dimse_command_name(c->command_field), "UNKNOWN"))
+		sb_printf(&b, " field=0x%04X", c->command_field);
+	if (c->has_message_id)
+		sb_printf(&b, " msg_id=%u", c->message_id);
+	if (c->has_message_id_responded)
+		sb_printf(&b, " responding_to=%u", c->message_id_responded);
+	if (c->has_status)
+		sb_printf(&b, " status=0x%04X", c->status);
+	if (c->affected_sop_class[0])
+		sb_str(&b, "class", c->affected_sop_class, 64, false);
+	if (c->affected_sop_instance[0])
+		sb_str(&b, "instance", c->affected_sop_instance, 64, false);
+	if (c->command_field == DIMSE_C_STORE_RQ || c->command_field == DIMSE_C_FIND_RQ ||
+	    c->command_field == DIMSE_C_GET_RQ || c->command_field == DIMSE_C_MOVE_RQ)
+		sb_printf(&b, " priority=%u", c->priority);
+	if (c->move_destination[0])
+		sb_str(&b, "move_dest", c->move_destination, 16, false);
+	if (c->move_originator_ae[0])
+		sb_str(&b, "move_originator", c->move_originator_ae, 16, false);
+	if (c->has_move_originator_id)
+		sb_printf(&b, " move_originator_id=%u", c->move_originator_id);
+	for (i = 0; i < 4; i++)
+		if (c->has_counts & (1u << i))
+			sb_printf(&b, " %s=%u", count_names[i], counts[i]);
+	sb_printf(&b, " data_set=%s", dimse_has_data_set(c) ? "yes" : "no");
+	if (c->has_error_id)
+		sb_printf(&b, " error_id=%u", c->error_id);
+	for (i = 0; i < c->n_offending && i < DIMSE_MAX_OFFENDING; i++)
+		sb_printf(&b, " offending=(%04X,%04X)", (unsigned)(c->offending_element[i] >> 16),
+			  (unsigned)(c->offending_element[i] & 0xFFFF));
+	if (c->error_comment[0])
+		sb_str(&b, "error_comment", c->error_comment, 64, true);
+	return b.len > (size_t)0x7FFFFFFF ? 0x7FFFFFFF : (int)b.len;
 }

@@ -166,10 +166,32 @@ void dimse_rsp_init(struct dimse_cmd *rsp, const struct dimse_cmd *rq, uint16_t 
 void dimse_echo_rsp(struct dimse_cmd *rsp, const struct dimse_cmd *rq, uint16_t status);
 void dimse_store_rsp(struct dimse_cmd *rsp, const struct dimse_cmd *rq, uint16_t status);
 
+/* C-FIND-RSP (PS3.4 C.4.1.2.3): like dimse_rsp_init, with data_set_type present exactly when
+ * status is pending (FF00/FF01), because only pending responses carry an Identifier. */
+void dimse_find_rsp(struct dimse_cmd *rsp, const struct dimse_cmd *rq, uint16_t status);
+
+/* C-MOVE-RSP / C-GET-RSP (PS3.4 C.4.2.3.1, C.4.3.3.1): dimse_rsp_init plus the four
+ * sub-operation counts; remaining is sent only for pending responses (it is meaningless in a
+ * final one), the other three always. No data set (set data_set_type for a final response
+ * that carries a Failed SOP Instance UID List). */
+void dimse_retrieve_rsp(struct dimse_cmd *rsp, const struct dimse_cmd *rq, uint16_t status,
+			uint16_t remaining, uint16_t completed, uint16_t failed, uint16_t warning);
+
 /* Request builders: dimse_cmd_init plus the mandatory fields. Strings are copied (truncated
  * to the field; callers pass valid UIDs/AEs). */
 void dimse_echo_rq(struct dimse_cmd *c, uint16_t message_id);
 void dimse_store_rq(struct dimse_cmd *c, uint16_t message_id, const char *sop_class,
 		    const char *sop_instance, uint16_t priority);
+/* C-CANCEL-RQ for the request with message ID message_id (PS3.7 9.3.2.3). */
+void dimse_cancel_rq(struct dimse_cmd *c, uint16_t message_id);
+
+/*
+ * One-line operator description in key=value form, e.g.
+ * "C-STORE-RQ msg_id=1 class=1.2.840.10008.5.1.4.1.1.4 instance=1.2.3 priority=0 data_set=yes";
+ * only present fields appear; statuses print as 0x%04X. Never contains patient data (command
+ * sets hold none). Same contract as snprintf: returns the length it needed, out always
+ * NUL-terminated when cap > 0.
+ */
+int dimse_cmd_describe(const struct dimse_cmd *c, char *out, size_t cap);
 
 #endif

@@ -641,3 +641,87 @@ Test(misc, status_kinds)
 	cr_assert_eq(DIMSE_MISTYPED_ARGUMENT, 0x0212);
 	cr_assert_eq(DIMSE_NOT_AUTHORIZED, 0x0124);
 }
+
+/* ---- more builders and the log description --------------------------------------------- */
+
+Test(builders, find_retrieve_cancel)
+{
+	struct dimse_cmd rq, rsp;
+
+	dimse_cmd_init(&rq, DIMSE_C_FIND_RQ);
+	SET(rq.affected_sop_class, UID_FIND);
+	rq.message_id = 12;
+	rq.has_message_id = true;
+	dimse_find_rsp(&rsp, &rq, DIMSE_PENDING);
+	cr_assert_eq(rsp.command_field, DIMSE_C_FIND_RSP);
+	cr_assert(dimse_has_data_set(&rsp));
+	round_trip(&rsp);
+	dimse_find_rsp(&rsp, &rq, DIMSE_PENDING_OPTIONAL_KEYS);
+	cr_assert(dimse_has_data_set(&rsp));
+	dimse_find_rsp(&rsp, &rq, DIMSE_SUCCESS);
+	cr_assert_not(dimse_has_data_set(&rsp));
+	cr_assert_eq(rsp.message_id_responded, 12);
+	round_trip(&rsp);
+	dimse_find_rsp(&rsp, &rq, DIMSE_CANCEL);
+	cr_assert_not(dimse_has_data_set(&rsp));
+
+	dimse_cmd_init(&rq, DIMSE_C_MOVE_RQ);
+	SET(rq.affected_sop_class, UID_MOVE);
+	SET(rq.move_destination, "DEST");
+	rq.message_id = 13;
+	rq.has_message_id = true;
+	dimse_retrieve_rsp(&rsp, &rq, DIMSE_PENDING, 4, 3, 2, 1);
+	cr_assert_eq(rsp.command_field, DIMSE_C_MOVE_RSP);
+	cr_assert_eq(rsp.has_counts, DIMSE_COUNT_ALL);
+	cr_assert_eq(rsp.n_remaining, 4);
+	cr_assert_eq(rsp.n_completed, 3);
+	cr_assert_eq(rsp.n_failed, 2);
+	cr_assert_eq(rsp.n_warning, 1);
+	cr_assert_eq(rsp.move_destination[0], '\0', "destination is not echoed");
+	round_trip(&rsp);
+	dimse_retrieve_rsp(&rsp, &rq, DIMSE_WARNING_SUBOPS_FAILED, 0, 3, 2, 1);
+	cr_assert_eq(rsp.has_counts, DIMSE_COUNT_ALL & ~DIMSE_COUNT_REMAINING);
+	round_trip(&rsp);
+
+	dimse_cancel_rq(&rq, 13);
+	cr_assert_eq(rq.command_field, DIMSE_C_CANCEL_RQ);
+	cr_assert_eq(rq.message_id_responded, 13);
+	cr_assert_not(dimse_has_data_set(&rq));
+	round_trip(&rq);
+}
+
+Test(describe, key_values)
+{
+	struct dimse_cmd c;
+	char line[512];
+	int n;
+
+	cr_assert_eq(dimse_cmd_decode(STORE_RQ_DCMTK, sizeof(STORE_RQ_DCMTK), &c), 0);
+	n = dimse_cmd_describe(&c, line, sizeof(line));
+	cr_assert_str_eq(line, "C-STORE-RQ msg_id=1 class=1.2.840.10008.5.1.4.1.1.4 "
+			       "instance=1.2.826.0.1.3680043.2.1125.1.42 priority=0 data_set=yes");
+	cr_assert_eq((size_t)n, strlen(line));
+
+	/* truncation: snprintf contract */
+	cr_assert_eq(dimse_cmd_describe(&c, line, 11), n);
+	cr_assert_str_eq(line, "C-STORE-RQ");
+	cr_assert_eq(dimse_cmd_describe(&c, NULL, 0), n);
+
+	dimse_cmd_init(&c, DIMSE_C_GET_RSP);
+	c.message_id_responded = 2;
+	c.has_message_id_responded = true;
+	c.status = 0xA702;
+	c.has_status = true;
+	c.has_counts = DIMSE_COUNT_FAILED;
+	c.n_failed = 9;
+	c.offending_element[0] = 0x00080018;
+	c.n_offending = 1;
+	SET(c.error_comment, "evil\n\"line\"");
+	dimse_cmd_describe(&c, line, sizeof(line));
+	cr_assert_str_eq(line, "C-GET-RSP responding_to=2 status=0xA702 failed=9 data_set=no "
+			       "offending=(0008,0018) error_comment=\"evil??line?\"");
+
+	dimse_cmd_init(&c, 0x4321);
+	dimse_cmd_describe(&c, line, sizeof(line));
+	cr_assert_str_eq(line, "UNKNOWN field=0x4321 data_set=no");
+}
