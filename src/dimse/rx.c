@@ -6,6 +6,7 @@
  */
 #include "dimse/rx.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,9 +29,26 @@ bool dimse_rx_idle(const struct dimse_rx *rx)
 	return rx->state == DIMSE_RX_IDLE;
 }
 
+/*
+ * The one place the state changes. Allowed moves (PS3.8 E.2 message framing):
+ *   IDLE -> COMMAND     first command fragment
+ *   COMMAND -> IDLE     last command fragment, Command Data Set Type 0101H
+ *   COMMAND -> DATA     last command fragment, a data set follows
+ *   DATA -> IDLE        last data set fragment
+ *   any -> FAILED       protocol or callback error (terminal)
+ */
+static void rx_move(struct dimse_rx *rx, enum dimse_rx_state to)
+{
+	assert(to == DIMSE_RX_FAILED ||
+	       (rx->state == DIMSE_RX_IDLE && to == DIMSE_RX_COMMAND) ||
+	       (rx->state == DIMSE_RX_COMMAND && (to == DIMSE_RX_IDLE || to == DIMSE_RX_DATA)) ||
+	       (rx->state == DIMSE_RX_DATA && to == DIMSE_RX_IDLE));
+	rx->state = to;
+}
+
 static int fail(struct dimse_rx *rx, int err)
 {
-	rx->state = DIMSE_RX_FAILED;
+	rx_move(rx, DIMSE_RX_FAILED);
 	rx->error = err;
 	return err;
 }
@@ -67,7 +85,7 @@ static int on_command_fragment(struct dimse_rx *rx, uint8_t pc_id, bool last,
 	if (rx->state == DIMSE_RX_DATA)
 		return DIMSE_E_UNEXPECTED_COMMAND;
 	if (rx->state == DIMSE_RX_IDLE) {
-		rx->state = DIMSE_RX_COMMAND;
+		rx_move(rx, DIMSE_RX_COMMAND);
 		rx->pc_id = pc_id;
 		rx->cmd_len = 0;
 		rx->after_no_data = false;
@@ -82,9 +100,9 @@ static int on_command_fragment(struct dimse_rx *rx, uint8_t pc_id, bool last,
 	if (rc < 0)
 		return rc;
 	if (dimse_has_data_set(&rx->cmd)) {
-		rx->state = DIMSE_RX_DATA;
+		rx_move(rx, DIMSE_RX_DATA);
 	} else {
-		rx->state = DIMSE_RX_IDLE;
+		rx_move(rx, DIMSE_RX_IDLE);
 		rx->after_no_data = true;
 	}
 	/* state is set before the callback so that it sees dimse_rx_idle() correctly */
@@ -105,7 +123,7 @@ static int on_data_fragment(struct dimse_rx *rx, uint8_t pc_id, bool last,
 	if (pc_id != rx->pc_id)
 		return DIMSE_E_PC_CHANGED;
 	if (last)
-		rx->state = DIMSE_RX_IDLE;
+		rx_move(rx, DIMSE_RX_IDLE);
 	if (len == 0 && !last)
 		return 0; /* nothing to deliver */
 	return rx->cb.on_data ? rx->cb.on_data(rx->cb.ctx, pc_id, data, len, last) : 0;

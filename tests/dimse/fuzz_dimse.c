@@ -1,7 +1,8 @@
 /*
  * Fuzz driver for the pure DIMSE code (STYLE habit 2). dimse_fuzz_one() takes arbitrary bytes:
  * first byte odd: the rest is a command set for dimse_cmd_decode(); a decoded C-service command
- * that re-encodes must decode again to the same bytes (encode(decode(x)) is a fixed point).
+ * that re-encodes must decode again to the same bytes (encode(decode(x)) is a fixed point),
+ * and its dimse_cmd_describe() line must be complete and free of line breaks.
  * First byte even: the rest is a PDV stream [pc id, control header, n, n bytes]... fed to
  * dimse_rx_pdv(). Returns 0, or -1 when a property is violated (crashes are caught by ASan).
  * fuzz_test.c runs it on mutated seeds in every `make check`; for a libFuzzer campaign:
@@ -38,8 +39,16 @@ static int fuzz_command(const uint8_t *data, size_t size)
 	uint8_t e1[DIMSE_MAX_ENCODED], e2[DIMSE_MAX_ENCODED];
 	size_t n1, n2;
 
+	char line[1024];
+	int len;
+
 	if (dimse_cmd_decode(data, size, &c) < 0)
 		return 0;
+	/* the log description is complete, one line, printable */
+	len = dimse_cmd_describe(&c, line, sizeof(line));
+	if (len < 0 || (size_t)len >= sizeof(line) || strlen(line) != (size_t)len ||
+	    strpbrk(line, "\r\n") != NULL)
+		return -1;
 	if (dimse_cmd_encode(&c, e1, sizeof(e1), &n1) < 0)
 		return 0; /* e.g. N-service or missing mandatory field: refused, fine */
 	if (dimse_cmd_decode(e1, n1, &c2) < 0)
