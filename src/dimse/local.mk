@@ -26,3 +26,10 @@ tests_dimse_fuzz_test_SOURCES = tests/dimse/fuzz_test.c tests/dimse/fuzz_dimse.c
 	tests/dimse/fuzz_dimse.h tests/dimse/vectors.h
 tests_dimse_fuzz_test_CFLAGS = $(TEST_CFLAGS)
 tests_dimse_fuzz_test_LDADD = src/dimse/libdimse.a $(TEST_LIBS)
+
+# Interop with dcmtk echoscu/storescu through a test-only blocking SCP (needs Debian dcmtk).
+check_PROGRAMS += tests/dimse/mini_scp
+tests_dimse_mini_scp_SOURCES = tests/dimse/mini_scp.c
+tests_dimse_mini_scp_LDADD = src/dimse/libdimse.a
+TESTS += tests/dimse/dcmtk_interop.sh
+EXTRA_DIST += tests/dimse/dcmtk_interop.sh
