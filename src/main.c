@@ -88,6 +88,8 @@ int main(int argc, char **argv)
 	}
 	log_set_level(debug ? LOG_LVL_DEBUG : (enum log_level)cfg.log_level);
 	signal(SIGPIPE, SIG_IGN);
+	/* libuv's threadpool writes data sets and audit rows; give it room for both. */
+	setenv("UV_THREADPOOL_SIZE", "8", 0);
 
 	log_notice("event=start version=%s config=%s storage=%s index=%s fsync=%s", PACKAGE_VERSION,
 		   config_path ? config_path : "(embedded default)", cfg.storage_path,

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "net/server.h"
+#include "storage/index.h"
 #include "services/services.h"
 #include "services/sop_classes.h"
 #include "ul/pdu.h"
@@ -39,6 +40,98 @@ uint64_t now_ms(void)
 
 static void assoc_event(struct assoc *a, enum ul_event ev, const void *arg);
 static void assoc_close(struct assoc *a);
+
+/* ---- audit (the associations table) ---------------------------------------------------
+ * Rows are written on libuv's threadpool: the loop never touches SQLite. A row is begun
+ * when the association is accepted and ended when the connection closes; a rejected or
+ * aborted one is written whole at close.
+ */
+
+enum { AUDIT_BEGIN, AUDIT_END, AUDIT_WHOLE };
+
+struct audit_work {
+	uv_work_t w;
+	struct assoc *a;              /* referenced for AUDIT_BEGIN only */
+	struct index *ix;
+	int kind;
+	int64_t id;
+	int rc;
+	char peer[64], calling[17], called[17], outcome[32];
+	int64_t start_ms, end_ms, instances;
+};
+
+static void audit_run(uv_work_t *w)
+{
+	struct audit_work *aw = (struct audit_work *)w;
+	aw->rc = 0;
+	if (aw->kind != AUDIT_END)
+		aw->rc = index_assoc_begin(aw->ix, aw->peer, aw->calling, aw->called, aw->start_ms,
+					   &aw->id);
+	if (aw->rc == 0 && aw->kind != AUDIT_BEGIN)
+		aw->rc = index_assoc_end(aw->ix, aw->id, aw->end_ms, aw->instances, aw->outcome);
+}
+
+static void audit_queue(struct assoc *a, int kind);
+
+static void audit_done(uv_work_t *w, int status)
+{
+	struct audit_work *aw = (struct audit_work *)w;
+	if (aw->rc < 0)
+		log_err("event=audit_failed assoc_row=%lld err=\"%s\"", (long long)aw->id,
+			strerror(-aw->rc));
+	if (aw->kind == AUDIT_BEGIN) {
+		struct assoc *a = aw->a;
+		a->audit_id = aw->id;
+		a->audit_state = 2;
+		if (a->audit_end_wanted)
+			audit_queue(a, AUDIT_END);
+		assoc_unref(a);
+	}
+	free(aw);
+}
+
+static void audit_queue(struct assoc *a, int kind)
+{
+	struct audit_work *aw = calloc(1, sizeof *aw);
+	if (!aw)
+		return;
+	aw->ix = a->srv->index;
+	aw->kind = kind;
+	aw->id = a->audit_id;
+	snprintf(aw->peer, sizeof aw->peer, "%s", a->peer_ip);
+	snprintf(aw->calling, sizeof aw->calling, "%s", a->calling_ae);
+	snprintf(aw->called, sizeof aw->called, "%s", a->called_ae);
+	snprintf(aw->outcome, sizeof aw->outcome, "%s", a->outcome ? a->outcome : "closed");
+	aw->start_ms = (int64_t)a->t_start_ms;
+	aw->end_ms = (int64_t)now_ms();
+	aw->instances = (int64_t)a->instances;
+	if (kind == AUDIT_BEGIN) {
+		aw->a = a;
+		assoc_ref(a);
+		a->audit_state = 1;
+	}
+	if (uv_queue_work(a->srv->loop, &aw->w, audit_run, audit_done) < 0) {
+		if (kind == AUDIT_BEGIN)
+			assoc_unref(a);
+		free(aw);
+	}
+}
+
+/* The connection closed: finish (or write whole) its audit row. */
+static void audit_close(struct assoc *a)
+{
+	switch (a->audit_state) {
+	case 0:
+		audit_queue(a, AUDIT_WHOLE);
+		break;
+	case 1:
+		a->audit_end_wanted = true;
+		break;
+	default:
+		audit_queue(a, AUDIT_END);
+		break;
+	}
+}
 
 /* ---- sending ---------------------------------------------------------------------- */
 
@@ -179,6 +272,7 @@ static void assoc_close(struct assoc *a)
 		 a->called_ae[0] ? a->called_ae : "-", (unsigned long long)a->instances,
 		 a->outcome ? a->outcome : "closed",
 		 (unsigned long long)(now_ms() - a->t_start_ms));
+	audit_close(a);
 	uv_timer_stop(&a->timer);
 	uv_close((uv_handle_t *)&a->timer, on_handle_closed);
 	uv_close((uv_handle_t *)&a->tcp, on_handle_closed);
@@ -357,6 +451,7 @@ static void negotiate(struct assoc *a, const uint8_t *body, size_t len)
 	}
 	a->established = true;
 	srv->n_established++;
+	audit_queue(a, AUDIT_BEGIN);
 	log_info("assoc=%llu event=accepted peer=%s calling=%s called=%s contexts=%u accepted=%u "
 		 "peer_max_pdu=%u impl=%s",
 		 (unsigned long long)a->id, a->peer_ip, a->calling_ae, a->called_ae, rq->n_pc, n_ok,

@@ -57,6 +57,9 @@ struct assoc {
 	bool release_pending;         /* A-RELEASE-RQ received; RP waits for ops_pending == 0 */
 	bool closing;                 /* uv_close called: callbacks must do nothing */
 	uint64_t instances;           /* instances stored on this association */
+	int64_t audit_id;             /* row in the associations table, once written */
+	uint8_t audit_state;          /* 0 none, 1 begin queued, 2 begin written */
+	bool audit_end_wanted;        /* closed while the begin row was being written */
 	uint64_t t_start_ms;
 	const char *outcome;          /* for the end-of-association log line */
 };

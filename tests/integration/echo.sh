@@ -27,6 +27,12 @@ ok "wrong called AE rejected (permanent, user, reason 7)"
 stop_daemon || fail "daemon did not exit 0 on SIGTERM"
 ok "SIGTERM exits 0"
 
+# The audit table has every association, the reject included, with no patient data.
+[ "$(sql "select count(*) from associations where called_ae='WRONGAE' and outcome='rejected' and ended_at is not null")" = 1 ] || fail "reject not audited"
+[ "$(sql "select count(*) from associations where calling_ae='ECHOSCU' and called_ae='DICOMAID' and outcome='released'")" = 2 ] || fail "released associations not audited"
+ok "associations audited"
+rm -rf "$T/data"
+
 EXTRA_CONFIG='
 [access]
 require_known_peers = yes

@@ -82,6 +82,8 @@ done
 ok "40-slice series over 4 parallel associations stored and indexed"
 
 [ -z "$(ls "$T/data/incoming")" ] || fail "files left in incoming/"
+[ "$(sql "select sum(instances_received) from associations where calling_ae like 'PAR%' and outcome='released'")" = 40 ] || fail "audit counts"
+ok "audit rows count the instances of each association"
 stop_daemon || fail "exit status"
 grep -q 'event=stopped' "$T/daemon.log" || fail "no orderly stop"
 ok "orderly stop, no .part left"
