@@ -204,7 +204,8 @@ struct ul_assoc_ac {
  * protocol version, exactly one 10H, at least one 20H (odd, distinct IDs; one 30H; one or
  * more 40H), exactly one 50H with 51H and 52H; item lengths exactly tile their container.
  * Lenient: reserved fields untested, UIDs may end in NUL or space, unknown user-info
- * sub-items skipped, transfer syntaxes past UL_MAX_TS and roles past UL_MAX_ROLES skipped. */
+ * sub-items skipped, transfer syntaxes past UL_MAX_TS and roles past UL_MAX_ROLES skipped.
+ * On UL_E_PROTOCOL_VERSION the AE titles are already filled in, for the reject's log line. */
 int ul_assoc_rq_decode(const uint8_t *body, size_t len, struct ul_assoc_rq *out);
 
 /* The same for an A-ASSOCIATE-AC: 21H items instead of 20H; a context's 40H must be

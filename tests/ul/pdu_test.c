@@ -1297,3 +1297,17 @@ Test(framing, stream_split_at_every_offset)
 		cr_assert_arr_eq(types, want, 3, "cut at %zu", cut);
 	}
 }
+
+/* A version the node does not speak is answered with A-ASSOCIATE-RJ (source 2, reason 2),
+ * and that reject is logged with the AE titles: they are decoded before the version test. */
+Test(assoc_rq, version_error_keeps_ae_titles)
+{
+	uint8_t buf[4096];
+	size_t n = build_rq(&(struct rq_opts){.version = 2}, buf);
+	struct ul_assoc_rq *r = rq_new();
+	cr_assert_eq(ul_assoc_rq_decode(buf, n, r), UL_E_PROTOCOL_VERSION);
+	cr_assert_str_eq(r->called, "DICOMAID");
+	cr_assert_str_eq(r->calling, "SCU");
+	cr_assert_eq(r->protocol_version, 2);
+	free(r);
+}
