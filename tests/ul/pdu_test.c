@@ -823,14 +823,21 @@ Test(assoc_rq, round_trip_everything)
 	check_lengths_off_by_one(false, buf, w);
 	check_all_prefixes(false, buf + 6, w - 6);
 
-	/* Every capacity short of the size fails with UL_E_NOSPACE and never writes past it. */
+	/* Every capacity short of the size fails with UL_E_NOSPACE, says the size it needs,
+	 * and never writes past cap (ASan: exact-size buffers). */
 	for (size_t cap = 0; cap < w; cap++) {
 		uint8_t *small = malloc(cap ? cap : 1);
 		size_t got = 99;
 		cr_assert_eq(ul_assoc_rq_encode(in, small, cap, &got), UL_E_NOSPACE);
-		cr_assert_eq(got, 0);
+		cr_assert_eq(got, w);
 		free(small);
 	}
+	uint8_t *exact = malloc(w);
+	size_t got = 0;
+	cr_assert_eq(ul_assoc_rq_encode(in, exact, w, &got), 0);
+	cr_assert_eq(got, w);
+	cr_assert_arr_eq(exact, buf, w);
+	free(exact);
 	free(in);
 	free(out);
 }
@@ -856,6 +863,14 @@ Test(assoc_ac, round_trip_everything)
 	cr_assert_eq(decode_ac_pdu(buf, w, out), 0);
 	cr_assert_eq(memcmp(in, out, sizeof *in), 0, "AC round trip differs");
 	check_all_prefixes(true, buf + 6, w - 6);
+	check_lengths_off_by_one(true, buf, w);
+	for (size_t cap = 0; cap < w; cap++) {
+		uint8_t *small = malloc(cap ? cap : 1);
+		size_t got = 0;
+		cr_assert_eq(ul_assoc_ac_encode(in, small, cap, &got), UL_E_NOSPACE);
+		cr_assert_eq(got, w);
+		free(small);
+	}
 	free(in);
 	free(out);
 }
