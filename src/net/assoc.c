@@ -742,6 +742,14 @@ static void process_input(struct assoc *a)
 			assoc_event(a, UL_EVT19, &err);
 			break;
 		}
+		int chk = ul_pdu_check(type, blen);
+		if (chk < 0) {
+			log_warn("assoc=%llu event=bad_pdu type=0x%02x length=%u err=\"%s\"",
+				 (unsigned long long)a->id, type, blen, ul_strerror(chk));
+			a->outcome = "bad-pdu";
+			assoc_event(a, UL_EVT19, &chk);
+			break;
+		}
 		if (blen > max_body(a, type)) {
 			int err = UL_E_LENGTH;
 			log_warn("assoc=%llu event=pdu_too_long type=0x%02x length=%u limit=%u",

@@ -83,8 +83,9 @@ enum ul_event {
  *  AA-3 indicate A-ABORT (source 0) or A-P-ABORT (source 2), close transport [Sta1]
  *  AA-4 indicate A-P-ABORT [Sta1]             AA-5 stop ARTIM [Sta1]
  *  AA-6 ignore the PDU [Sta13]                AA-7 send A-ABORT [Sta13]
- *  AA-8 send A-ABORT (source 2, reason from ul_abort_reason_for), indicate A-P-ABORT,
- *       start ARTIM [Sta13]
+ *  AA-8 send A-ABORT (source 2), indicate A-P-ABORT, start ARTIM [Sta13]; the reason is
+ *       ul_abort_reason_for(err) after a decode error (Evt19), or
+ *       ul_abort_reason_for(UL_E_UNEXPECTED) = 2 for a valid PDU in the wrong state
  * (*) AE-6 also allows the provider to reject the RQ itself (e.g. protocol version): the
  *     glue does that by feeding Evt8 in Sta3 (AE-8), which ends the same way.
  */

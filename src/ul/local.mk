@@ -5,6 +5,7 @@ src_ul_libul_a_SOURCES = src/ul/pdu.c src/ul/pdu.h src/ul/fsm.c src/ul/fsm.h
 check_PROGRAMS += tests/ul/pdu_test tests/ul/fsm_test tests/ul/pdu_fuzz
 TESTS += tests/ul/pdu_test tests/ul/fsm_test tests/ul/pdu_fuzz
 tests_ul_pdu_test_SOURCES = tests/ul/pdu_test.c tests/ul/vectors.h
+EXTRA_DIST += tests/ul/data/getscu_rq.bin
 tests_ul_pdu_test_CFLAGS = $(TEST_CFLAGS)
 tests_ul_pdu_test_LDADD = src/ul/libul.a $(TEST_LIBS)
 tests_ul_fsm_test_SOURCES = tests/ul/fsm_test.c

@@ -749,7 +749,7 @@ static int w_assoc_head(struct wr *w, uint8_t type, uint16_t version, const char
 static int finish_pdu(struct wr *w, size_t *written)
 {
 	if (w->off > w->cap) {
-		*written = 0;
+		*written = w->off; /* what it would take */
 		return UL_E_NOSPACE;
 	}
 	if ((uint64_t)w->off - UL_HEADER_LEN > UINT32_MAX)

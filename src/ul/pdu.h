@@ -204,7 +204,8 @@ struct ul_assoc_ac {
  * protocol version, exactly one 10H, at least one 20H (odd, distinct IDs; one 30H; one or
  * more 40H), exactly one 50H with 51H and 52H; item lengths exactly tile their container.
  * Lenient: reserved fields untested, UIDs may end in NUL or space, unknown user-info
- * sub-items skipped, transfer syntaxes past UL_MAX_TS and roles past UL_MAX_ROLES skipped. */
+ * sub-items skipped, transfer syntaxes past UL_MAX_TS and roles past UL_MAX_ROLES skipped.
+ * On UL_E_PROTOCOL_VERSION the AE titles are already filled in, for the reject's log line. */
 int ul_assoc_rq_decode(const uint8_t *body, size_t len, struct ul_assoc_rq *out);
 
 /* The same for an A-ASSOCIATE-AC: 21H items instead of 20H; a context's 40H must be
@@ -212,7 +213,8 @@ int ul_assoc_rq_decode(const uint8_t *body, size_t len, struct ul_assoc_rq *out)
 int ul_assoc_ac_decode(const uint8_t *body, size_t len, struct ul_assoc_ac *out);
 
 /* Encode a whole PDU (header included) into out[0..cap). in and out borrowed. Returns 0 and
- * sets *written, UL_E_NOSPACE when cap is too small (nothing useful written), UL_E_INVAL
+ * sets *written; UL_E_NOSPACE when cap is too small, with *written = the size needed (so
+ * cap 0 measures; nothing is written past cap; out holds nothing useful); UL_E_INVAL
  * when in is not encodable (no context, even ID, a UID over 64 chars, an AE title over 16,
  * empty implementation class UID or abstract syntax, n_ts 0 or over UL_MAX_TS...).
  * AE titles are space padded to 16 bytes; UIDs are written without padding. Sub-items

@@ -13,7 +13,7 @@ done
 work=$(mktemp -d "${TMPDIR:-/tmp}/dimse_interop.XXXXXX")
 scp_pid=
 cleanup() {
-	[ -n "$scp_pid" ] && kill "$scp_pid" 2>/dev/null
+	[ -n "$scp_pid" ] && jobs -p | grep -qx "$scp_pid" && kill "$scp_pid" 2>/dev/null
 	rm -rf "$work"
 }
 [ -n "${KEEP:-}" ] && echo "work=$work" || trap cleanup EXIT

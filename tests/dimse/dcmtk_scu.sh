@@ -12,7 +12,7 @@ done
 work=$(mktemp -d "${TMPDIR:-/tmp}/dimse_scu.XXXXXX")
 scp_pid=
 cleanup() {
-	[ -n "$scp_pid" ] && kill "$scp_pid" 2>/dev/null && wait "$scp_pid" 2>/dev/null
+	[ -n "$scp_pid" ] && jobs -p | grep -qx "$scp_pid" && kill "$scp_pid" 2>/dev/null && wait "$scp_pid" 2>/dev/null
 	rm -rf "$work"
 }
 trap cleanup EXIT

@@ -13,7 +13,7 @@ T=$(mktemp -d /tmp/dicomaid-test.XXXXXX)
 DAEMON_PID=
 cleanup() {
 	local rc=$?
-	if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+	if [ -n "$DAEMON_PID" ] && jobs -p | grep -qx "$DAEMON_PID"; then
 		kill -TERM "$DAEMON_PID" 2>/dev/null || true
 		wait "$DAEMON_PID" 2>/dev/null || true
 	fi

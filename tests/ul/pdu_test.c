@@ -121,8 +121,8 @@ static void check_lengths_off_by_one(bool ac, const uint8_t *pdu, size_t n)
 	size_t blen = n - 6;
 	cr_assert_eq(decode_body(ac, body, blen), 0);
 
-	size_t offs[512];
-	size_t k = length_fields(body, blen, offs, 512);
+	size_t offs[2048];
+	size_t k = length_fields(body, blen, offs, 2048);
 	cr_assert_gt(k, 4);
 	uint8_t *copy = dup_exact(body, blen);
 	for (size_t i = 0; i < k; i++) {
@@ -823,14 +823,21 @@ Test(assoc_rq, round_trip_everything)
 	check_lengths_off_by_one(false, buf, w);
 	check_all_prefixes(false, buf + 6, w - 6);
 
-	/* Every capacity short of the size fails with UL_E_NOSPACE and never writes past it. */
+	/* Every capacity short of the size fails with UL_E_NOSPACE, says the size it needs,
+	 * and never writes past cap (ASan: exact-size buffers). */
 	for (size_t cap = 0; cap < w; cap++) {
 		uint8_t *small = malloc(cap ? cap : 1);
 		size_t got = 99;
 		cr_assert_eq(ul_assoc_rq_encode(in, small, cap, &got), UL_E_NOSPACE);
-		cr_assert_eq(got, 0);
+		cr_assert_eq(got, w);
 		free(small);
 	}
+	uint8_t *exact = malloc(w);
+	size_t got = 0;
+	cr_assert_eq(ul_assoc_rq_encode(in, exact, w, &got), 0);
+	cr_assert_eq(got, w);
+	cr_assert_arr_eq(exact, buf, w);
+	free(exact);
 	free(in);
 	free(out);
 }
@@ -856,6 +863,14 @@ Test(assoc_ac, round_trip_everything)
 	cr_assert_eq(decode_ac_pdu(buf, w, out), 0);
 	cr_assert_eq(memcmp(in, out, sizeof *in), 0, "AC round trip differs");
 	check_all_prefixes(true, buf + 6, w - 6);
+	check_lengths_off_by_one(true, buf, w);
+	for (size_t cap = 0; cap < w; cap++) {
+		uint8_t *small = malloc(cap ? cap : 1);
+		size_t got = 0;
+		cr_assert_eq(ul_assoc_ac_encode(in, small, cap, &got), UL_E_NOSPACE);
+		cr_assert_eq(got, w);
+		free(small);
+	}
 	free(in);
 	free(out);
 }
@@ -1296,4 +1311,92 @@ Test(framing, stream_split_at_every_offset)
 		cr_assert_eq(reassemble(stream, n, cut, types), 3, "cut at %zu", cut);
 		cr_assert_arr_eq(types, want, 3, "cut at %zu", cut);
 	}
+}
+
+/* A version the node does not speak is answered with A-ASSOCIATE-RJ (source 2, reason 2),
+ * and that reject is logged with the AE titles: they are decoded before the version test. */
+Test(assoc_rq, version_error_keeps_ae_titles)
+{
+	uint8_t buf[4096];
+	size_t n = build_rq(&(struct rq_opts){.version = 2}, buf);
+	struct ul_assoc_rq *r = rq_new();
+	cr_assert_eq(ul_assoc_rq_decode(buf, n, r), UL_E_PROTOCOL_VERSION);
+	cr_assert_str_eq(r->called, "DICOMAID");
+	cr_assert_str_eq(r->calling, "SCU");
+	cr_assert_eq(r->protocol_version, 2);
+	free(r);
+}
+
+/* ---- a big real RQ: dcmtk getscu ------------------------------------------------------ */
+
+/*
+ * tests/ul/data/getscu_rq.bin: the A-ASSOCIATE-RQ of `getscu -aet GETSCU -aec DICOMAID -P`
+ * (dcmtk 3.6.7), captured with `nc -l 127.0.0.1 11196`: 17435 bytes, 121 presentation
+ * contexts (Patient Root GET + 120 storage classes) and 120 SCP/SCU role selection items
+ * (SCU 0, SCP 1), as a C-GET SCU must send (PS3.4 C.4.3.3).
+ */
+static uint8_t *load_getscu(size_t *n)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/tests/ul/data/getscu_rq.bin", ABS_TOP_SRCDIR);
+	FILE *f = fopen(path, "rb");
+	cr_assert_not_null(f, "%s", path);
+	static uint8_t buf[32768];
+	*n = fread(buf, 1, sizeof buf, f);
+	fclose(f);
+	cr_assert_eq(*n, 17435);
+	return dup_exact(buf, *n);
+}
+
+Test(assoc_rq, getscu_capture)
+{
+	size_t n;
+	uint8_t *pdu = load_getscu(&n);
+	struct ul_assoc_rq *r = rq_new();
+	cr_assert_eq(decode_rq_pdu(pdu, n, r), 0);
+	cr_assert_str_eq(r->called, "DICOMAID");
+	cr_assert_str_eq(r->calling, "GETSCU");
+	cr_assert_eq(r->n_pc, 121);
+	for (unsigned i = 0; i < r->n_pc; i++) {
+		cr_assert_eq(r->pc[i].id, 2 * i + 1);
+		cr_assert_geq(r->pc[i].n_ts, 1);
+	}
+	cr_assert_str_eq(r->pc[0].abstract, "1.2.840.10008.5.1.4.1.2.1.3"); /* Patient Root GET */
+	cr_assert_eq(r->ui.n_roles, 120);
+	for (unsigned i = 0; i < r->ui.n_roles; i++) {
+		cr_assert_eq(r->ui.roles[i].scu, 0);
+		cr_assert_eq(r->ui.roles[i].scp, 1);
+		/* each role names a proposed storage abstract syntax */
+		cr_assert_str_eq(r->ui.roles[i].uid, r->pc[i + 1].abstract);
+	}
+
+	/* Re-encoded: dcmtk's bytes, less the FFH it puts in each 20H's reserved byte. */
+	static uint8_t out[32768];
+	size_t w;
+	cr_assert_eq(ul_assoc_rq_encode(r, out, sizeof out, &w), 0);
+	cr_assert_eq(w, n);
+	unsigned ffs = 0;
+	for (size_t off = 74; off < n;) {
+		size_t il = (size_t)(pdu[off + 2] << 8 | pdu[off + 3]);
+		if (pdu[off] == 0x20 && pdu[off + 6] == 0xff) {
+			pdu[off + 6] = 0;
+			ffs++;
+		}
+		off += 4 + il;
+	}
+	cr_assert_eq(ffs, 121);
+	cr_assert_arr_eq(out, pdu, n);
+	free(r);
+	free(pdu);
+}
+
+Test(assoc_rq, getscu_lengths_and_prefixes, .timeout = 120)
+{
+	size_t n;
+	uint8_t *pdu = load_getscu(&n);
+	check_lengths_off_by_one(false, pdu, n);
+	/* every 7th prefix (and the last 300 bytes, all): 17 K full decodes otherwise */
+	for (size_t k = 0; k < n - 6; k += (k > n - 306 ? 1 : 7))
+		cr_expect_lt(decode_body(false, pdu + 6, k), 0, "prefix %zu", k);
+	free(pdu);
 }
