@@ -381,6 +381,9 @@ static void negotiate(struct assoc *a, const uint8_t *body, size_t len)
 		goto out;
 	}
 
+	const struct config_peer *known = config_find_peer(srv->cfg, a->calling_ae);
+	a->services = known ? known->services : CONFIG_SVC_ALL;
+
 	/* Presentation contexts: answer every one (PS3.8 9.3.3.2). */
 	a->pcs = calloc(rq->n_pc ? rq->n_pc : 1, sizeof *a->pcs);
 	if (!a->pcs) {

@@ -39,6 +39,7 @@ struct assoc {
 	char peer_ip[64];             /* remote address, text */
 	char calling_ae[17];          /* from the A-ASSOCIATE-RQ, trimmed */
 	char called_ae[17];
+	unsigned services;            /* CONFIG_SVC_* the calling peer may use */
 	uint32_t peer_max_pdu;        /* the peer's maximum P-DATA-TF length (0 = no limit) */
 	struct pctx *pcs;             /* answered presentation contexts, n_pcs of them */
 	unsigned n_pcs;

@@ -26,6 +26,9 @@ int echo_handle(struct assoc *a, const struct pctx *pc, const struct dimse_cmd *
 
 /* C-STORE SCP (PS3.4 Annex B). */
 int store_handle_rq(struct assoc *a, const struct pctx *pc, const struct dimse_cmd *cmd);
+/* A C-STORE that will be refused with status: its data set is read and dropped. */
+int store_handle_refused(struct assoc *a, const struct pctx *pc, const struct dimse_cmd *cmd,
+			 uint16_t status);
 int store_handle_data(struct assoc *a, struct store_op *op, const uint8_t *buf, size_t len,
 		      bool last);
 /* The association went away mid-transfer: the partial file is discarded, no answer sent. */

@@ -235,16 +235,12 @@ static void append(struct store_op *op, const uint8_t *p, size_t n)
 	}
 }
 
-int store_handle_rq(struct assoc *a, const struct pctx *pc, const struct dimse_cmd *cmd)
+static struct store_op *op_new(struct assoc *a, const struct pctx *pc,
+			       const struct dimse_cmd *cmd)
 {
-	if (a->cur_store) {
-		log_warn("assoc=%llu event=bad_message why=\"C-STORE-RQ while a data set is "
-			 "arriving\"", (unsigned long long)a->id);
-		return -EPROTO;
-	}
 	struct store_op *op = calloc(1, sizeof *op);
 	if (!op)
-		return -ENOMEM;
+		return NULL;
 	op->a = a;
 	assoc_ref(a);
 	a->ops_pending++;
@@ -258,7 +254,32 @@ int store_handle_rq(struct assoc *a, const struct pctx *pc, const struct dimse_c
 	snprintf(op->sop_instance, sizeof op->sop_instance, "%s", cmd->affected_sop_instance);
 	snprintf(op->req.ts_uid, sizeof op->req.ts_uid, "%s", pc->ts->uid);
 	snprintf(op->req.calling_ae, sizeof op->req.calling_ae, "%s", a->calling_ae);
+	return op;
+}
 
+int store_handle_refused(struct assoc *a, const struct pctx *pc, const struct dimse_cmd *cmd,
+			 uint16_t status)
+{
+	if (a->cur_store)
+		return -EPROTO;
+	struct store_op *op = op_new(a, pc, cmd);
+	if (!op)
+		return -ENOMEM;
+	a->cur_store = op;
+	op_fail(op, status, "not authorized");
+	return 0;
+}
+
+int store_handle_rq(struct assoc *a, const struct pctx *pc, const struct dimse_cmd *cmd)
+{
+	if (a->cur_store) {
+		log_warn("assoc=%llu event=bad_message why=\"C-STORE-RQ while a data set is "
+			 "arriving\"", (unsigned long long)a->id);
+		return -EPROTO;
+	}
+	struct store_op *op = op_new(a, pc, cmd);
+	if (!op)
+		return -ENOMEM;
 	if (!dimse_has_data_set(cmd)) {
 		/* A C-STORE-RQ must carry a data set (PS3.7 9.3.1.1). */
 		op_fail(op, DIMSE_CANNOT_UNDERSTAND, "C-STORE-RQ without a data set");

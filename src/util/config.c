@@ -46,6 +46,7 @@ enum section {
 	SEC_STORAGE,
 	SEC_INDEX,
 	SEC_ACCESS,
+	SEC_QUERY,
 	SEC_LOG,
 	SEC_PEER,
 	SEC_COUNT,
@@ -53,7 +54,7 @@ enum section {
 
 static const char *const section_names[SEC_COUNT] = {
 	[SEC_NONE] = "", [SEC_SERVER] = "server", [SEC_STORAGE] = "storage",
-	[SEC_INDEX] = "index", [SEC_ACCESS] = "access", [SEC_LOG] = "log", [SEC_PEER] = "peer",
+	[SEC_INDEX] = "index", [SEC_ACCESS] = "access", [SEC_QUERY] = "query", [SEC_LOG] = "log", [SEC_PEER] = "peer",
 };
 
 /* Parser state, shared by the reader and the handler (both get it as their void *). */
@@ -94,6 +95,9 @@ static int set_peer_host(struct parse *, const char *, const char *);
 static int set_peer_port(struct parse *, const char *, const char *);
 static int set_access_require_known_peers(struct parse *, const char *, const char *);
 static int set_log_level(struct parse *, const char *, const char *);
+static int set_peer_services(struct parse *, const char *, const char *);
+static int set_query_max_matches(struct parse *, const char *, const char *);
+static int set_query_pn_case_insensitive(struct parse *, const char *, const char *);
 
 /* The contract: every key, its section and its setter. Order = order in the man page. */
 #define CONFIG_KEYS(X)                                                    \
@@ -112,7 +116,10 @@ static int set_log_level(struct parse *, const char *, const char *);
 	X(SEC_PEER, peer, ae_title, set_peer_ae_title)                        \
 	X(SEC_PEER, peer, host, set_peer_host)                                \
 	X(SEC_PEER, peer, port, set_peer_port)                                \
+	X(SEC_PEER, peer, services, set_peer_services)                        \
 	X(SEC_ACCESS, access, require_known_peers, set_access_require_known_peers) \
+	X(SEC_QUERY, query, max_matches, set_query_max_matches)               \
+	X(SEC_QUERY, query, pn_case_insensitive, set_query_pn_case_insensitive) \
 	X(SEC_LOG, log, level, set_log_level)
 
 struct key_spec {
@@ -429,6 +436,48 @@ static int set_peer_port(struct parse *p, const char *label, const char *v)
 	return parse_int(p, label, v, 1, 65535, &current_peer(p)->port);
 }
 
+/* A comma-separated list of echo, store, find, move, get (spaces allowed). */
+static int set_peer_services(struct parse *p, const char *label, const char *v)
+{
+	static const struct { const char *name; unsigned bit; } names[] = {
+		{ "echo", CONFIG_SVC_ECHO }, { "store", CONFIG_SVC_STORE }, { "find", CONFIG_SVC_FIND },
+		{ "move", CONFIG_SVC_MOVE }, { "get", CONFIG_SVC_GET },
+	};
+	unsigned bits = 0;
+	const char *s = v;
+	char s72[72];
+	while (*s) {
+		while (*s == ' ' || *s == ',')
+			s++;
+		if (!*s)
+			break;
+		size_t n = strcspn(s, " ,");
+		unsigned bit = 0;
+		for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+			if (strlen(names[i].name) == n && strncasecmp(s, names[i].name, n) == 0)
+				bit = names[i].bit;
+		if (!bit) {
+			fail(p, p->lineno, "%s: '%s' is not a list of echo, store, find, move, get",
+			     label, shown(v, s72));
+			return -1;
+		}
+		bits |= bit;
+		s += n;
+	}
+	current_peer(p)->services = bits;
+	return 0;
+}
+
+static int set_query_max_matches(struct parse *p, const char *label, const char *v)
+{
+	return parse_int(p, label, v, 1, 1000000, &p->c->max_matches);
+}
+
+static int set_query_pn_case_insensitive(struct parse *p, const char *label, const char *v)
+{
+	return parse_bool(p, label, v, &p->c->pn_case_insensitive);
+}
+
 static int set_access_require_known_peers(struct parse *p, const char *label, const char *v)
 {
 	return parse_bool(p, label, v, &p->c->require_known_peers);
@@ -502,6 +551,7 @@ static void begin_peer(struct parse *p, const char *name)
 	struct config_peer *peer = &c->peers[c->n_peers++];
 	memset(peer, 0, sizeof *peer);
 	strcpy(peer->name, name);
+	peer->services = CONFIG_SVC_ALL;
 	peer->line = p->lineno;
 	for (size_t k = 0; k < N_KEYS; k++)
 		if (key_specs[k].sec == SEC_PEER)
@@ -655,6 +705,8 @@ void config_defaults(struct config *c)
 	c->duplicates = CONFIG_DUP_OVERWRITE;
 	strcpy(c->index_database, "./dicomaid-data/index.sqlite");
 	c->require_known_peers = 0;
+	c->max_matches = 10000;
+	c->pn_case_insensitive = 1;
 	c->log_level = LOG_LVL_INFO;
 	c->peers = NULL;
 	c->n_peers = 0;
@@ -794,6 +846,8 @@ int config_write(const struct config *c, FILE *f)
 	        c->storage_fsync ? "yes" : "no", config_duplicates_name(c->duplicates));
 	fprintf(f, "\n[index]\ndatabase = %s\n", c->index_database);
 	fprintf(f, "\n[access]\nrequire_known_peers = %s\n", c->require_known_peers ? "yes" : "no");
+	fprintf(f, "\n[query]\nmax_matches = %d\npn_case_insensitive = %s\n", c->max_matches,
+		c->pn_case_insensitive ? "yes" : "no");
 	fprintf(f, "\n[log]\nlevel = %s\n", config_log_level_name(c->log_level));
 	for (size_t i = 0; i < c->n_peers; i++) {
 		const struct config_peer *peer = &c->peers[i];
@@ -802,6 +856,17 @@ int config_write(const struct config *c, FILE *f)
 			fprintf(f, "host = %s\n", peer->host);
 		if (peer->port)
 			fprintf(f, "port = %d\n", peer->port);
+		if (peer->services != CONFIG_SVC_ALL) {
+			static const char *const svc[] = { "echo", "store", "find", "move", "get" };
+			const char *sep = "";
+			fprintf(f, "services = ");
+			for (int b = 0; b < 5; b++)
+				if (peer->services & (1u << b)) {
+					fprintf(f, "%s%s", sep, svc[b]);
+					sep = ",";
+				}
+			fprintf(f, "\n");
+		}
 	}
 	return fflush(f) == 0 && !ferror(f) ? 0 : -1;
 }
