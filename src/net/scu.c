@@ -61,7 +61,7 @@ struct scu {
 	bool closing;
 	bool ready_called;
 	int err;                       /* for on_closed */
-	char why[160];
+	char why[320];
 };
 
 static void scu_event(struct scu *s, enum ul_event ev, const void *arg);
@@ -334,7 +334,7 @@ static void scu_event(struct scu *s, enum ul_event ev, const void *arg)
 	case UL_AE4: { /* A-ASSOCIATE-RJ: close */
 		uint8_t result = 0, source = 0, reason = 0;
 		ul_assoc_rj_decode(b->p, b->n, &result, &source, &reason);
-		char why[96];
+		char why[320];
 		snprintf(why, sizeof why, "association rejected result=%u source=%u reason=%u",
 			 result, source, reason);
 		set_err(s, -ECONNREFUSED, why);
@@ -473,7 +473,7 @@ static void on_connect(uv_connect_t *req, int status)
 	if (s->closing)
 		return;
 	if (status < 0) {
-		char why[96];
+		char why[320];
 		snprintf(why, sizeof why, "cannot connect to %s:%d: %s", s->host, s->port,
 			 uv_strerror(status));
 		set_err(s, status, why);
@@ -493,7 +493,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 		return;
 	}
 	if (status < 0 || !res) {
-		char why[96];
+		char why[320];
 		snprintf(why, sizeof why, "cannot resolve %s: %s", s->host, uv_strerror(status));
 		set_err(s, status < 0 ? status : -EHOSTUNREACH, why);
 		uv_freeaddrinfo(res);
