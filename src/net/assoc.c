@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "net/server.h"
+#include "query/query.h"
 #include "storage/index.h"
 #include "services/services.h"
 #include "services/sop_classes.h"
@@ -172,8 +173,16 @@ static int send_bytes(struct assoc *a, const uint8_t *data, size_t len)
 
 int assoc_send_command(struct assoc *a, uint8_t pc_id, const struct dimse_cmd *cmd)
 {
+	return assoc_send_message(a, pc_id, cmd, NULL, 0);
+}
+
+int assoc_send_message(struct assoc *a, uint8_t pc_id, const struct dimse_cmd *cmd,
+		       const uint8_t *data, size_t len)
+{
 	struct dimse_txbuf tx = { 0 };
 	int rc = dimse_tx_command(&tx, pc_id, cmd, a->peer_max_pdu);
+	if (rc == 0 && len > 0)
+		rc = dimse_tx_data(&tx, pc_id, data, len, true, a->peer_max_pdu);
 	if (rc == 0) {
 		assoc_event(a, UL_EVT9, NULL);
 		rc = send_bytes(a, tx.data, tx.len);
@@ -266,6 +275,7 @@ static void assoc_close(struct assoc *a)
 		services_store_abandon(a->cur_store);
 		a->cur_store = NULL;
 	}
+	qr_abandon(a);
 	log_info("assoc=%llu event=closed peer=%s calling=%s called=%s instances=%llu "
 		 "outcome=%s ms=%llu",
 		 (unsigned long long)a->id, a->peer_ip, a->calling_ae[0] ? a->calling_ae : "-",
@@ -285,18 +295,58 @@ static bool ae_equal(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
-/* The best transfer syntax the peer offers for this context, by dicomaid's preference. */
-static const struct dcm_ts *choose_ts(const struct ul_pc_rq *pc)
+/*
+ * The best transfer syntax the peer offers for this context. As a receiver we prefer the
+ * peer's lossless compression, then Explicit VR LE, then Implicit VR LE (the dcm_ts rank).
+ * On a context where we will send (the requestor takes the SCP role, C-GET), we prefer
+ * what instances are usually stored in: Explicit VR LE, then Implicit VR LE.
+ */
+static const struct dcm_ts *choose_ts(const struct ul_pc_rq *pc, bool sending)
 {
 	const struct dcm_ts *best = NULL;
+	int best_rank = -1000;
 	for (unsigned i = 0; i < pc->n_ts; i++) {
 		const struct dcm_ts *ts = dcm_ts_find(pc->ts[i]);
 		if (!ts || !ts->accepted)
 			continue;
-		if (!best || ts->rank > best->rank)
+		int rank = ts->rank;
+		if (sending)
+			rank = !ts->explicit_vr ? 900 : (!ts->big_endian && !ts->encapsulated &&
+							 !ts->deflated) ? 1000 : ts->rank;
+		if (!best || rank > best_rank) {
 			best = ts;
+			best_rank = rank;
+		}
 	}
 	return best;
+}
+
+/* Did the requestor propose the SCP role for this SOP class (PS3.7 D.3.3.4)? */
+static bool wants_scp_role(const struct ul_assoc_rq *rq, const char *uid)
+{
+	for (unsigned i = 0; i < rq->ui.n_roles && i < UL_MAX_ROLES; i++)
+		if (rq->ui.roles[i].scp && strcmp(rq->ui.roles[i].uid, uid) == 0)
+			return true;
+	return false;
+}
+
+static bool is_qr_class(const char *uid)
+{
+	enum query_model m;
+	enum query_op o;
+	return query_sop_class(uid, &m, &o) == 0;
+}
+
+const struct pctx *assoc_find_scp_role_pc(const struct assoc *a, const char *sop_class,
+					  const char *ts_uid)
+{
+	for (unsigned i = 0; i < a->n_pcs; i++) {
+		const struct pctx *c = &a->pcs[i];
+		if (c->result == 0 && c->scp_role && strcmp(c->abstract, sop_class) == 0 &&
+		    strcmp(c->ts->uid, ts_uid) == 0)
+			return c;
+	}
+	return NULL;
 }
 
 /* An IPv4 peer may show as an IPv4-mapped IPv6 address on a dual-stack listener. */
@@ -398,14 +448,16 @@ static void negotiate(struct assoc *a, const uint8_t *body, size_t len)
 		snprintf(c->abstract, sizeof c->abstract, "%s", p->abstract);
 		struct ul_pc_ac *r = &ac->pc[ac->n_pc++];
 		r->id = p->id;
-		if (strcmp(p->abstract, UID_VERIFICATION) != 0 && !sop_class_is_storage(p->abstract)) {
+		bool storage = sop_class_is_storage(p->abstract);
+		if (strcmp(p->abstract, UID_VERIFICATION) != 0 && !storage && !is_qr_class(p->abstract)) {
 			c->result = r->result = 3;
 			snprintf(r->ts, sizeof r->ts, "%s", p->n_ts ? p->ts[0] : "1.2.840.10008.1.2");
 			log_info("assoc=%llu event=pc_rejected pc=%u abstract=%s result=3",
 				 (unsigned long long)a->id, p->id, p->abstract);
 			continue;
 		}
-		const struct dcm_ts *ts = choose_ts(p);
+		c->scp_role = storage && wants_scp_role(rq, p->abstract);
+		const struct dcm_ts *ts = choose_ts(p, c->scp_role);
 		if (!ts) {
 			c->result = r->result = 4;
 			snprintf(r->ts, sizeof r->ts, "%s", p->n_ts ? p->ts[0] : "1.2.840.10008.1.2");
@@ -436,11 +488,12 @@ static void negotiate(struct assoc *a, const uint8_t *body, size_t len)
 		ac->ui.max_performed = 1;
 	}
 	for (unsigned i = 0; i < rq->ui.n_roles && i < UL_MAX_ROLES; i++) {
-		/* We accept the requestor as SCU of what it proposes; we take no SCP role. */
+		/* The requestor may be SCU of what it proposes, and SCP of storage classes (to
+		 * receive C-GET sub-operations); we answer each role item (PS3.7 D.3.3.4). */
 		struct ul_role *r = &ac->ui.roles[ac->ui.n_roles++];
 		snprintf(r->uid, sizeof r->uid, "%s", rq->ui.roles[i].uid);
 		r->scu = rq->ui.roles[i].scu;
-		r->scp = 0;
+		r->scp = rq->ui.roles[i].scp && sop_class_is_storage(rq->ui.roles[i].uid) ? 1 : 0;
 	}
 	a->peer_max_pdu = rq->ui.max_length;
 
@@ -864,6 +917,7 @@ void assoc_accept(struct server *srv)
 	a->timer.data = a;
 	a->handles_open = 2;
 	a->id = ++srv->next_assoc_id;
+	a->next_msg_id = 1;
 	a->t_start_ms = now_ms();
 	ul_sm_init(&a->sm, false);
 	uv_tcp_nodelay(&a->tcp, 1);

@@ -8,6 +8,7 @@
 #ifndef DICOMAID_NET_ASSOC_H
 #define DICOMAID_NET_ASSOC_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,6 +21,7 @@
 
 struct server;
 struct store_op;
+struct qr_rq;
 
 /* One negotiated presentation context (PS3.8 9.3.3.2). */
 struct pctx {
@@ -27,6 +29,7 @@ struct pctx {
 	uint8_t result;               /* 0 acceptance, 3 abstract syntax, 4 transfer syntaxes */
 	const struct dcm_ts *ts;      /* the accepted transfer syntax (result 0) */
 	char abstract[65];            /* the abstract syntax (SOP Class UID) */
+	bool scp_role;                /* the requestor is SCP: we may send C-STORE (C-GET) */
 };
 
 struct assoc {
@@ -48,6 +51,11 @@ struct assoc {
 	uint8_t *rbuf;                /* receive buffer: PDUs being framed; NULL while empty */
 	size_t rlen, rcap;
 	struct store_op *cur_store;   /* the C-STORE whose data set is arriving, if any */
+	struct qr_rq *cur_qr;         /* the Q/R request whose identifier is arriving */
+	void *qr_active;              /* the running C-FIND/MOVE/GET operation */
+	void *qr_get;                 /* the same, when it is a C-GET (gets C-STORE-RSPs) */
+	atomic_bool *qr_cancel;       /* its cancel flag (C-CANCEL, association closing) */
+	uint16_t next_msg_id;         /* for C-STOREs we send (C-GET sub-operations) */
 	unsigned ops_pending;         /* stores received but not yet answered */
 	size_t write_bytes_inflight;  /* data-set bytes queued to disk, for backpressure */
 	unsigned refs;                /* store operations that still point here */
@@ -70,6 +78,16 @@ void assoc_accept(struct server *srv);
 
 /* Sends a DIMSE command (no data set) on presentation context pc_id. */
 int assoc_send_command(struct assoc *a, uint8_t pc_id, const struct dimse_cmd *cmd);
+
+/* Sends a DIMSE message: the command, then the data set (len bytes, may be 0 for none)
+ * on presentation context pc_id, split to the peer's maximum PDU length. */
+int assoc_send_message(struct assoc *a, uint8_t pc_id, const struct dimse_cmd *cmd,
+		       const uint8_t *data, size_t len);
+
+/* An accepted context for sop_class in transfer syntax ts_uid on which the requestor took
+ * the SCP role (we send C-STORE there, for C-GET), or NULL. */
+const struct pctx *assoc_find_scp_role_pc(const struct assoc *a, const char *sop_class,
+					  const char *ts_uid);
 
 /* Local abort (AA-1): sends A-ABORT and closes. reason is logged. */
 void assoc_abort(struct assoc *a, const char *why);

@@ -68,6 +68,16 @@ int services_command(struct assoc *a, const struct pctx *pc, const struct dimse_
 		return echo_handle(a, pc, cmd);
 	case 0x0001: /* C-STORE-RQ */
 		return store_handle_rq(a, pc, cmd);
+	case 0x0020: /* C-FIND-RQ */
+	case 0x0021: /* C-MOVE-RQ */
+	case 0x0010: /* C-GET-RQ */
+		return qr_handle_rq(a, pc, cmd);
+	case 0x0FFF: /* C-CANCEL-RQ */
+		qr_cancel(a, cmd);
+		return 0;
+	case 0x8001: /* C-STORE-RSP: a C-GET sub-operation answered */
+		qr_store_rsp(a, cmd);
+		return 0;
 	default:
 		break;
 	}
@@ -82,6 +92,8 @@ int services_command(struct assoc *a, const struct pctx *pc, const struct dimse_
 
 int services_data(struct assoc *a, uint8_t pc_id, const uint8_t *buf, size_t len, bool last)
 {
+	if (a->cur_qr)
+		return qr_handle_data(a, buf, len, last);
 	if (!a->cur_store) {
 		log_warn("assoc=%llu event=bad_message why=\"data set without a C-STORE\"",
 			 (unsigned long long)a->id);
