@@ -65,6 +65,12 @@ logged() {
 		fail "$1: no log line 'assoc=$id ... $2'"
 }
 
+not_logged() {
+	local id
+	id=$(cat "$T/$1.id")
+	! grep -Eq "assoc=$id .*$2" "$T/daemon.log" || fail "$1: log line 'assoc=$id ... $2'"
+}
+
 # serves: the daemon still answers a normal dcmtk C-ECHO.
 serves() {
 	echoscu -aet ECHOSCU -aec DICOMAID -to 5 127.0.0.1 "$PORT" ||

@@ -111,7 +111,10 @@ soft logged badlen 'bad_pdu pdu=A-ASSOCIATE-RQ'
 soft expect shortrq "ABORT source=0 reason=0 CLOSED"
 soft logged shortrq 'bad_pdu pdu=A-ASSOCIATE-RQ'
 # The PDUs refused in Sta2 get a log line naming them.
-soft logged pdata_sta2 '(unexpected_pdu|bad_pdu).*(type=0x04|P-DATA)'
-soft logged release_sta2 '(unexpected_pdu|bad_pdu).*(type=0x05|A-RELEASE)'
+soft logged pdata_sta2 '(unexpected_pdu|bad_pdu).*(type=0x04|P-DATA|Evt10)'
+soft logged release_sta2 '(unexpected_pdu|bad_pdu).*(type=0x05|A-RELEASE|Evt12)'
+# ... and their association does not end as an ARTIM timeout (the peer did not go silent).
+soft not_logged pdata_sta2 'closed .*outcome=artim-timeout'
+soft not_logged release_sta2 'closed .*outcome=artim-timeout'
 soft_done
 ok "malformed A-ASSOCIATE-RQ -> AA-1; P-DATA-TF / A-RELEASE-RQ before association logged"
