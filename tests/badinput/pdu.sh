@@ -32,6 +32,11 @@ bg type9_sta6 -t 5000 assoc hex:09000000000400000000 wait-close
 bg rq_sta6 -t 5000 assoc assoc wait-close
 bg toolong -t 5000 assoc pdata-len:65537 wait-close
 bg huge -t 5000 assoc pdata-len:0xFFFFFFF0 wait-close
+# DIMSE-level garbage inside a well-formed P-DATA-TF: the daemon aborts (a local abort,
+# AA-1 via Evt15); a PDV with an even context ID is an invalid PDU parameter (AA-8, 2/6).
+bg data_first -t 5000 assoc hex:04000000000A00000006010200000000 wait-close
+bg bad_cmd -t 5000 assoc hex:04000000000A00000006010341424344 wait-close
+bg even_pc -t 5000 assoc hex:04000000000A00000006020300000000 wait-close
 # Half a P-DATA-TF then silence: the idle timeout aborts (AA-1 via a local abort).
 bg halfpdata -t 9000 assoc hex:0400000100 wait-close
 
@@ -43,7 +48,7 @@ rss1=$(rss_kb)
 ok "RSS $rss0 kB -> $rss1 kB with two ~4 GiB length claims pending (no allocation)"
 
 for n in badlen shortrq type9 pdata_sta2 release_sta2 hugerq abort_sta2 three halfrq version \
-	type9_sta6 rq_sta6 toolong huge halfpdata; do
+	type9_sta6 rq_sta6 toolong huge halfpdata data_first bad_cmd even_pc; do
 	wait_bg $n
 done
 
@@ -85,6 +90,20 @@ logged toolong 'pdu_too_long type=0x04 length=65537 limit=65536'
 expect huge "AC pcs=1:0 max_pdu=65536 / ABORT source=2 reason=6 CLOSED"
 logged huge 'pdu_too_long type=0x04 length=4294967280 limit=65536'
 ok "P-DATA-TF longer than max_pdu (65537, 0xFFFFFFF0) -> A-ABORT 2/6"
+
+expect data_first "AC pcs=1:0 max_pdu=65536 / ABORT source=0 reason=0 CLOSED"
+logged data_first 'dimse_error err="data set fragment without a command"'
+expect bad_cmd "AC pcs=1:0 max_pdu=65536 / ABORT source=0 reason=0 CLOSED"
+logged bad_cmd 'dimse_error err="command element truncated"'
+expect even_pc "AC pcs=1:0 max_pdu=65536 / ABORT source=2 reason=6 CLOSED"
+logged even_pc 'bad_pdu pdu=P-DATA-TF err="malformed PDV item"'
+ok "data PDV before a command, garbage command set -> A-ABORT; even PDV context ID -> A-ABORT 2/6"
+
+# The daemon honours the Maximum Length we announce (PS3.8 D.1): 64 bytes splits its
+# C-ECHO-RSP over several PDUs, none longer (rawpeer prints OVERSIZE otherwise).
+fg small_pdu -maxpdu 64 assoc echo release
+expect small_pdu "AC pcs=1:0 max_pdu=65536 / STATUS 0x0000 / RELEASED"
+ok "peer max length 64 honoured"
 
 expect halfpdata "AC pcs=1:0 max_pdu=65536 / ABORT source=0 reason=0 CLOSED"
 ms=$(closed_ms halfpdata)

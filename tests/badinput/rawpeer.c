@@ -23,6 +23,7 @@
  *   wait-close     read until the daemon closes (PDUs printed first, on the same line)
  *                                                        [[ABORT ... ]CLOSED ms=N | TIMEOUT]
  *   echo[:PC]      C-ECHO-RQ, read the C-ECHO-RSP          [STATUS 0xXXXX]
+ *                  (a response PDU longer than our -maxpdu prints OVERSIZE length=N max=M)
  *   store:PC:CLASS:INSTANCE:FILE[:LIMIT]  C-STORE-RQ and the data set of FILE (a Part 10
  *                  meta header is skipped); with LIMIT only the first LIMIT data-set bytes
  *                  are sent, never flagged last, and nothing is read   [STATUS 0xXXXX | SENT n]
@@ -325,6 +326,12 @@ static void read_response(void)
 		enum rd r = read_pdu(&pdu, deadline);
 		if (r != RD_OK) {
 			puts(rd_name(r));
+			return;
+		}
+		if (pdu.type == UL_PDU_PDATA_TF && our_max_pdu && pdu.len > our_max_pdu) {
+			/* PS3.8 D.1: the daemon must respect the Maximum Length we announced. */
+			printf("OVERSIZE length=%u max=%u\n", pdu.len, our_max_pdu);
+			free(pdu.body);
 			return;
 		}
 		if (pdu.type != UL_PDU_PDATA_TF) {
