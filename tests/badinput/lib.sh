@@ -27,7 +27,7 @@ bg() {
 	before=$(n_connected)
 	peer "$@" >"$T/$name.out" 2>&1 &
 	echo $! >"$T/$name.pid"
-	for _ in $(seq 1 100); do
+	for _ in $(seq 1 250); do
 		[ "$(n_connected)" -gt "$before" ] && break
 		sleep 0.02
 	done

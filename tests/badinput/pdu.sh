@@ -66,6 +66,7 @@ ok "A-ASSOCIATE-RQ claiming 0xFFFFFFF0 bytes -> AA-1 A-ABORT"
 
 expect abort_sta2 "CLOSED"
 [ "$(closed_ms abort_sta2)" -lt 1000 ] || fail "A-ABORT in Sta2 not closed at once"
+logged abort_sta2 'closed peer=127.0.0.1 calling=- called=- instances=0 outcome='
 ok "A-ABORT in Sta2 -> AA-2 closed at once"
 
 for n in three halfrq; do
