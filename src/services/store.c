@@ -167,10 +167,13 @@ static void on_written(uv_fs_t *fs)
 	struct write_req *w = (struct write_req *)fs;
 	struct store_op *op = w->op;
 	struct assoc *a = op->a;
-	if (fs->result < 0) {
+	if (fs->result < 0 && !op->fail_status) {
+		/* Logged once per instance: the writes queued behind this one fail alike. */
 		log_err("assoc=%llu event=write_failed path=%s err=%s", (unsigned long long)a->id,
 			op->req.part_path, uv_strerror((int)fs->result));
 		op_fail(op, DIMSE_OUT_OF_RESOURCES, uv_strerror((int)fs->result));
+	} else if (fs->result < 0) {
+		/* already failed and logged */
 	} else if ((size_t)fs->result != w->len) {
 		op_fail(op, DIMSE_OUT_OF_RESOURCES, "short write");
 	}
