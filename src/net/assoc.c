@@ -500,7 +500,7 @@ static void handle_pdata(struct assoc *a, const uint8_t *body, size_t len)
 		rc = dimse_rx_pdv(&a->rx, pdv.pc_id, pdv.mch, pdv.data, pdv.len);
 		if (rc < 0) {
 			log_warn("assoc=%llu event=dimse_error err=\"%s\"", (unsigned long long)a->id,
-				 dimse_strerror(rc));
+				 rc > -4096 && rc < 0 && rc > -200 ? strerror(-rc) : dimse_strerror(rc));
 			a->outcome = "dimse-error";
 			assoc_abort(a, "DIMSE protocol error");
 			return;

@@ -150,7 +150,10 @@ static void op_maybe_submit(struct store_op *op)
 			op_fail(op, STATUS_INSTANCE_MISMATCH,
 				"SOP Instance UID differs from the command's");
 		else if (!uid_ok(at->study_uid) || !uid_ok(at->series_uid) ||
-			 !uid_ok(at->sop_instance_uid))
+			 !uid_ok(at->sop_instance_uid) ||
+			 (at->truncated && (strlen(at->study_uid) == DCM_UID_MAX ||
+					    strlen(at->series_uid) == DCM_UID_MAX)))
+			/* A 64-character UID in a truncated record may have been cut. */
 			op_fail(op, STATUS_INVALID_UID, "missing or invalid Study/Series/SOP UID");
 	}
 	if (op->fail_status) {
