@@ -383,28 +383,24 @@ static void send_reject(struct assoc *a, uint8_t result, uint8_t source, uint8_t
 	assoc_event(a, UL_EVT8, pdu);
 }
 
-/* AE-6 then the local decision: accept (Evt7 → AE-7) or reject (Evt8 → AE-8). */
-static void negotiate(struct assoc *a, const uint8_t *body, size_t len)
+/* The argument of Evt6: the A-ASSOCIATE-RQ, decoded before the event is fed (an RQ that
+ * does not decode is Evt19, PS3.8 Table 9-10), and the decoder's result. */
+struct rq_arg {
+	const struct ul_assoc_rq *rq;
+	int rc;
+};
+
+/* AE-6 then the local decision: accept (Evt7 → AE-7) or reject (Evt8 → AE-8). rq borrowed. */
+static void negotiate(struct assoc *a, const struct ul_assoc_rq *rq, int rc)
 {
 	struct server *srv = a->srv;
-	struct ul_assoc_rq *rq = calloc(1, sizeof *rq);
 	struct ul_assoc_ac *ac = calloc(1, sizeof *ac);
-	if (!rq || !ac) {
-		free(rq);
-		free(ac);
+	if (!ac) {
 		send_reject(a, 2, 3, 2, "out of memory");
 		return;
 	}
-	int rc = ul_assoc_rq_decode(body, len, rq);
 	if (rc == UL_E_PROTOCOL_VERSION) {
 		send_reject(a, 1, 2, 2, "protocol version not supported");
-		goto out;
-	}
-	if (rc < 0) {
-		log_warn("assoc=%llu event=bad_pdu pdu=A-ASSOCIATE-RQ err=\"%s\"",
-			 (unsigned long long)a->id, ul_strerror(rc));
-		a->outcome = "bad-pdu";
-		assoc_event(a, UL_EVT19, &rc);
 		goto out;
 	}
 	snprintf(a->calling_ae, sizeof a->calling_ae, "%s", rq->calling);
@@ -516,7 +512,6 @@ static void negotiate(struct assoc *a, const uint8_t *body, size_t len)
 	assoc_event(a, UL_EVT7, &out_pdu);
 	free(pdu);
 out:
-	free(rq);
 	free(ac);
 }
 
@@ -558,7 +553,7 @@ static void handle_pdata(struct assoc *a, const uint8_t *body, size_t len)
 		rc = dimse_rx_pdv(&a->rx, pdv.pc_id, pdv.mch, pdv.data, pdv.len);
 		if (rc < 0) {
 			log_warn("assoc=%llu event=dimse_error err=\"%s\"", (unsigned long long)a->id,
-				 dimse_strerror(rc));
+				 rc > -4096 && rc < 0 && rc > -200 ? strerror(-rc) : dimse_strerror(rc));
 			a->outcome = "dimse-error";
 			assoc_abort(a, "DIMSE protocol error");
 			return;
@@ -633,9 +628,9 @@ static void assoc_event(struct assoc *a, enum ul_event ev, const void *arg)
 		start_artim(a);
 		break;
 	case UL_AE6: { /* A-ASSOCIATE-RQ: stop ARTIM, decide */
-		const struct { const uint8_t *p; size_t n; } *b = arg;
+		const struct rq_arg *r = arg;
 		uv_timer_stop(&a->timer);
-		negotiate(a, b->p, b->n);
+		negotiate(a, r->rq, r->rc);
 		break;
 	}
 	case UL_AE7: { /* send A-ASSOCIATE-AC */
@@ -671,7 +666,13 @@ static void assoc_event(struct assoc *a, enum ul_event ev, const void *arg)
 			a->outcome = "released";
 		start_artim(a);
 		break;
-	case UL_AA1: /* local abort: send A-ABORT (service-user), start ARTIM */
+	case UL_AA1: /* local abort, or a PDU Sta2 does not expect: A-ABORT (service-user) */
+		if (ev != UL_EVT15 && ev != UL_EVT19) { /* Evt19 is logged where it is found */
+			if (!a->outcome)
+				a->outcome = "protocol-error";
+			log_warn("assoc=%llu event=unexpected_pdu state=%s ev=%s action=AA-1",
+				 (unsigned long long)a->id, ul_state_name(from), ul_event_name(ev));
+		}
 		send_abort(a, 0, 0);
 		if (a->cur_store) {
 			services_store_abandon(a->cur_store);
@@ -768,6 +769,13 @@ static uint32_t max_body(const struct assoc *a, uint8_t type)
 	}
 }
 
+static const char *pdu_name(uint8_t type)
+{
+	static const char *const names[] = { "?", "A-ASSOCIATE-RQ", "A-ASSOCIATE-AC",
+		"A-ASSOCIATE-RJ", "P-DATA-TF", "A-RELEASE-RQ", "A-RELEASE-RP", "A-ABORT" };
+	return type < 8 ? names[type] : "unknown";
+}
+
 static enum ul_event event_for_pdu(uint8_t type)
 {
 	switch (type) {
@@ -800,8 +808,8 @@ static void process_input(struct assoc *a)
 		}
 		int chk = ul_pdu_check(type, blen);
 		if (chk < 0) {
-			log_warn("assoc=%llu event=bad_pdu type=0x%02x length=%u err=\"%s\"",
-				 (unsigned long long)a->id, type, blen, ul_strerror(chk));
+			log_warn("assoc=%llu event=bad_pdu pdu=%s type=0x%02x length=%u err=\"%s\"",
+				 (unsigned long long)a->id, pdu_name(type), type, blen, ul_strerror(chk));
 			a->outcome = "bad-pdu";
 			assoc_event(a, UL_EVT19, &chk);
 			break;
@@ -823,7 +831,26 @@ static void process_input(struct assoc *a)
 		}
 		const uint8_t *body = a->rbuf + pos + 6;
 		pos += 6 + (size_t)blen;
-		if (ev == UL_EVT16) {
+		if (ev == UL_EVT6 && a->sm.state == UL_STA2) {
+			/* PS3.8 Table 9-10: an A-ASSOCIATE-RQ that does not decode is an invalid PDU
+			 * (Evt19 → AA-1 in Sta2), not Evt6. */
+			struct ul_assoc_rq *rq = calloc(1, sizeof *rq);
+			if (!rq) {
+				assoc_abort(a, "out of memory");
+				return;
+			}
+			int rc = ul_assoc_rq_decode(body, blen, rq);
+			if (rc < 0 && rc != UL_E_PROTOCOL_VERSION) {
+				log_warn("assoc=%llu event=bad_pdu pdu=A-ASSOCIATE-RQ err=\"%s\"",
+					 (unsigned long long)a->id, ul_strerror(rc));
+				a->outcome = "bad-pdu";
+				assoc_event(a, UL_EVT19, &rc);
+			} else {
+				struct rq_arg r = { rq, rc };
+				assoc_event(a, UL_EVT6, &r);
+			}
+			free(rq);
+		} else if (ev == UL_EVT16) {
 			assoc_event(a, ev, NULL);
 		} else {
 			struct { const uint8_t *p; size_t n; } b = { body, blen };

@@ -150,7 +150,10 @@ static void op_maybe_submit(struct store_op *op)
 			op_fail(op, STATUS_INSTANCE_MISMATCH,
 				"SOP Instance UID differs from the command's");
 		else if (!uid_ok(at->study_uid) || !uid_ok(at->series_uid) ||
-			 !uid_ok(at->sop_instance_uid))
+			 !uid_ok(at->sop_instance_uid) ||
+			 (at->truncated && (strlen(at->study_uid) == DCM_UID_MAX ||
+					    strlen(at->series_uid) == DCM_UID_MAX)))
+			/* A 64-character UID in a truncated record may have been cut. */
 			op_fail(op, STATUS_INVALID_UID, "missing or invalid Study/Series/SOP UID");
 	}
 	if (op->fail_status) {
@@ -167,10 +170,13 @@ static void on_written(uv_fs_t *fs)
 	struct write_req *w = (struct write_req *)fs;
 	struct store_op *op = w->op;
 	struct assoc *a = op->a;
-	if (fs->result < 0) {
+	if (fs->result < 0 && !op->fail_status) {
+		/* Logged once per instance: the writes queued behind this one fail alike. */
 		log_err("assoc=%llu event=write_failed path=%s err=%s", (unsigned long long)a->id,
 			op->req.part_path, uv_strerror((int)fs->result));
 		op_fail(op, DIMSE_OUT_OF_RESOURCES, uv_strerror((int)fs->result));
+	} else if (fs->result < 0) {
+		/* already failed and logged */
 	} else if ((size_t)fs->result != w->len) {
 		op_fail(op, DIMSE_OUT_OF_RESOURCES, "short write");
 	}
