@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "net/server.h"
+#include "query/query.h"
 #include "storage/index.h"
 #include "storage/store.h"
 #include "util/config.h"
@@ -88,6 +89,7 @@ int main(int argc, char **argv)
 	}
 	log_set_level(debug ? LOG_LVL_DEBUG : (enum log_level)cfg.log_level);
 	signal(SIGPIPE, SIG_IGN);
+	query_set_options(&(struct query_options){ .pn_case_insensitive = cfg.pn_case_insensitive });
 	/* libuv's threadpool writes data sets and audit rows; give it room for both. */
 	setenv("UV_THREADPOOL_SIZE", "8", 0);
 

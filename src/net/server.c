@@ -91,7 +91,8 @@ static void on_committed(uv_async_t *h)
 void server_committer_notify(void *arg)
 {
 	struct server *srv = arg;
-	uv_async_send(&srv->committed);
+	if (srv->committed_ready)
+		uv_async_send(&srv->committed);
 }
 
 static void close_cb_noop(uv_handle_t *h) { (void)h; }
@@ -218,6 +219,7 @@ int server_start(struct server *srv, uv_loop_t *loop, struct config *cfg,
 	}
 	uv_async_init(loop, &srv->committed, on_committed);
 	srv->committed.data = srv;
+	srv->committed_ready = true;
 	uv_timer_init(loop, &srv->shutdown_timer);
 	srv->shutdown_timer.data = srv;
 	uv_signal_init(loop, &srv->sig_term);

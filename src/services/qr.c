@@ -457,7 +457,7 @@ static void read_done(uv_work_t *w, int status)
 	struct retr_op *op = (struct retr_op *)w;
 	const struct query_instance *qi = &op->list[op->next];
 	if (status < 0 || op->read_err < 0) {
-		char why[128];
+		char why[400];
 		snprintf(why, sizeof why, "cannot read %s: %s", qi->rel_path,
 			 strerror(op->read_err < 0 ? -op->read_err : ECANCELED));
 		retr_sub_done(op, DIMSE_OUT_OF_RESOURCES, why);
