@@ -57,7 +57,7 @@ int services_command(struct assoc *a, const struct pctx *pc, const struct dimse_
 			/* The data set still arrives: C-STORE swallows it and answers 0124. */
 			if (cmd->command_field == 0x0001)
 				return store_handle_refused(a, pc, cmd, DIMSE_NOT_AUTHORIZED);
-			return -EPROTO;
+			return qr_handle_refused(a, pc, cmd, DIMSE_NOT_AUTHORIZED);
 		}
 		return refuse(a, pc, cmd, DIMSE_NOT_AUTHORIZED);
 	}

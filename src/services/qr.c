@@ -56,6 +56,7 @@ struct qr_rq {
 	uint8_t *buf;
 	size_t len, cap;
 	bool too_big;
+	uint16_t refuse;               /* nonzero: answer this status once the identifier is read */
 };
 
 /* ---- responses -------------------------------------------------------------------- */
@@ -722,6 +723,15 @@ int qr_handle_rq(struct assoc *a, const struct pctx *pc, const struct dimse_cmd 
 	return 0;
 }
 
+int qr_handle_refused(struct assoc *a, const struct pctx *pc, const struct dimse_cmd *cmd,
+		      uint16_t status)
+{
+	int rc = qr_handle_rq(a, pc, cmd);
+	if (rc == 0)
+		a->cur_qr->refuse = status;
+	return rc;
+}
+
 static void qr_dispatch(struct assoc *a, struct qr_rq *rq)
 {
 	enum query_model model;
@@ -730,6 +740,10 @@ static void qr_dispatch(struct assoc *a, struct qr_rq *rq)
 	char err[256] = "";
 	struct query *q = NULL;
 	uint16_t zero[4] = { 0, 0, 0, 0 };
+	if (rq->refuse) {
+		send_final(a, rq->pc_id, &rq->cmd, rq->refuse, zero, false, NULL, 0);
+		return;
+	}
 	if (query_sop_class(rq->cmd.affected_sop_class, &model, &op) < 0) {
 		send_final(a, rq->pc_id, &rq->cmd, DIMSE_SOP_CLASS_NOT_SUPPORTED, zero, false, NULL, 0);
 		return;
@@ -754,7 +768,7 @@ static void qr_dispatch(struct assoc *a, struct qr_rq *rq)
 int qr_handle_data(struct assoc *a, const uint8_t *buf, size_t len, bool last)
 {
 	struct qr_rq *rq = a->cur_qr;
-	if (!rq->too_big) {
+	if (!rq->too_big && !rq->refuse) {
 		if (rq->len + len > MAX_IDENTIFIER) {
 			rq->too_big = true;
 		} else {

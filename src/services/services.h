@@ -35,6 +35,9 @@ int store_handle_data(struct assoc *a, struct store_op *op, const uint8_t *buf, 
 void services_store_abandon(struct store_op *op);
 /* Query/Retrieve SCP (PS3.4 Annex C): C-FIND, C-MOVE, C-GET. */
 int qr_handle_rq(struct assoc *a, const struct pctx *pc, const struct dimse_cmd *cmd);
+/* A Q/R request that will be refused with status once its identifier has arrived. */
+int qr_handle_refused(struct assoc *a, const struct pctx *pc, const struct dimse_cmd *cmd,
+		      uint16_t status);
 int qr_handle_data(struct assoc *a, const uint8_t *buf, size_t len, bool last);
 void qr_cancel(struct assoc *a, const struct dimse_cmd *cmd);
 void qr_store_rsp(struct assoc *a, const struct dimse_cmd *cmd);
