@@ -475,7 +475,28 @@ static int setup_input(struct nn_loadctx *lc, const Onnx__GraphProto *g,
 					      v->name, i);
 		}
 	}
-	v->dims[0] = 1;
+	/* A model exported with a fixed batch D > 1 bakes D into its shape constants: run it
+	 * statically at exactly D items. Otherwise shapes are inferred per item (batch 1). */
+	int64_t declared0 = 0;
+	if (tt->shape && tt->shape->n_dim > 0 &&
+	    tt->shape->dim[0]->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE)
+		declared0 = tt->shape->dim[0]->dim_value;
+	if (declared0 > 1) {
+		if (declared0 > 65536)
+			return nn_err(lc->err, lc->errlen, lc->label, NULL, NN_EINVALID,
+				      "input \"%s\" batch dimension %lld is too large", v->name,
+				      (long long)declared0);
+		if (o && o->input_ndim > 0 && o->input_shape[0] != declared0)
+			return nn_err(lc->err, lc->errlen, lc->label, NULL, NN_EINVALID,
+				      "input \"%s\" has a fixed batch of %lld, the given shape says "
+				      "%lld",
+				      v->name, (long long)declared0, (long long)o->input_shape[0]);
+		v->dims[0] = declared0;
+		m->static_batch = (int)declared0;
+		m->max_batch = (int)declared0;
+	} else {
+		v->dims[0] = 1;
+	}
 	for (int i = 1; i < v->ndim; i++)
 		if (v->dims[i] <= 0)
 			return nn_err(lc->err, lc->errlen, lc->label, NULL, NN_EINVALID,
@@ -486,7 +507,7 @@ static int setup_input(struct nn_loadctx *lc, const Onnx__GraphProto *g,
 		return nn_err(lc->err, lc->errlen, lc->label, NULL, NN_EINVALID,
 			      "input \"%s\" is too large", v->name);
 	v->known = 1;
-	v->batched = 1;
+	v->batched = m->static_batch == 0;
 	return 0;
 }
 

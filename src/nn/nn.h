@@ -12,6 +12,9 @@
  * Batch: the model's first input is NCHW-like with the batch as dimension 0. A maximum batch is
  * fixed at load (nn_load_opts.max_batch); every run picks a batch 1..max. Shapes reported by the
  * introspection calls are per item (dimension 0 equal to 1 for tensors that carry the batch).
+ * Exception: a model whose input declares a fixed batch D > 1 (exported without a dynamic batch
+ * axis) bakes D into its shape constants; it is loaded statically, nothing is "batched",
+ * nn_model_max_batch() is D and every run must pass batch == D.
  *
  * Errors: functions return 0 or a negative NN_E* code; loaders also write one line,
  * `LABEL: node "NAME" (OP): reason` or `LABEL: reason`, into err (truncated to errlen).
@@ -40,7 +43,8 @@ struct nn_load_opts {
 	int max_batch;                    /* largest batch nn_run accepts; 0 means 1 */
 	int input_ndim;                   /* 0: use the input shape declared in the model */
 	int64_t input_shape[NN_MAX_DIMS]; /* full input shape when input_ndim > 0; dim 0
-					     (the batch) is ignored */
+					     (the batch) is ignored unless the model fixes
+					     it, then it must match */
 	size_t max_file_bytes;            /* 0 means 1 GiB */
 };
 

@@ -131,6 +131,7 @@ struct nn_model {
 	int noutputs;
 	int *outputs;    /* value indices */
 	int max_batch;
+	int static_batch; /* > 0: the model has a fixed batch (nothing is batched) */
 	int opset;
 	int64_t params;
 	double flops;

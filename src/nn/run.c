@@ -379,7 +379,8 @@ static void gemm(const struct nn_node *n, const struct nn_model *m, float **ptr,
 int nn_run(struct nn_ctx *c, int batch, const float *input, float **outputs)
 {
 	const struct nn_model *m = c->m;
-	if (batch < 1 || batch > m->max_batch || !input || !outputs)
+	if (batch < 1 || batch > m->max_batch || !input || !outputs ||
+	    (m->static_batch && batch != m->static_batch))
 		return NN_EARG;
 	float **ptr = c->ptr;
 	ptr[m->input] = (float *)input; /* only ever read */

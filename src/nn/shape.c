@@ -339,7 +339,7 @@ static int infer_conv(struct nn_loadctx *lc, struct nn_node *n)
 	if (b && (!b->is_const || b->dtype != DT_FLOAT || b->nelem != M))
 		return FAIL(NN_EINVALID, "bias must be a constant float tensor of %lld elements",
 			    (long long)M);
-	int64_t od[4] = {1, M, oh, ow};
+	int64_t od[4] = {x->dims[0], M, oh, ow};
 	if (sp == 1) {
 		od[2] = ow;
 		return set_out(lc, n, 0, 3, od, x->batched);
@@ -372,7 +372,7 @@ static int infer_pool(struct nn_loadctx *lc, struct nn_node *n)
 		return FAIL(NN_EUNSUPP, "AveragePool dilations are not supported");
 	if (n->p.pt >= n->p.kh || n->p.pb >= n->p.kh || n->p.pl >= n->p.kw || n->p.pr >= n->p.kw)
 		return FAIL(NN_EINVALID, "pads must be smaller than the kernel");
-	int64_t od[4] = {1, x->dims[1], oh, ow};
+	int64_t od[4] = {x->dims[0], x->dims[1], oh, ow};
 	if (sp == 1) {
 		od[2] = ow;
 		return set_out(lc, n, 0, 3, od, x->batched);
