@@ -20,3 +20,13 @@ bin_PROGRAMS += src/dicomaid-nn
 src_dicomaid_nn_SOURCES = src/nn/tool.c
 src_dicomaid_nn_CFLAGS = $(AM_CFLAGS) $(OPENBLAS_CFLAGS)
 src_dicomaid_nn_LDADD = $(NN_LIBS) $(PTHREAD_LIBS)
+
+# Criterion tests: operators against reference loops, malformed models, npy codec.
+check_PROGRAMS += tests/nn/ops_test tests/nn/load_test
+TESTS += tests/nn/ops_test tests/nn/load_test
+tests_nn_ops_test_SOURCES = tests/nn/ops_test.c tests/nn/onnx_build.h
+tests_nn_ops_test_CFLAGS = $(TEST_CFLAGS) $(PROTOBUFC_CFLAGS)
+tests_nn_ops_test_LDADD = $(NN_LIBS) $(TEST_LIBS)
+tests_nn_load_test_SOURCES = tests/nn/load_test.c tests/nn/onnx_build.h
+tests_nn_load_test_CFLAGS = $(TEST_CFLAGS) $(PROTOBUFC_CFLAGS)
+tests_nn_load_test_LDADD = $(NN_LIBS) $(TEST_LIBS)

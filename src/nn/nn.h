@@ -12,6 +12,9 @@
  * Batch: the model's first input is NCHW-like with the batch as dimension 0. A maximum batch is
  * fixed at load (nn_load_opts.max_batch); every run picks a batch 1..max. Shapes reported by the
  * introspection calls are per item (dimension 0 equal to 1 for tensors that carry the batch).
+ * Items are independent: each is computed as if the model ran at batch 1, so a file exported
+ * at batch 1 runs at any batch. Operators that move or mix the batch dimension (Transpose of
+ * axis 0, Concat/Softmax along it, ...) are refused at load when max_batch > 1.
  * Exception: a model whose input declares a fixed batch D > 1 (exported without a dynamic batch
  * axis) bakes D into its shape constants; it is loaded statically, nothing is "batched",
  * nn_model_max_batch() is D and every run must pass batch == D.
