@@ -358,6 +358,8 @@ void nn_model_free(struct nn_model *m)
 		free(n->p.shift);
 		free(n->p.wt);
 		free(n->p.bias);
+		free(n->p.koff);
+		free(n->p.apack);
 	}
 	for (int i = 0; i < m->nopc; i++)
 		free(m->opc[i].op);

@@ -107,4 +107,12 @@ void nn_ctx_free(struct nn_ctx *c);
  */
 int nn_run(struct nn_ctx *c, int batch, const float *input, float **outputs);
 
+/*
+ * Profiling: when acc (borrowed, nn_model_exec_nodes() doubles) is set, each nn_run adds the
+ * seconds spent in executed node i to acc[i]. NULL turns it off. nn_model_exec_name gives
+ * node i's name and op type (borrowed).
+ */
+void nn_ctx_set_profile(struct nn_ctx *c, double *acc);
+void nn_model_exec_name(const struct nn_model *m, int i, const char **name, const char **op);
+
 #endif

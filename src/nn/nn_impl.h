@@ -97,6 +97,12 @@ struct nn_params {
 	float *wt, *bias;
 	/* Conv: input index of a residual added after bias, before act; -1 none */
 	int sum_in;
+	/* fast path (conv_fast.c): phase-split padded input, offset table, packed panels */
+	int fast, direct_in;
+	int hq, wq, oh, ow, mpad, kdim;
+	int64_t nq, npix;
+	int *koff;              /* owned */
+	float *apack;           /* owned */
 	/* statistics */
 	double flops;
 };
@@ -149,6 +155,7 @@ struct nn_ctx {
 	float *arena;
 	float *scratch;
 	float **ptr;     /* per value: data pointer for this run */
+	double *prof;    /* borrowed; per exec step seconds, or NULL */
 };
 
 /* load.c helpers used by the other load stages */
@@ -194,6 +201,13 @@ void nn_pool(const struct nn_params *p, int maxpool, int nc, int h, int w, const
 	     int oh, int ow, float *y);
 void nn_resize(const struct nn_params *p, int nc, int h, int w, const float *x, int oh,
 	       int ow, float *y);
+struct nn_pool;
+int nn_fast_available(void);
+int nn_fast_setup(struct nn_params *p, int c, int h, int w, int m, int oh, int ow);
+int64_t nn_fast_scratch(const struct nn_params *p);
+void nn_fast_conv(const struct nn_params *p, int n, int c, int h, int w, const float *x, int m,
+		  const float *bias, const float *sum, float *y, float *scratch,
+		  struct nn_pool *pool);
 int64_t nn_conv_scratch(const struct nn_params *p, int c, int m, int oh, int ow, int h,
 			int w, int transposed);
 

@@ -300,6 +300,29 @@ int nn_plan(struct nn_loadctx *lc)
 	}
 	for (int i = 0; i < m->noutputs; i++)
 		m->vals[m->outputs[i]].last = m->nexec;
+	if ((rc = place(m)) < 0)
+		return rc;
+	/* fast convolution path where the CPU has it */
+	for (int s = 0; s < m->nexec && nn_fast_available(); s++) {
+		struct nn_node *n = &m->nodes[m->exec[s]];
+		if (n->op != OP_CONV)
+			continue;
+		const struct nn_val *x = &m->vals[n->in[0]], *y = &m->vals[n->out[0]];
+		int sp2 = x->ndim == 4;
+		int c = (int)x->dims[1];
+		if (n->p.group > 1 && n->p.group == c)
+			continue; /* depthwise: direct kernel */
+		if ((rc = nn_fast_setup(&n->p, c, sp2 ? (int)x->dims[2] : 1,
+					(int)x->dims[sp2 ? 3 : 2], (int)y->dims[1],
+					sp2 ? (int)y->dims[2] : 1, (int)y->dims[sp2 ? 3 : 2])) < 0)
+			return rc;
+		if (n->p.direct_in && x->off < 0)
+			n->p.direct_in = 0; /* never read past the caller's buffer */
+		int64_t sc = nn_fast_scratch(&n->p);
+		if (sc > scratch)
+			scratch = sc;
+	}
 	m->scratch_floats = scratch;
-	return place(m);
+	m->arena_floats += 64; /* slack: the fast path may read up to a tile past a tensor */
+	return 0;
 }

@@ -12,8 +12,25 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "nn/nn_impl.h"
+
+void nn_ctx_set_profile(struct nn_ctx *c, double *acc) { c->prof = acc; }
+
+void nn_model_exec_name(const struct nn_model *m, int i, const char **name, const char **op)
+{
+	const struct nn_node *n = &m->nodes[m->exec[i]];
+	*name = n->name;
+	*op = n->op_type;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
 
 struct nn_ctx *nn_ctx_new(const struct nn_model *m)
 {
@@ -384,7 +401,13 @@ int nn_run(struct nn_ctx *c, int batch, const float *input, float **outputs)
 		return NN_EARG;
 	float **ptr = c->ptr;
 	ptr[m->input] = (float *)input; /* only ever read */
+	double t0 = c->prof ? now_s() : 0;
 	for (int s = 0; s < m->nexec; s++) {
+		if (c->prof && s) {
+			double t1 = now_s();
+			c->prof[s - 1] += t1 - t0;
+			t0 = t1;
+		}
 		const struct nn_node *n = &m->nodes[m->exec[s]];
 		const struct nn_val *vx = &m->vals[n->in[0]];
 		const struct nn_val *vy = &m->vals[n->out[0]];
@@ -398,7 +421,11 @@ int nn_run(struct nn_ctx *c, int batch, const float *input, float **outputs)
 			int sp2 = vx->ndim == 4;
 			int h = sp2 ? (int)xd[2] : 1, w = (int)xd[sp2 ? 3 : 2];
 			int oh = sp2 ? (int)yd[2] : 1, ow = (int)yd[sp2 ? 3 : 2];
-			if (n->op == OP_CONV)
+			if (n->op == OP_CONV && n->p.fast)
+				nn_fast_conv(&n->p, (int)xd[0], (int)xd[1], h, w, x, (int)yd[1],
+					     n->p.bias, n->p.sum_in ? ptr[n->in[n->nin - 1]] : NULL,
+					     y, c->scratch, NULL);
+			else if (n->op == OP_CONV)
 				nn_conv(&n->p, (int)xd[0], (int)xd[1], h, w, x, (int)yd[1], oh, ow,
 					n->p.wt, n->p.bias, n->p.sum_in ? ptr[n->in[n->nin - 1]] : NULL,
 					y, c->scratch);
@@ -495,6 +522,8 @@ int nn_run(struct nn_ctx *c, int batch, const float *input, float **outputs)
 			return NN_EARG; /* unreachable: refused at load */
 		}
 	}
+	if (c->prof && m->nexec)
+		c->prof[m->nexec - 1] += now_s() - t0;
 	for (int i = 0; i < m->noutputs; i++)
 		outputs[i] = ptr[m->outputs[i]];
 	return 0;

@@ -26,7 +26,7 @@ static void usage(void)
 		"usage: dicomaid-nn info MODEL.onnx [--shape D0,D1,...]\n"
 		"       dicomaid-nn run MODEL.onnx INPUT.npy -o OUTDIR [--threads T]\n"
 		"       dicomaid-nn bench MODEL.onnx --batch N --threads T [--seconds S] "
-		"[--shape D0,D1,...]\n");
+		"[--shape D0,D1,...] [--profile]\n");
 	exit(2);
 }
 
@@ -228,7 +228,7 @@ static double now(void)
 static int cmd_bench(int argc, char **argv)
 {
 	const char *model = NULL;
-	int batch = 1, threads = 1;
+	int batch = 1, threads = 1, profile = 0;
 	double seconds = 3;
 	struct nn_load_opts o = {0};
 	for (int i = 0; i < argc; i++) {
@@ -236,6 +236,8 @@ static int cmd_bench(int argc, char **argv)
 			batch = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
 			threads = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--profile"))
+			profile = 1;
 		else if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
 			seconds = atof(argv[++i]);
 		else if (!strcmp(argv[i], "--shape") && i + 1 < argc) {
@@ -274,6 +276,11 @@ static int cmd_bench(int argc, char **argv)
 		in[i] = (float)((s >> 8) & 0xffff) / 65536.0f;
 	}
 	nn_run(c, batch, in, outs); /* warm-up */
+	double *prof = NULL;
+	if (profile) {
+		prof = calloc((size_t)nn_model_exec_nodes(m), sizeof(double));
+		nn_ctx_set_profile(c, prof);
+	}
 	int runs = 0;
 	double t0 = now(), t1;
 	do {
@@ -284,6 +291,14 @@ static int cmd_bench(int argc, char **argv)
 	double sps = (double)runs * batch / (t1 - t0);
 	printf("model=%s batch=%d threads=%d runs=%d seconds=%.3f\n", model, batch, threads, runs,
 	       t1 - t0);
+	if (prof) {
+		for (int i = 0; i < nn_model_exec_nodes(m); i++) {
+			const char *nm, *op;
+			nn_model_exec_name(m, i, &nm, &op);
+			printf("profile %-28s %-14s %8.3f ms\n", nm, op, prof[i] * 1e3 / runs);
+		}
+		free(prof);
+	}
 	printf("slices_per_s=%.3f gflops=%.3f\n", sps, sps * nn_model_flops(m) / 1e9);
 	nn_ctx_free(c);
 	free(outs);
