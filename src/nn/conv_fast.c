@@ -91,7 +91,7 @@ int nn_fast_setup(struct nn_params *p, int c, int h, int w, int m, int oh, int o
 int64_t nn_fast_scratch(const struct nn_params *p)
 {
 	int64_t s = p->direct_in ? 0 : p->nq + 2 * (int64_t)p->wq + 2 * NR + 64;
-	return s + (int64_t)p->group * p->mpad * p->npix + 64;
+	return s + (int64_t)p->group * p->mpad * p->npix + p->ow + 64;
 }
 
 #if HAVE_X86
@@ -141,7 +141,7 @@ __attribute__((target("avx2,fma"))) static void kern(int K, const float *a, cons
 }
 
 /* zero-padded, phase-split copy of one item (c channels) */
-static void transform(const struct nn_params *p, int c, int h, int w, const float *x, float *xq)
+__attribute__((target("avx2,fma"))) static void transform(const struct nn_params *p, int c, int h, int w, const float *x, float *xq)
 {
 	int64_t plane = (int64_t)p->hq * p->wq;
 	memset(xq, 0, sizeof(float) * (size_t)(p->nq + 2 * (int64_t)p->wq + 2 * NR + 64));
@@ -161,6 +161,17 @@ static void transform(const struct nn_params *p, int c, int h, int w, const floa
 						if (hi > p->wq)
 							hi = p->wq;
 						memcpy(d + lo, src, sizeof(float) * (size_t)(hi - lo));
+					} else if (p->sw == 2) {
+						/* column xx*2 + b - pl for xx in range */
+						int x0 = (p->pl - b + 1) / 2;
+						int ix0 = x0 * 2 + b - p->pl;
+						int cnt = (w - ix0 + 1) / 2;
+						if (cnt > p->wq - x0)
+							cnt = p->wq - x0;
+						float *dd = d + x0;
+						const float *ss = src + ix0;
+						for (int t = 0; t < cnt; t++)
+							dd[t] = ss[2 * t];
 					} else {
 						for (int xx = 0; xx < p->wq; xx++) {
 							int ix = xx * p->sw + b - p->pl;
@@ -174,7 +185,7 @@ static void transform(const struct nn_params *p, int c, int h, int w, const floa
 
 __attribute__((target("avx2,fma"))) static void epilogue(const struct nn_params *p, int m,
 							 const float *yp, const float *bias,
-							 const float *sum, float *y)
+							 const float *sum, float *y, float *uprow)
 {
 	int g = p->group, mg = m / g;
 	int oh = p->oh, ow = p->ow;
@@ -182,13 +193,40 @@ __attribute__((target("avx2,fma"))) static void epilogue(const struct nn_params 
 		int gi = o / mg, mm = o % mg;
 		const float *src = yp + ((int64_t)gi * p->mpad + mm) * p->npix;
 		float *dst = y + (int64_t)o * oh * ow;
-		const float *sm = sum ? sum + (int64_t)o * oh * ow : NULL;
+		int fh = p->sum_fh, fw = p->sum_fw;
+		int64_t sw_ = fw ? ow / fw : ow;
+		const float *sm = sum ? sum + (int64_t)o * (fh ? (oh / fh) * sw_ : (int64_t)oh * ow)
+				      : NULL;
 		__m256 bv = _mm256_set1_ps(bias[o]);
 		__m256 zero = _mm256_setzero_ps();
 		for (int oy = 0; oy < oh; oy++) {
 			const float *s = src + (int64_t)oy * p->wq;
 			float *d = dst + (int64_t)oy * ow;
-			const float *r = sm ? sm + (int64_t)oy * ow : NULL;
+			const float *r = NULL;
+			if (sm && fh) {
+				const float *srow = sm + (int64_t)(oy / fh) * sw_;
+				if (oy % fh == 0) {
+					if (fw == 2) {
+						const __m256i idx = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
+						int q = 0;
+						for (; q + 8 <= ow; q += 8)
+							_mm256_storeu_ps(
+								uprow + q,
+								_mm256_permutevar8x32_ps(
+									_mm256_castps128_ps256(
+										_mm_loadu_ps(srow + q / 2)),
+									idx));
+						for (; q < ow; q++)
+							uprow[q] = srow[q / 2];
+					} else {
+						for (int q = 0; q < ow; q++)
+							uprow[q] = srow[q / fw];
+					}
+				}
+				r = uprow;
+			} else if (sm) {
+				r = sm + (int64_t)oy * ow;
+			}
 			int ox = 0;
 			if (p->act == ACT_RELU || p->act == ACT_NONE) {
 				int relu = p->act == ACT_RELU;
@@ -223,8 +261,10 @@ static void gemm_range(const struct nn_params *p, const float *xq, float *yp, in
 	int K = p->kdim, g = p->group, mb_n = p->mpad / MR;
 	int cgp = K / (p->kh * p->kw) * p->sh * p->sw; /* phase planes per group */
 	int64_t plane = (int64_t)p->hq * p->wq;
-	/* chunk so the B window of a chunk stays in L2 */
-	int64_t chunk = (int64_t)65536 / ((int64_t)(K / (p->kh * p->kw)) * p->kh + 1);
+	/* chunk of output columns whose B window (cg*sh*sw phase planes, chunk plus the
+	 * vertical halo each) stays within about half of a 512 KiB L2 */
+	int64_t halo = (int64_t)((p->kh - 1) * p->dh / p->sh + 1) * p->wq;
+	int64_t chunk = (int64_t)32768 / cgp - halo;
 	chunk = chunk / NR * NR;
 	if (chunk < NR)
 		chunk = NR;
@@ -257,8 +297,11 @@ void nn_fast_conv(const struct nn_params *p, int n, int c, int h, int w, const f
 			xq = scratch;
 		}
 		gemm_range(p, xq, yp, 0, p->npix);
-		epilogue(p, m, yp, bias, sum ? sum + (int64_t)b * m * p->oh * p->ow : NULL,
-			 y + (int64_t)b * m * p->oh * p->ow);
+		int64_t sum_item = (int64_t)m * p->oh * p->ow;
+		if (p->sum_fh)
+			sum_item /= (int64_t)p->sum_fh * p->sum_fw;
+		epilogue(p, m, yp, bias, sum ? sum + (int64_t)b * sum_item : NULL,
+			 y + (int64_t)b * m * p->oh * p->ow, yp + (int64_t)p->group * p->mpad * p->npix);
 	}
 }
 

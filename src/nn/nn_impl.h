@@ -97,6 +97,9 @@ struct nn_params {
 	float *wt, *bias;
 	/* Conv: input index of a residual added after bias, before act; -1 none */
 	int sum_in;
+	int sum_fh, sum_fw;     /* > 0: the summand is nearest-upsampled by these factors */
+	/* Resize: integer nearest replication factors (0 when not such a resize) */
+	int rep_h, rep_w;
 	/* fast path (conv_fast.c): phase-split padded input, offset table, packed panels */
 	int fast, direct_in;
 	int hq, wq, oh, ow, mpad, kdim;
@@ -208,6 +211,7 @@ int64_t nn_fast_scratch(const struct nn_params *p);
 void nn_fast_conv(const struct nn_params *p, int n, int c, int h, int w, const float *x, int m,
 		  const float *bias, const float *sum, float *y, float *scratch,
 		  struct nn_pool *pool);
+void nn_resize_check_replicate(struct nn_params *p, int h, int w, int oh, int ow);
 int64_t nn_conv_scratch(const struct nn_params *p, int c, int m, int oh, int ow, int h,
 			int w, int transposed);
 

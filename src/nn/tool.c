@@ -225,6 +225,13 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+static double cpu_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 static int cmd_bench(int argc, char **argv)
 {
 	const char *model = NULL;
@@ -282,15 +289,18 @@ static int cmd_bench(int argc, char **argv)
 		nn_ctx_set_profile(c, prof);
 	}
 	int runs = 0;
+	double c0 = cpu_now();
 	double t0 = now(), t1;
 	do {
 		nn_run(c, batch, in, outs);
 		runs++;
 		t1 = now();
 	} while (t1 - t0 < seconds);
+	double cpu = cpu_now() - c0;
 	double sps = (double)runs * batch / (t1 - t0);
-	printf("model=%s batch=%d threads=%d runs=%d seconds=%.3f\n", model, batch, threads, runs,
-	       t1 - t0);
+	printf("model=%s batch=%d threads=%d runs=%d seconds=%.3f cpu_seconds=%.3f "
+	       "slices_per_cpu_s=%.3f\n",
+	       model, batch, threads, runs, t1 - t0, cpu, (double)runs * batch / cpu);
 	if (prof) {
 		for (int i = 0; i < nn_model_exec_nodes(m); i++) {
 			const char *nm, *op;
