@@ -357,7 +357,8 @@ int nn_plan(struct nn_loadctx *lc)
 			continue; /* depthwise: direct kernel */
 		if ((rc = nn_fast_setup(&n->p, c, sp2 ? (int)x->dims[2] : 1,
 					(int)x->dims[sp2 ? 3 : 2], (int)y->dims[1],
-					sp2 ? (int)y->dims[2] : 1, (int)y->dims[sp2 ? 3 : 2])) < 0)
+					sp2 ? (int)y->dims[2] : 1, (int)y->dims[sp2 ? 3 : 2],
+					x->batched ? m->max_batch : (int)x->dims[0])) < 0)
 			return rc;
 		if (n->p.direct_in && x->off < 0)
 			n->p.direct_in = 0; /* never read past the caller's buffer */

@@ -183,6 +183,10 @@ static int cmd_run(int argc, char **argv)
 		return 1;
 	}
 	struct nn_ctx *c = nn_ctx_new(m);
+	if (c && nn_ctx_set_threads(c, threads) < 0) {
+		fprintf(stderr, "cannot start %d threads\n", threads);
+		return 1;
+	}
 	int no = nn_model_num_outputs(m);
 	float **outs = calloc((size_t)no, sizeof *outs);
 	if (!c || !outs) {
@@ -273,6 +277,10 @@ static int cmd_bench(int argc, char **argv)
 	float *in = malloc(per * batch * sizeof(float));
 	float **outs = calloc((size_t)nn_model_num_outputs(m), sizeof *outs);
 	struct nn_ctx *c = nn_ctx_new(m);
+	if (c && nn_ctx_set_threads(c, threads) < 0) {
+		fprintf(stderr, "cannot start %d threads\n", threads);
+		return 1;
+	}
 	if (!in || !outs || !c) {
 		fprintf(stderr, "out of memory\n");
 		return 1;
