@@ -230,9 +230,24 @@ static void gemm_task(void *arg, int t, int tid)
 	int cgp = K / (p->kh * p->kw) * p->sh * p->sw; /* phase planes per group */
 	const float *xg = jb->xq + (int64_t)gi * cgp * p->hq * p->wq * p->maxb;
 	(void)g;
+	const float *a0 = p->apack + (int64_t)gi * mb_n * K * MR;
+	float *y0 = jb->yp + (int64_t)gi * p->mpad * p->ldy;
+	static int order = -1;
+	if (order < 0) {
+		const char *e = getenv("DICOMAID_NN_L1_BYTES");
+		order = e ? atoi(e) : 24576;
+	}
+	if ((int64_t)(NR + p->mpad) * K * 4 <= order) {
+		/* B tile and all panels fit L1: tile outer */
+		for (int64_t c = c0; c < c1; c += NR)
+			for (int mb = 0; mb < mb_n; mb++)
+				kern(K, a0 + (int64_t)mb * K * MR, xg + c, p->koff,
+				     y0 + (int64_t)mb * MR * p->ldy + c, p->ldy);
+		return;
+	}
 	for (int mb = 0; mb < mb_n; mb++) {
-		const float *a = p->apack + ((int64_t)gi * mb_n + mb) * K * MR;
-		float *yb = jb->yp + ((int64_t)gi * p->mpad + mb * MR) * p->ldy;
+		const float *a = a0 + (int64_t)mb * K * MR;
+		float *yb = y0 + (int64_t)mb * MR * p->ldy;
 		for (int64_t c = c0; c < c1; c += NR)
 			kern(K, a, xg + c, p->koff, yb + c, p->ldy);
 	}

@@ -299,16 +299,21 @@ static int cmd_bench(int argc, char **argv)
 	int runs = 0;
 	double c0 = cpu_now();
 	double t0 = now(), t1;
+	double best = 1e30, prev = t0;
 	do {
 		nn_run(c, batch, in, outs);
 		runs++;
 		t1 = now();
+		if (t1 - prev < best)
+			best = t1 - prev;
+		prev = t1;
 	} while (t1 - t0 < seconds);
 	double cpu = cpu_now() - c0;
 	double sps = (double)runs * batch / (t1 - t0);
 	printf("model=%s batch=%d threads=%d runs=%d seconds=%.3f cpu_seconds=%.3f "
-	       "slices_per_cpu_s=%.3f\n",
-	       model, batch, threads, runs, t1 - t0, cpu, (double)runs * batch / cpu);
+	       "slices_per_cpu_s=%.3f best_run_ms=%.3f best_slices_per_s=%.3f\n",
+	       model, batch, threads, runs, t1 - t0, cpu, (double)runs * batch / cpu, best * 1e3,
+	       batch / best);
 	if (prof) {
 		for (int i = 0; i < nn_model_exec_nodes(m); i++) {
 			const char *nm, *op;
