@@ -61,7 +61,7 @@ int nn_fast_setup(struct nn_params *p, int c, int h, int w, int m, int oh, int o
 	static int64_t budget = 0;
 	if (!budget) {
 		const char *e = getenv("DICOMAID_NN_GROUP_BYTES");
-		budget = e ? atoll(e) : 3 << 20;
+		budget = e ? atoll(e) : 512 << 10; /* L2 */
 	}
 	int gmax = (int)(budget / (per_item ? per_item : 1));
 	if (gmax < 1)
