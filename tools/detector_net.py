@@ -199,8 +199,11 @@ def export(module, path, input_shape=(1, 1, INPUT_SIZE, INPUT_SIZE), opset=OPSET
     if dyn:
         for name in OUTPUT_NAMES:
             dyn[name] = {0: "batch"}
-    torch.onnx.export(module, dummy, path, opset_version=opset, input_names=["input"],
-                      output_names=OUTPUT_NAMES, dynamic_axes=dyn, do_constant_folding=True)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, dummy, path, opset_version=opset, input_names=["input"],
+                          output_names=OUTPUT_NAMES, dynamic_axes=dyn, do_constant_folding=True)
 
 
 def main(argv):
