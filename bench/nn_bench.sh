@@ -11,6 +11,8 @@
 #                `/usr/bin/python3 tools/detector_net.py --export bench/detector_bench.onnx`)
 #   -B BUILDDIR  where src/dicomaid-nn was built (default: .)
 #   -c CONFIGS   batch:threads pairs (default "1:1 1:2 16:1 16:2")
+#   -r REPEATS   measure each side REPEATS times, alternating, and keep the best (default 1);
+#                on a shared machine use -r 3 with a short -s
 #
 # For every configuration it runs, on the same ONNX file and in the same run:
 #   dicomaid-nn bench MODEL --batch B --threads T --seconds S     (OPENBLAS_NUM_THREADS=T)
@@ -30,6 +32,7 @@ iters=0
 model=bench/detector_bench.onnx
 builddir=.
 configs="1:1 1:2 16:1 16:2"
+repeats=1
 do_nn=1 do_torch=1 do_sgemm=1 torch_mode=eager
 py=/usr/bin/python3
 srcdir=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,6 +44,7 @@ while [ $# -gt 0 ]; do
 	-m) model=$2; shift 2 ;;
 	-B) builddir=$2; shift 2 ;;
 	-c) configs=$2; shift 2 ;;
+	-r) repeats=$2; shift 2 ;;
 	--no-nn) do_nn=0; shift ;;
 	--no-torch) do_torch=0; shift ;;
 	--no-sgemm) do_sgemm=0; shift ;;
@@ -65,6 +69,8 @@ trap 'rm -rf "$tmp"' EXIT
 
 # last "slices_per_s=X gflops=Y" line of a log -> "X Y"
 parse() { sed -n 's/^.*slices_per_s=\([0-9.eE+-]*\) gflops=\([0-9.eE+-]*\).*$/\1 \2/p' "$1" | tail -n 1; }
+# best "X Y" pair of the lines on stdin (highest X), or nothing
+best() { sort -g -r -k1,1 | head -n 1; }
 
 if [ $do_sgemm -eq 1 ]; then
 	if ! cc -std=c11 -O2 -o "$tmp/sgemm_shapes" "$srcdir/bench/sgemm_shapes.c" \
@@ -77,26 +83,40 @@ fi
 echo "# nn_bench $(date -u +%Y-%m-%dT%H:%M:%SZ) host=$(hostname) cpus=$(nproc) model=$model"
 grep -m1 'model name' /proc/cpuinfo | sed 's/^/# /'
 echo "# load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+awk -v n="$(nproc)" '$1 > 0.5 * n { print "# WARNING: the machine is busy (load " $1 " on " n " CPUs): figures are unreliable" }' /proc/loadavg
 
 declare -A peak
 results=()
 for cfg in $configs; do
 	b=${cfg%:*} t=${cfg#*:}
 	nn_sps=- nn_gf=- th_sps=- th_gf=- sg=-
+	: >"$tmp/nn.best"
+	: >"$tmp/torch.best"
+	for ((rep = 0; rep < repeats; rep++)); do
+		if [ $do_nn -eq 1 ]; then
+			OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t \
+				"$nn" bench "$model" --batch "$b" --threads "$t" --seconds "$seconds" >"$tmp/nn.log" 2>&1
+			parse "$tmp/nn.log" >>"$tmp/nn.best"
+			[ -n "$(parse "$tmp/nn.log")" ] || sed 's/^/#   nn: /' "$tmp/nn.log" | tail -n 3
+		fi
+		if [ $do_torch -eq 1 ]; then
+			targs=(--seconds "$seconds")
+			[ "$iters" -gt 0 ] && targs=(-n "$iters")
+			OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t "$py" "$srcdir/tools/torch_bench.py" \
+				--model "$model" --batch "$b" --threads "$t" --mode "$torch_mode" "${targs[@]}" \
+				>"$tmp/torch.log" 2>&1
+			parse "$tmp/torch.log" >>"$tmp/torch.best"
+			[ -n "$(parse "$tmp/torch.log")" ] || sed 's/^/#   torch: /' "$tmp/torch.log" | tail -n 3
+			grep '^torch ' "$tmp/torch.log" | sed 's/^/# /'
+		fi
+	done
 	if [ $do_nn -eq 1 ]; then
-		OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t \
-			"$nn" bench "$model" --batch "$b" --threads "$t" --seconds "$seconds" >"$tmp/nn.log" 2>&1
-		read -r nn_sps nn_gf < <(parse "$tmp/nn.log")
-		[ -n "${nn_sps:-}" ] || { nn_sps=FAIL nn_gf=-; sed 's/^/#   nn: /' "$tmp/nn.log" | tail -n 3; }
+		read -r nn_sps nn_gf < <(best <"$tmp/nn.best")
+		[ -n "${nn_sps:-}" ] || { nn_sps=FAIL nn_gf=-; }
 	fi
 	if [ $do_torch -eq 1 ]; then
-		targs=(--seconds "$seconds")
-		[ "$iters" -gt 0 ] && targs=(-n "$iters")
-		OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t "$py" "$srcdir/tools/torch_bench.py" --model "$model" \
-			--batch "$b" --threads "$t" --mode "$torch_mode" "${targs[@]}" >"$tmp/torch.log" 2>&1
-		read -r th_sps th_gf < <(parse "$tmp/torch.log")
-		[ -n "${th_sps:-}" ] || { th_sps=FAIL th_gf=-; sed 's/^/#   torch: /' "$tmp/torch.log" | tail -n 3; }
-		grep '^torch ' "$tmp/torch.log" | sed 's/^/# /'
+		read -r th_sps th_gf < <(best <"$tmp/torch.best")
+		[ -n "${th_sps:-}" ] || { th_sps=FAIL th_gf=-; }
 	fi
 	if [ $do_sgemm -eq 1 ]; then
 		"$py" "$srcdir/tools/detector_net.py" --gemm-shapes --batch "$b" >"$tmp/shapes" 2>/dev/null
