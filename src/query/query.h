@@ -79,10 +79,18 @@ enum query_level { QUERY_PATIENT, QUERY_STUDY, QUERY_SERIES, QUERY_IMAGE };
 struct query;                                   /* parsed, validated identifier */
 
 /* Process-wide options, read by query_parse (set them once at start-up, before any thread
- * parses). pn_case_insensitive: Person Name single-value and wild card matching ignore ASCII
- * case (PS3.4 C.2.2.2.1 leaves it to the implementation). Default: all false. */
+ * parses; the strings are copied). Defaults: all false / NULL. */
 struct query_options {
+	/* Person Name single-value and wild card matching ignore ASCII case (PS3.4 C.2.2.2.1
+	 * leaves it to the implementation; LIKE / COLLATE NOCASE, ASCII letters only). */
 	bool pn_case_insensitive;
+	/* Returned as Retrieve AE Title (0008,0054) when asked for; NULL: returned empty. */
+	const char *retrieve_ae;
+	/* The storage root the index's file paths are relative to. When set, the SR document
+	 * keys of the IMAGE level (Content Date/Time, Completion/Verification Flag, Concept Name
+	 * Code Sequence, Content Template Sequence) are read from the stored SR files, returned
+	 * and matched; when NULL they are returned empty and not matched (FF01). */
+	const char *storage_root;
 };
 void query_set_options(const struct query_options *opt);
 
