@@ -713,6 +713,10 @@ int query_find(sqlite3 *db, const struct query *q, const struct dcm_ts *ts, size
 
 	if (capped)
 		*capped = false;
+	if (ts->big_endian || ts->deflated) {
+		*status = QUERY_ST_TS;     /* dicom/writer.h writes Little Endian only */
+		return -EINVAL;
+	}
 	sql_add(&s, "SELECT ");
 	sql_add(&s, charset_sql[q->level]);
 	if (q->sr_file)

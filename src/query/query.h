@@ -30,6 +30,8 @@
  *   C003 QUERY_ST_CHARSET    a Specific Character Set other than default, ISO_IR 6, ISO_IR 100,
  *                            ISO_IR 192 with non-ASCII values in the keys
  *   C004 QUERY_ST_DB         the index failed (I/O, locked past the busy timeout, schema)
+ *   C005 QUERY_ST_TS         query_find asked for a response transfer syntax other than
+ *                            Implicit or Explicit VR Little Endian (negotiate only those)
  *   A700 QUERY_ST_NOMEM      C-FIND out of resources (memory)
  *   A701 QUERY_ST_NOMEM_RETRIEVE  C-MOVE/C-GET out of resources: unable to calculate matches
  * Success/warning statuses stay with the caller: 0000, FF00/FF01, FE00, B001 (capped, see
@@ -56,6 +58,7 @@ enum query_level { QUERY_PATIENT, QUERY_STUDY, QUERY_SERIES, QUERY_IMAGE };
 #define QUERY_ST_BAD_VALUE 0xC002
 #define QUERY_ST_CHARSET 0xC003
 #define QUERY_ST_DB 0xC004
+#define QUERY_ST_TS 0xC005
 #define QUERY_ST_NOMEM 0xA700
 #define QUERY_ST_NOMEM_RETRIEVE 0xA701
 
@@ -133,7 +136,7 @@ int query_db_open(const char *index_path, sqlite3 **db, char *err, size_t errlen
  * the call). emit returning nonzero stops the query (C-CANCEL): query_find then returns 1.
  * At most max_matches (0 = no limit) are emitted; *capped (may be NULL) tells whether more
  * existed (answer B001 then). Returns 0 when all were emitted, 1 when emit stopped it, or <0
- * with *status set (QUERY_ST_DB, QUERY_ST_NOMEM).
+ * with *status set (QUERY_ST_DB, QUERY_ST_NOMEM, QUERY_ST_TS).
  * Text is returned in the request's character set when it can hold it (default or ISO_IR 100),
  * otherwise in ISO_IR 192 (UTF-8); Specific Character Set says which.
  */

@@ -899,6 +899,10 @@ Test(query, cap)
 	cr_assert_eq(query_find(db, q, IMPL, 5, emit, &C, &capped, &st), 0);
 	cr_assert_eq(C.n, 5);
 	cr_assert_not(capped);
+	/* responses are Little Endian only */
+	cr_assert_lt(query_find(db, q, dcm_ts_find(DCM_TS_EXPLICIT_BE), 5, emit, &C, &capped, &st),
+		     0);
+	cr_assert_eq(st, QUERY_ST_TS);
 	query_free(q);
 }
 
@@ -1123,4 +1127,91 @@ Test(query, sr_keys_without_root_or_file)
 	cr_assert_eq(C.n, 1);
 	cr_assert_str_eq(val(&C.r[0], TG(0040, A491)), "");
 	cr_assert_str_eq(val(&C.r[0], TG(0008, 0054)), "DICOMAID");
+}
+
+static int emit_count(void *ctx, const uint8_t *ds, size_t len)
+{
+	(void)ds;
+	cr_assert_gt(len, 0);
+	(*(size_t *)ctx)++;
+	return 0;
+}
+
+static bool known_failure(uint16_t st)
+{
+	return st == QUERY_ST_MISMATCH || st == QUERY_ST_PARSE || st == QUERY_ST_BAD_UID ||
+	       st == QUERY_ST_BAD_VALUE || st == QUERY_ST_CHARSET;
+}
+
+/* Every truncation and byte mutation of valid identifiers: parse fails with a documented
+ * status or succeeds and then runs; nothing crashes (run under ASan in CI). */
+Test(query, mutated_identifiers)
+{
+	struct dcm_buf ids[4];
+	const struct dcm_ts *tss[4] = {IMPL, EXPL, IMPL, EXPL};
+	static const uint8_t muts[] = {0x00, 0xFF, '\\', '*', '-', 0x80};
+	size_t runs = 0, ok = 0;
+
+	sr_options(true);
+	ids[0] = ident(false, TG(0008, 0005), "CS", "ISO_IR 100", TG(0008, 0020), "DA",
+		       "20240101-", LEVEL("STUDY"), TG(0008, 0061), "CS", "MR\\SR", TG(0010, 0010),
+		       "PN", "D*", TG(0020, 000D), "UI", "1.2.3.1\\1.2.3.2", END);
+	ids[1] = ident(true, TG(0008, 0018), "UI", "", TG(0008, 0033), "TM", "1000-1100",
+		       LEVEL("IMAGE"), TG(0020, 000D), "UI", "1.2.3.1", TG(0020, 000E), "UI",
+		       "1.2.3.1.2", TG(0040, A043), "SQ", "ITEM126000", END);
+	ids[2] = ident(false, LEVEL("SERIES"), TG(0010, 0020), "LO", "PID1", TG(0020, 000D),
+		       "UI", "1.2.3.1", TG(0020, 0011), "IS", "1", END);
+	ids[3] = ident(true, LEVEL("STUDY"), TG(0071, 0010), "LO", QUERY_PRIVATE_CREATOR,
+		       TG(0071, 1001), "CS", "YES", END);
+	for (int i = 0; i < 4; i++) {
+		enum query_model m = i == 2 ? QUERY_PATIENT_ROOT : QUERY_STUDY_ROOT;
+
+		for (size_t pos = 0; pos <= ids[i].len; pos++) {
+			for (size_t k = 0; k <= sizeof muts; k++) {
+				uint8_t buf[512];
+				size_t len = ids[i].len;
+				struct query *q = NULL;
+				uint16_t st = 0;
+				char err[160];
+
+				cr_assert_leq(len, sizeof buf);
+				memcpy(buf, ids[i].data, len);
+				if (k == sizeof muts)
+					len = pos;                 /* truncation */
+				else if (pos < len)
+					buf[pos] = muts[k];
+				else
+					continue;
+				runs++;
+				for (int op = QUERY_FIND; op <= QUERY_GET; op++) {
+					if (query_parse(buf, len, tss[i], m, (enum query_op)op, &q, &st,
+							err, sizeof err) < 0) {
+						cr_assert(known_failure(st), "status %04X", st);
+						cr_assert_null(q);
+						continue;
+					}
+					ok++;
+					if (op == QUERY_FIND) {
+						size_t n = 0;
+						bool capped;
+
+						cr_assert_geq(query_find(db, q, IMPL, 3, emit_count, &n,
+									 &capped, &st), 0);
+						cr_assert_leq(n, 3);
+					} else {
+						struct query_instance *list;
+						size_t n;
+
+						cr_assert_eq(query_retrieve(db, q, &list, &n, &st), 0);
+						free(list);
+					}
+					query_free(q);
+					q = NULL;
+				}
+			}
+		}
+		dcm_buf_free(&ids[i]);
+	}
+	cr_assert_gt(runs, 1000);
+	cr_assert_gt(ok, 100);      /* many mutations still parse: the run exercises find too */
 }
