@@ -335,6 +335,8 @@ static void cond_int(struct sql *q, const char *col, const char *value)
 	sql_add(q, ")");
 }
 
+/* The lesion key (query.h). When the findings tables land (another issue) this becomes an
+ * EXISTS over the findings of the study's SR instances (e.g. findings.count > 0). */
 #define LESION_EXISTS \
 	"EXISTS (SELECT 1 FROM series x JOIN instances y ON y.series_ref = x.id " \
 	"WHERE x.study_ref = st.id AND y.sop_class_uid = '" QUERY_UID_COMPREHENSIVE_3D_SR "')"

@@ -10,13 +10,21 @@
  * Baseline hierarchical only (no relational queries: they need Extended Negotiation).
  * Keys the index cannot answer (optional keys it does not hold, sequence keys with values) are
  * returned empty and do not restrict the matches; query_unsupported_keys() then says so, and the
- * caller answers FF01 instead of FF00 (PS3.4 C.4.1.1.4).
+ * caller answers FF01 instead of FF00 (PS3.4 C.4.1.1.4). Keys dicomaid does not know at all
+ * (and private keys other than the lesion key) are accepted that way too; known keys of another
+ * level are refused (A900).
+ * SR document keys at IMAGE level (Content Date/Time, Completion/Verification Flag, Concept Name
+ * Code Sequence, Content Template Sequence) are read from the stored SR files when the storage
+ * root is configured (query_options): returned, and matched (the Concept Name item's Code
+ * Value / Coding Scheme Designator / Code Meaning by single value or wild card, C.2.2.2.6).
  *
- * Extra key (dicomaid private, documented in dicomaid(8)): private creator (0071,00xx)
- * "DICOMAID QR 1" with element (0071,xx01) CS "Lesion Found" at STUDY level. Query value "YES"
- * selects studies for which dicomaid stored an analysis result SR (see query_find.c), "NO" the
- * others; returned "YES" or "NO". A plain alternative with no private key: SOP Classes in Study
- * (0008,0062) = 1.2.840.10008.5.1.4.1.1.88.34 (Comprehensive 3D SR).
+ * Extra key (dicomaid private, to document in dicomaid(8)): private creator (0071,00xx)
+ * "DICOMAID QR 1" with element (0071,xx01) CS "Lesion Found" at STUDY level (any block xx
+ * 10..FF, PS3.5 7.8.1). Query value "YES" selects studies holding a Comprehensive 3D SR (the
+ * class of dicomaid's analysis results), "NO" the others; empty returns YES/NO for each study.
+ * Until the findings tables exist that means "analysed"; with them it will mean "a finding was
+ * recorded" (find.c, LESION_EXISTS). Without the private key: SOP Classes in Study (0008,0062)
+ * = 1.2.840.10008.5.1.4.1.1.88.34, or an IMAGE level query on Concept Name Code Sequence.
  *
  * Failure statuses chosen (PS3.4 C.4.1.1.4, C.4.2.1.5, C.4.3.1.4; Cxxx is "unable to process",
  * implementation-specific):
