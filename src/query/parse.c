@@ -217,6 +217,28 @@ enum query_model query_model(const struct query *q) { return q->model; }
 enum query_op query_op(const struct query *q) { return q->op; }
 bool query_unsupported_keys(const struct query *q) { return q->unsupported; }
 
+const char *query_summary(const struct query *q, char *buf, size_t cap)
+{
+	size_t n;
+	bool first = true;
+
+	if (cap == 0)
+		return buf;
+	n = (size_t)snprintf(buf, cap, "model=%s level=%s keys=%zu matching=",
+			     q->model == QUERY_PATIENT_ROOT ? "PATIENT" : "STUDY",
+			     query_level_name(q->level), q->nkeys);
+	for (size_t k = 0; k < q->nkeys && n < cap; k++) {
+		if (!q->keys[k].matching)
+			continue;
+		n += (size_t)snprintf(buf + n, cap - n, "%s(%04X,%04X)", first ? "" : ",",
+				      DCM_GROUP(q->keys[k].tag), DCM_ELEMENT(q->keys[k].tag));
+		first = false;
+	}
+	if (first && n < cap)
+		snprintf(buf + n, cap - n, "none");
+	return buf;
+}
+
 /* Trims the padding a value may carry (PS3.5 6.2): trailing spaces and NULs always, leading
  * spaces too except for PN, LT, ST, UT where they are significant. */
 static void trim_value(const uint8_t **v, uint32_t *len, const char *vr)

@@ -131,6 +131,11 @@ const char *query_level_name(enum query_level level);
  * the index does not hold, sequence keys with items): answer FF01 rather than FF00. */
 bool query_unsupported_keys(const struct query *q);
 
+/* A one-line description for log lines, without values (no patient data): "model=STUDY
+ * level=SERIES keys=7 matching=(0008,0060),(0020,000D)". Writes at most cap bytes (truncated,
+ * NUL-terminated) into buf; returns buf. */
+const char *query_summary(const struct query *q, char *buf, size_t cap);
+
 /* Read-only connection to the index at index_path (WAL readers don't block the writer), with
  * the schema version checked (the read-write index must have migrated it first) and dicomaid's
  * SQL functions registered. *db is the caller's, closed with sqlite3_close(). 0 or <0 (err). */

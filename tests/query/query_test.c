@@ -1215,3 +1215,16 @@ Test(query, mutated_identifiers)
 	cr_assert_gt(runs, 1000);
 	cr_assert_gt(ok, 100);      /* many mutations still parse: the run exercises find too */
 }
+
+Test(query, summary_has_no_values)
+{
+	struct dcm_buf b = ident(false, TG(0008, 0020), "DA", "20240101-", LEVEL("STUDY"),
+				 TG(0010, 0010), "PN", "DOE*", TG(0020, 000D), "UI", "", END);
+	struct query *q = parse_ok(&b, IMPL, QUERY_STUDY_ROOT, QUERY_FIND);
+	char s[256], tiny[8];
+
+	cr_assert_str_eq(query_summary(q, s, sizeof s),
+			 "model=STUDY level=STUDY keys=5 matching=(0008,0020),(0010,0010)");
+	cr_assert_eq(strlen(query_summary(q, tiny, sizeof tiny)), sizeof tiny - 1);
+	query_free(q);
+}
