@@ -16,7 +16,12 @@
 
 #include "dicom/dict.h"
 #include "dicom/writer.h"
+#include "dicom/error.h"
 #include "storage/index.h"
+#include "util/log.h"
+
+/* SR Storage SOP classes (PS3.4 B.5: 1.2.840.10008.5.1.4.1.1.88.x) */
+#define SR_CLASS_PREFIX "1.2.840.10008.5.1.4.1.1.88."
 
 /* ---- a string builder and the bound values ---- */
 
@@ -330,6 +335,8 @@ static void cond_int(struct sql *q, const char *col, const char *value)
 	sql_add(q, ")");
 }
 
+/* The lesion key (query.h). When the findings tables land (another issue) this becomes an
+ * EXISTS over the findings of the study's SR instances (e.g. findings.count > 0). */
 #define LESION_EXISTS \
 	"EXISTS (SELECT 1 FROM series x JOIN instances y ON y.series_ref = x.id " \
 	"WHERE x.study_ref = st.id AND y.sop_class_uid = '" QUERY_UID_COMPREHENSIVE_3D_SR "')"
@@ -370,6 +377,7 @@ static void cond_key(struct sql *q, const struct query *qr, const struct qkey *k
 		break;
 	case QM_NONE:
 	case QM_SPECIAL:
+	case QM_SR:          /* matched in C on the file's values (sr_match) */
 		sql_add(q, "1");
 		break;
 	}
@@ -501,8 +509,50 @@ struct rowval {
 	bool is_null;
 };
 
-static int put_key(struct dcm_buf *b, const struct qkey *k, const char *text, bool explicit_vr)
+/* A sequence with one item holding n (tag, VR, value) string elements; empty values are
+ * written too (the item lists what the SCP knows). Defined lengths (PS3.5 7.5.1). */
+static int put_seq_item(struct dcm_buf *b, uint32_t tag, size_t n, const uint32_t *tags,
+			const char *const *vrs, const char *const *vals, bool explicit_vr)
 {
+	struct dcm_buf it = {0};
+	int r = 0;
+
+	for (size_t k = 0; k < n && r == 0; k++)
+		r = dcm_put_str(&it, tags[k], vrs[k], vals[k], explicit_vr);
+	if (r == 0 && it.len > UINT32_MAX - 8)
+		r = -EINVAL;
+	if (r == 0)
+		r = dcm_put_header(b, tag, "SQ", (uint32_t)it.len + 8, explicit_vr);
+	if (r == 0)
+		r = dcm_put_item_tag(b, DCM_TAG_ITEM, (uint32_t)it.len);
+	if (r == 0)
+		r = dcm_buf_append(b, it.data, it.len);
+	dcm_buf_free(&it);
+	return r;
+}
+
+static int put_key(struct dcm_buf *b, const struct qkey *k, const char *text,
+		   const struct qsr *sr, bool explicit_vr)
+{
+	if (k->sequence && k->match == QM_SR && sr != NULL && sr->loaded) {
+		if (k->tag == DCM_TAG(0x0040, 0xA043) && sr->has_cn) {
+			static const uint32_t tags[3] = {DCM_TAG(0x0008, 0x0100),
+							 DCM_TAG(0x0008, 0x0102),
+							 DCM_TAG(0x0008, 0x0104)};
+			static const char *const vrs[3] = {"SH", "SH", "LO"};
+			const char *vals[3] = {sr->cn[0], sr->cn[1], sr->cn[2]};
+
+			return put_seq_item(b, k->tag, 3, tags, vrs, vals, explicit_vr);
+		}
+		if (k->tag == DCM_TAG(0x0040, 0xA504) && sr->has_tpl) {
+			static const uint32_t tags[2] = {DCM_TAG(0x0008, 0x0105),
+							 DCM_TAG(0x0040, 0xDB00)};
+			static const char *const vrs[2] = {"CS", "CS"};
+			const char *vals[2] = {sr->tpl[0], sr->tpl[1]};
+
+			return put_seq_item(b, k->tag, 2, tags, vrs, vals, explicit_vr);
+		}
+	}
 	if (k->sequence)
 		return dcm_put_header(b, k->tag, "SQ", 0, explicit_vr);
 	if (strcmp(k->vr, "US") == 0 && text != NULL && text[0] != '\0')
@@ -512,16 +562,60 @@ static int put_key(struct dcm_buf *b, const struct qkey *k, const char *text, bo
 	return dcm_put_str(b, k->tag, k->vr, text ? text : "", explicit_vr);
 }
 
+/* The value of a non-sequence SR key in *sr, or NULL. */
+static const char *sr_value(const struct qsr *sr, uint32_t tag)
+{
+	switch (tag) {
+	case DCM_TAG(0x0008, 0x0023): return sr->content_date;
+	case DCM_TAG(0x0008, 0x0033): return sr->content_time;
+	case DCM_TAG(0x0040, 0xA491): return sr->completion;
+	case DCM_TAG(0x0040, 0xA493): return sr->verification;
+	}
+	return NULL;
+}
+
+/* The SR keys that take part in matching, evaluated on the values read from the file (an
+ * instance that is not SR, or whose file could not be read, has none: it does not match). */
+static bool sr_match(const struct query *q, const struct qsr *sr)
+{
+	for (size_t k = 0; k < q->nkeys; k++) {
+		const struct qkey *key = &q->keys[k];
+
+		if (key->match != QM_SR || !key->matching)
+			continue;
+		if (!sr->loaded)
+			return false;
+		if (key->sequence) {
+			if (!sr->has_cn)
+				return false;
+			for (int j = 0; j < 3; j++)
+				if (key->item[j] != NULL && key->item[j][0] != '\0' &&
+				    !qmatch_text(key->item[j], sr->cn[j], false))
+					return false;
+			continue;
+		}
+		const char *v = sr_value(sr, key->tag);
+		if (strcmp(key->vr, "DA") == 0 || strcmp(key->vr, "TM") == 0) {
+			if (!qmatch_range(key->value, v, key->vr[0] == 'T'))
+				return false;
+		} else if (!qmatch_text(key->value, v, false)) {
+			return false;
+		}
+	}
+	return true;
+}
+
 /* Builds the response identifier of the current row (columns: 0 charset, then one per
  * returned key with a column, in key order). */
-static int build_response(const struct query *q, sqlite3_stmt *st, const struct dcm_ts *ts,
-			  struct dcm_buf *b, struct rowval *vals)
+static int build_response(const struct query *q, sqlite3_stmt *st, int col,
+			  const struct qsr *sr, const struct dcm_ts *ts, struct dcm_buf *b,
+			  struct rowval *vals)
 {
 	const unsigned char *rcs = sqlite3_column_text(st, 0);
 	enum qcharset row_cs = qcs_from_scs(rcs ? (const char *)rcs : "");
 	bool ascii = true, latin1 = true;
 	const char *out_scs;
-	int col = 1, r = 0;
+	int r = 0;
 
 	for (size_t k = 0; k < q->nkeys; k++) {
 		const struct qkey *key = &q->keys[k];
@@ -543,6 +637,13 @@ static int build_response(const struct query *q, sqlite3_stmt *st, const struct 
 			vals[k].text = strdup(QUERY_PRIVATE_CREATOR);
 		} else if (key->tag == DCM_TAG(0x0008, 0x0052)) {
 			vals[k].text = strdup(query_level_name(q->level));
+		} else if (key->tag == DCM_TAG(0x0008, 0x0054)) {
+			vals[k].text = strdup(q->retrieve_ae);
+		} else if (key->match == QM_SR && !key->sequence && sr != NULL) {
+			const char *t = sr_value(sr, key->tag);
+
+			if (t != NULL && (vals[k].text = strdup(t)) == NULL)
+				return -ENOMEM;
 		}
 		if (vals[k].text != NULL && !qcs_is_ascii(vals[k].text)) {
 			bool unrep;
@@ -588,7 +689,7 @@ static int build_response(const struct query *q, sqlite3_stmt *st, const struct 
 		if (key->tag == DCM_TAG(0x0008, 0x0005))
 			r = dcm_put_str(b, key->tag, "CS", out_scs, ts->explicit_vr);
 		else
-			r = put_key(b, key, vals[k].text, ts->explicit_vr);
+			r = put_key(b, key, vals[k].text, sr, ts->explicit_vr);
 	}
 	return r;
 }
@@ -614,8 +715,14 @@ int query_find(sqlite3 *db, const struct query *q, const struct dcm_ts *ts, size
 
 	if (capped)
 		*capped = false;
+	if (ts->big_endian || ts->deflated) {
+		*status = QUERY_ST_TS;     /* dicom/writer.h writes Little Endian only */
+		return -EINVAL;
+	}
 	sql_add(&s, "SELECT ");
 	sql_add(&s, charset_sql[q->level]);
+	if (q->sr_file)
+		sql_add(&s, ", i.sop_class_uid, i.file_path");
 	for (size_t k = 0; k < q->nkeys; k++) {
 		const struct qkey *key = &q->keys[k];
 
@@ -629,7 +736,7 @@ int query_find(sqlite3 *db, const struct query *q, const struct dcm_ts *ts, size
 	sql_add(&s, from_sql[q->level]);
 	add_where(&s, q);
 	sql_add(&s, order_sql[q->level]);
-	if (max_matches > 0) {
+	if (max_matches > 0 && !q->sr_filter) {
 		sql_add(&s, " LIMIT ");
 		bind_int(&s, (int64_t)max_matches + 1);
 	}
@@ -642,12 +749,32 @@ int query_find(sqlite3 *db, const struct query *q, const struct dcm_ts *ts, size
 	if (r < 0)
 		goto out;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct qsr sr;
+		bool have_sr = false;
+
+		if (q->sr_file) {
+			const unsigned char *cls = sqlite3_column_text(st, 1);
+			const unsigned char *path = sqlite3_column_text(st, 2);
+
+			memset(&sr, 0, sizeof sr);
+			if (cls && path && strncmp((const char *)cls, SR_CLASS_PREFIX,
+						   strlen(SR_CLASS_PREFIX)) == 0) {
+				int e = qsr_load(q->root, (const char *)path, &sr);
+
+				if (e < 0)
+					log_warn("event=query_sr_read path=%s error=%s", path,
+						 e == -ENOMEM ? "out of memory" : dcm_strerror(e));
+			}
+			have_sr = true;
+			if (q->sr_filter && !sr_match(q, &sr))
+				continue;
+		}
 		if (max_matches > 0 && emitted == max_matches) {
 			if (capped)
 				*capped = true;
 			break;
 		}
-		r = build_response(q, st, ts, &b, vals);
+		r = build_response(q, st, q->sr_file ? 3 : 1, have_sr ? &sr : NULL, ts, &b, vals);
 		free_vals(vals, q->nkeys);
 		if (r < 0)
 			goto out;

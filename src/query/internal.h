@@ -24,6 +24,7 @@ enum qmatch {
 	QM_SOPCLASSES,  /* SOP Classes in Study: any instance class matches (UID list) */
 	QM_LESION,      /* dicomaid private Lesion Found, YES / NO */
 	QM_SPECIAL,     /* Specific Character Set, Query/Retrieve Level, private creator... */
+	QM_SR,          /* SR document key read from the stored file (srkeys.c), by its VR */
 };
 
 #define QK_UNIQUE 0x01     /* unique key of its level */
@@ -58,6 +59,9 @@ struct qkey {
 	bool sequence;               /* SQ: returned as an empty sequence */
 	bool matching;               /* takes part in matching (a non-universal supported key) */
 	bool returned;               /* part of the response (false: only added for matching) */
+	char *item[3];               /* Concept Name Code Sequence key item: Code Value,
+	                                Coding Scheme Designator, Code Meaning (owned, UTF-8;
+	                                NULL or "" = universal) */
 };
 
 enum qcharset { QCS_DEFAULT, QCS_LATIN1, QCS_UTF8, QCS_OTHER };
@@ -73,7 +77,30 @@ struct query {
 	bool unsupported;            /* see query_unsupported_keys() */
 	bool pn_ci;                  /* case-insensitive PN matching (options at parse time) */
 	uint16_t private_block;      /* element block xx of the lesion key (0 when absent) */
+	char retrieve_ae[17];        /* returned as Retrieve AE Title (0008,0054) */
+	char *root;                  /* storage root (owned) for SR keys; NULL: not configured */
+	bool sr_file;                /* IMAGE level with SR keys: read SR files (needs root) */
+	bool sr_filter;              /* some SR key takes part in matching */
 };
+
+/* SR document attributes of one stored SR instance (srkeys.c). Strings "" when absent. */
+struct qsr {
+	bool loaded;
+	char content_date[17];
+	char content_time[33];
+	char completion[17];
+	char verification[17];
+	bool has_cn;                 /* Concept Name Code Sequence had an item */
+	char cn[3][65];              /* its Code Value, Coding Scheme Designator, Code Meaning */
+	bool has_tpl;                /* Content Template Sequence had an item */
+	char tpl[2][65];             /* Mapping Resource, Template Identifier */
+};
+/* Reads the SR attributes of root/rel_path (both borrowed) into *sr. 0 or <0. */
+int qsr_load(const char *root, const char *rel_path, struct qsr *sr);
+/* Wild card / single value matching of a backslash list of patterns (C.2.2.2.1, .4). */
+bool qmatch_text(const char *list, const char *value, bool ci);
+/* DA (time=false) or TM range or single value (C.2.2.2.5) against a stored value. */
+bool qmatch_range(const char *range, const char *value, bool time);
 
 /* Character sets (PS3.5 6.1, PS3.3 C.12.1.1.2). */
 enum qcharset qcs_from_scs(const char *scs);

@@ -19,14 +19,14 @@ static const struct qkey_def defs[] = {
 	{T(0x0008, 0x0018), "UI", QUERY_IMAGE, QK_UNIQUE, QM_UID, "i.sop_instance_uid"},
 	{T(0x0008, 0x0020), "DA", QUERY_STUDY, QK_REQUIRED, QM_DATE, "st.study_date"},
 	{T(0x0008, 0x0021), "DA", QUERY_SERIES, 0, QM_NONE, NULL},   /* Series Date */
-	{T(0x0008, 0x0023), "DA", QUERY_IMAGE, 0, QM_NONE, NULL},    /* Content Date */
+	{T(0x0008, 0x0023), "DA", QUERY_IMAGE, 0, QM_SR, NULL},      /* Content Date */
 	{T(0x0008, 0x0030), "TM", QUERY_STUDY, QK_REQUIRED, QM_TIME, "st.study_time"},
 	{T(0x0008, 0x0031), "TM", QUERY_SERIES, 0, QM_NONE, NULL},   /* Series Time */
-	{T(0x0008, 0x0033), "TM", QUERY_IMAGE, 0, QM_NONE, NULL},    /* Content Time */
+	{T(0x0008, 0x0033), "TM", QUERY_IMAGE, 0, QM_SR, NULL},      /* Content Time */
 	{T(0x0008, 0x0050), "SH", QUERY_STUDY, QK_REQUIRED, QM_TEXT, "st.accession"},
 	{T(0x0008, 0x0052), "CS", QUERY_PATIENT, QK_ANYLEVEL, QM_SPECIAL, NULL},
 	/* Retrieve AE Title, Instance Availability (PS3.4 C.4.1.1.3.2): every level */
-	{T(0x0008, 0x0054), "AE", QUERY_PATIENT, QK_ANYLEVEL, QM_NONE, NULL},
+	{T(0x0008, 0x0054), "AE", QUERY_PATIENT, QK_ANYLEVEL, QM_SPECIAL, NULL},
 	{T(0x0008, 0x0056), "CS", QUERY_PATIENT, QK_ANYLEVEL, QM_NONE, "'ONLINE'"},
 	{T(0x0008, 0x0060), "CS", QUERY_SERIES, QK_REQUIRED, QM_TEXT, "se.modality"},
 	{T(0x0008, 0x0061), "CS", QUERY_STUDY, 0, QM_MODALITIES,
@@ -69,11 +69,11 @@ static const struct qkey_def defs[] = {
 	{T(0x0028, 0x0008), "IS", QUERY_IMAGE, 0, QM_INT, "i.frames"},
 	{T(0x0028, 0x0010), "US", QUERY_IMAGE, 0, QM_INT, "i.rows"},
 	{T(0x0028, 0x0011), "US", QUERY_IMAGE, 0, QM_INT, "i.columns"},
-	/* SR document keys (PS3.4 C.6.1.1.5.1): not in the index yet, returned empty */
-	{T(0x0040, 0xA043), "SQ", QUERY_IMAGE, 0, QM_NONE, NULL},    /* Concept Name Code Seq */
-	{T(0x0040, 0xA491), "CS", QUERY_IMAGE, 0, QM_NONE, NULL},    /* Completion Flag */
-	{T(0x0040, 0xA493), "CS", QUERY_IMAGE, 0, QM_NONE, NULL},    /* Verification Flag */
-	{T(0x0040, 0xA504), "SQ", QUERY_IMAGE, 0, QM_NONE, NULL},    /* Content Template Seq */
+	/* SR document keys (PS3.4 C.6.1.1.5.1): not in the index, read from SR files */
+	{T(0x0040, 0xA043), "SQ", QUERY_IMAGE, 0, QM_SR, NULL},      /* Concept Name Code Seq */
+	{T(0x0040, 0xA491), "CS", QUERY_IMAGE, 0, QM_SR, NULL},      /* Completion Flag */
+	{T(0x0040, 0xA493), "CS", QUERY_IMAGE, 0, QM_SR, NULL},      /* Verification Flag */
+	{T(0x0040, 0xA504), "SQ", QUERY_IMAGE, 0, QM_SR, NULL},      /* Content Template Seq */
 };
 
 const struct qkey_def *qkey_find(uint32_t tag)

@@ -4,7 +4,8 @@
 noinst_LIBRARIES += src/query/libquery.a
 src_query_libquery_a_SOURCES = \
 	src/query/query.h src/query/internal.h \
-	src/query/keys.c src/query/charset.c src/query/parse.c src/query/find.c
+	src/query/keys.c src/query/charset.c src/query/parse.c src/query/find.c \
+	src/query/srkeys.c
 src_query_libquery_a_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS)
 
 # Link line for anything using libquery.a (index_schema_latest comes from libstorage.a)
@@ -22,3 +23,9 @@ check_PROGRAMS += tests/query/gen_index
 tests_query_gen_index_SOURCES = tests/query/gen_index.c
 tests_query_gen_index_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS)
 tests_query_gen_index_LDADD = $(QUERY_LIBS)
+
+# C-FIND latency on such an index, library level (see its header); built by make check.
+check_PROGRAMS += tests/query/find_bench
+tests_query_find_bench_SOURCES = tests/query/find_bench.c
+tests_query_find_bench_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS)
+tests_query_find_bench_LDADD = $(QUERY_LIBS)

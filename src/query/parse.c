@@ -20,11 +20,18 @@
 #define MAX_KEYS 512          /* top-level elements in one identifier */
 #define MAX_VALUE (1u << 20)  /* longest key value (a long UID list) */
 
-static struct query_options g_opt;
+static struct {
+	bool pn_ci;
+	char retrieve_ae[17];
+	char root[4096];
+} g_opt;
 
 void query_set_options(const struct query_options *opt)
 {
-	g_opt = *opt;
+	g_opt.pn_ci = opt->pn_case_insensitive;
+	snprintf(g_opt.retrieve_ae, sizeof g_opt.retrieve_ae, "%s",
+		 opt->retrieve_ae ? opt->retrieve_ae : "");
+	snprintf(g_opt.root, sizeof g_opt.root, "%s", opt->storage_root ? opt->storage_root : "");
 }
 
 /* One top-level element as read. */
@@ -35,7 +42,15 @@ struct raw {
 	uint32_t len;
 	uint8_t *cap;         /* owned copy (deflated transfer syntaxes only) */
 	bool sequence;
-	bool sq_values;       /* some element inside the sequence's items has a value */
+	bool sq_values;       /* some element inside the sequence's items has a value that was
+	                         not captured below */
+	unsigned items;       /* items of the sequence */
+	struct {
+		uint32_t tag;
+		uint8_t val[65];
+		uint32_t len;
+	} item[4];            /* non-empty values of the first item (depth 1, up to 64 bytes) */
+	unsigned nitem;
 };
 
 struct pctx {
@@ -53,9 +68,15 @@ static int on_element(void *vctx, const struct dcm_elem *e)
 	struct raw *r;
 
 	if (e->depth > 0) {
-		if (c->n > 0 && e->length != 0 && e->length != DCM_UNDEFINED_LENGTH &&
-		    strcmp(e->vr, "SQ") != 0)
-			c->raw[c->n - 1].sq_values = true;
+		if (c->n == 0 || e->length == 0 || e->length == DCM_UNDEFINED_LENGTH ||
+		    strcmp(e->vr, "SQ") == 0)
+			return 0;
+		r = &c->raw[c->n - 1];
+		if (e->depth == 1 && r->items == 1 && r->nitem < 4 && e->length < 65) {
+			r->item[r->nitem].tag = e->tag;
+			return DCM_WANT_VALUE;
+		}
+		r->sq_values = true;
 		return 0;
 	}
 	if (c->n == MAX_KEYS) {
@@ -95,6 +116,12 @@ static int on_value(void *vctx, const struct dcm_elem *e, const uint8_t *val, si
 	struct pctx *c = vctx;
 	struct raw *r = &c->raw[c->n - 1];
 
+	if (e->depth == 1 && r->sequence) {
+		memcpy(r->item[r->nitem].val, val, len);
+		r->item[r->nitem].len = (uint32_t)len;
+		r->nitem++;
+		return 0;
+	}
 	if (e->depth > 0 || r->tag != e->tag)
 		return 0;
 	r->cap = malloc(len + 1);
@@ -103,6 +130,15 @@ static int on_value(void *vctx, const struct dcm_elem *e, const uint8_t *val, si
 	memcpy(r->cap, val, len);
 	r->val = r->cap;
 	r->len = (uint32_t)len;
+	return 0;
+}
+
+static int on_item(void *vctx, const struct dcm_elem *e)
+{
+	struct pctx *c = vctx;
+
+	if (e->depth == 1 && c->n > 0)
+		c->raw[c->n - 1].items++;
 	return 0;
 }
 
@@ -166,9 +202,13 @@ void query_free(struct query *q)
 {
 	if (q == NULL)
 		return;
-	for (size_t k = 0; k < q->nkeys; k++)
+	for (size_t k = 0; k < q->nkeys; k++) {
 		free(q->keys[k].value);
+		for (int j = 0; j < 3; j++)
+			free(q->keys[k].item[j]);
+	}
 	free(q->keys);
+	free(q->root);
 	free(q);
 }
 
@@ -176,6 +216,28 @@ enum query_level query_level(const struct query *q) { return q->level; }
 enum query_model query_model(const struct query *q) { return q->model; }
 enum query_op query_op(const struct query *q) { return q->op; }
 bool query_unsupported_keys(const struct query *q) { return q->unsupported; }
+
+const char *query_summary(const struct query *q, char *buf, size_t cap)
+{
+	size_t n;
+	bool first = true;
+
+	if (cap == 0)
+		return buf;
+	n = (size_t)snprintf(buf, cap, "model=%s level=%s keys=%zu matching=",
+			     q->model == QUERY_PATIENT_ROOT ? "PATIENT" : "STUDY",
+			     query_level_name(q->level), q->nkeys);
+	for (size_t k = 0; k < q->nkeys && n < cap; k++) {
+		if (!q->keys[k].matching)
+			continue;
+		n += (size_t)snprintf(buf + n, cap - n, "%s(%04X,%04X)", first ? "" : ",",
+				      DCM_GROUP(q->keys[k].tag), DCM_ELEMENT(q->keys[k].tag));
+		first = false;
+	}
+	if (first && n < cap)
+		snprintf(buf + n, cap - n, "none");
+	return buf;
+}
 
 /* Trims the padding a value may carry (PS3.5 6.2): trailing spaces and NULs always, leading
  * spaces too except for PN, LT, ST, UT where they are significant. */
@@ -338,6 +400,18 @@ static int check_value(struct query *q, struct qkey *k, uint16_t *status, char *
 				    "(%04X,%04X): Lesion Found must be YES or NO", g, e);
 		k->matching = true;
 		return 0;
+	case QM_SR:
+		if (q->root == NULL) {
+			if (strspn(v, "*") != strlen(v))
+				q->unsupported = true;
+			return 0;
+		}
+		if ((strcmp(k->vr, "DA") == 0 || strcmp(k->vr, "TM") == 0) &&
+		    !range_valid(v, k->vr[0] == 'T'))
+			return fail(status, QUERY_ST_BAD_VALUE, err, errlen,
+				    "(%04X,%04X): malformed %s value or range", g, e, k->vr);
+		k->matching = strspn(v, "*") != strlen(v);
+		return 0;
 	case QM_NONE:
 		if (strspn(v, "*") != strlen(v))
 			q->unsupported = true;
@@ -352,7 +426,8 @@ int query_parse(const uint8_t *ds, size_t len, const struct dcm_ts *ts, enum que
 		enum query_op op, struct query **out, uint16_t *status, char *err, size_t errlen)
 {
 	struct pctx c = {.ds = ds, .len = len, .deflated = ts->deflated};
-	struct dcm_parser_cb cb = {.ctx = &c, .on_element = on_element, .on_value = on_value};
+	struct dcm_parser_cb cb = {.ctx = &c, .on_element = on_element, .on_value = on_value,
+				   .on_item = on_item};
 	struct dcm_parser p;
 	struct query *q = NULL;
 	const struct raw *lvl = NULL, *scs = NULL;
@@ -383,7 +458,13 @@ int query_parse(const uint8_t *ds, size_t len, const struct dcm_ts *ts, enum que
 	}
 	q->model = model;
 	q->op = op;
-	q->pn_ci = g_opt.pn_case_insensitive;
+	q->pn_ci = g_opt.pn_ci;
+	memcpy(q->retrieve_ae, g_opt.retrieve_ae, sizeof q->retrieve_ae);
+	if (g_opt.root[0] != '\0' && (q->root = strdup(g_opt.root)) == NULL) {
+		r = fail(status, op == QUERY_FIND ? QUERY_ST_NOMEM : QUERY_ST_NOMEM_RETRIEVE, err,
+			 errlen, "out of memory");
+		goto out;
+	}
 
 	/* Query/Retrieve Level (C.4.1.1.3.1) and Specific Character Set first. */
 	for (size_t k = 0; k < c.n; k++) {
@@ -482,8 +563,42 @@ int query_parse(const uint8_t *ds, size_t len, const struct dcm_ts *ts, enum que
 		}
 		if (key->sequence) {
 			key->value = strdup("");
-			if (rw->sq_values)
+			if (key->match == QM_SR && q->root != NULL &&
+			    key->tag == DCM_TAG(0x0040, 0xA043)) {
+				/* C.2.2.2.6: the key item's Code Value, Coding Scheme Designator and
+				 * Code Meaning must all match within the stored item */
+				static const uint32_t itags[3] = {DCM_TAG(0x0008, 0x0100),
+								  DCM_TAG(0x0008, 0x0102),
+								  DCM_TAG(0x0008, 0x0104)};
+				for (unsigned j = 0; j < rw->nitem; j++) {
+					const uint8_t *iv = rw->item[j].val;
+					uint32_t il = rw->item[j].len;
+					int slot = -1;
+
+					for (int t = 0; t < 3; t++)
+						if (rw->item[j].tag == itags[t])
+							slot = t;
+					trim_value(&iv, &il, slot == 2 ? "LO" : "SH");
+					if (slot < 0 || key->item[slot] != NULL) {
+						if (il > 0)
+							q->unsupported = true;
+						continue;
+					}
+					key->item[slot] = qcs_to_utf8(q->cs, (const char *)iv, il,
+								      false);
+					if (key->item[slot] == NULL) {
+						r = fail(status, QUERY_ST_NOMEM, err, errlen,
+							 "out of memory");
+						goto out;
+					}
+					if (strspn(key->item[slot], "*") != strlen(key->item[slot]))
+						key->matching = true;
+				}
+				if (rw->sq_values || rw->items > 1)
+					q->unsupported = true;
+			} else if (rw->sq_values || rw->nitem > 0) {
 				q->unsupported = true;
+			}
 		} else {
 			trim_value(&v, &n, key->vr);
 			key->value = qcs_to_utf8(q->cs, (const char *)v, n, true);
@@ -593,6 +708,13 @@ int query_parse(const uint8_t *ds, size_t len, const struct dcm_ts *ts, enum que
 			r = fail(status, QUERY_ST_NOMEM, err, errlen, "out of memory");
 			goto out;
 		}
+	}
+	for (size_t k = 0; k < q->nkeys; k++) {
+		if (q->keys[k].match != QM_SR || q->root == NULL || op != QUERY_FIND)
+			continue;
+		q->sr_file = true;
+		if (q->keys[k].matching)
+			q->sr_filter = true;
 	}
 	qsort(q->keys, q->nkeys, sizeof *q->keys, cmp_key);
 	*out = q;

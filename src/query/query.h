@@ -10,13 +10,21 @@
  * Baseline hierarchical only (no relational queries: they need Extended Negotiation).
  * Keys the index cannot answer (optional keys it does not hold, sequence keys with values) are
  * returned empty and do not restrict the matches; query_unsupported_keys() then says so, and the
- * caller answers FF01 instead of FF00 (PS3.4 C.4.1.1.4).
+ * caller answers FF01 instead of FF00 (PS3.4 C.4.1.1.4). Keys dicomaid does not know at all
+ * (and private keys other than the lesion key) are accepted that way too; known keys of another
+ * level are refused (A900).
+ * SR document keys at IMAGE level (Content Date/Time, Completion/Verification Flag, Concept Name
+ * Code Sequence, Content Template Sequence) are read from the stored SR files when the storage
+ * root is configured (query_options): returned, and matched (the Concept Name item's Code
+ * Value / Coding Scheme Designator / Code Meaning by single value or wild card, C.2.2.2.6).
  *
- * Extra key (dicomaid private, documented in dicomaid(8)): private creator (0071,00xx)
- * "DICOMAID QR 1" with element (0071,xx01) CS "Lesion Found" at STUDY level. Query value "YES"
- * selects studies for which dicomaid stored an analysis result SR (see query_find.c), "NO" the
- * others; returned "YES" or "NO". A plain alternative with no private key: SOP Classes in Study
- * (0008,0062) = 1.2.840.10008.5.1.4.1.1.88.34 (Comprehensive 3D SR).
+ * Extra key (dicomaid private, to document in dicomaid(8)): private creator (0071,00xx)
+ * "DICOMAID QR 1" with element (0071,xx01) CS "Lesion Found" at STUDY level (any block xx
+ * 10..FF, PS3.5 7.8.1). Query value "YES" selects studies holding a Comprehensive 3D SR (the
+ * class of dicomaid's analysis results), "NO" the others; empty returns YES/NO for each study.
+ * Until the findings tables exist that means "analysed"; with them it will mean "a finding was
+ * recorded" (find.c, LESION_EXISTS). Without the private key: SOP Classes in Study (0008,0062)
+ * = 1.2.840.10008.5.1.4.1.1.88.34, or an IMAGE level query on Concept Name Code Sequence.
  *
  * Failure statuses chosen (PS3.4 C.4.1.1.4, C.4.2.1.5, C.4.3.1.4; Cxxx is "unable to process",
  * implementation-specific):
@@ -30,6 +38,8 @@
  *   C003 QUERY_ST_CHARSET    a Specific Character Set other than default, ISO_IR 6, ISO_IR 100,
  *                            ISO_IR 192 with non-ASCII values in the keys
  *   C004 QUERY_ST_DB         the index failed (I/O, locked past the busy timeout, schema)
+ *   C005 QUERY_ST_TS         query_find asked for a response transfer syntax other than
+ *                            Implicit or Explicit VR Little Endian (negotiate only those)
  *   A700 QUERY_ST_NOMEM      C-FIND out of resources (memory)
  *   A701 QUERY_ST_NOMEM_RETRIEVE  C-MOVE/C-GET out of resources: unable to calculate matches
  * Success/warning statuses stay with the caller: 0000, FF00/FF01, FE00, B001 (capped, see
@@ -56,6 +66,7 @@ enum query_level { QUERY_PATIENT, QUERY_STUDY, QUERY_SERIES, QUERY_IMAGE };
 #define QUERY_ST_BAD_VALUE 0xC002
 #define QUERY_ST_CHARSET 0xC003
 #define QUERY_ST_DB 0xC004
+#define QUERY_ST_TS 0xC005
 #define QUERY_ST_NOMEM 0xA700
 #define QUERY_ST_NOMEM_RETRIEVE 0xA701
 
@@ -79,10 +90,18 @@ enum query_level { QUERY_PATIENT, QUERY_STUDY, QUERY_SERIES, QUERY_IMAGE };
 struct query;                                   /* parsed, validated identifier */
 
 /* Process-wide options, read by query_parse (set them once at start-up, before any thread
- * parses). pn_case_insensitive: Person Name single-value and wild card matching ignore ASCII
- * case (PS3.4 C.2.2.2.1 leaves it to the implementation). Default: all false. */
+ * parses; the strings are copied). Defaults: all false / NULL. */
 struct query_options {
+	/* Person Name single-value and wild card matching ignore ASCII case (PS3.4 C.2.2.2.1
+	 * leaves it to the implementation; LIKE / COLLATE NOCASE, ASCII letters only). */
 	bool pn_case_insensitive;
+	/* Returned as Retrieve AE Title (0008,0054) when asked for; NULL: returned empty. */
+	const char *retrieve_ae;
+	/* The storage root the index's file paths are relative to. When set, the SR document
+	 * keys of the IMAGE level (Content Date/Time, Completion/Verification Flag, Concept Name
+	 * Code Sequence, Content Template Sequence) are read from the stored SR files, returned
+	 * and matched; when NULL they are returned empty and not matched (FF01). */
+	const char *storage_root;
 };
 void query_set_options(const struct query_options *opt);
 
@@ -112,6 +131,11 @@ const char *query_level_name(enum query_level level);
  * the index does not hold, sequence keys with items): answer FF01 rather than FF00. */
 bool query_unsupported_keys(const struct query *q);
 
+/* A one-line description for log lines, without values (no patient data): "model=STUDY
+ * level=SERIES keys=7 matching=(0008,0060),(0020,000D)". Writes at most cap bytes (truncated,
+ * NUL-terminated) into buf; returns buf. */
+const char *query_summary(const struct query *q, char *buf, size_t cap);
+
 /* Read-only connection to the index at index_path (WAL readers don't block the writer), with
  * the schema version checked (the read-write index must have migrated it first) and dicomaid's
  * SQL functions registered. *db is the caller's, closed with sqlite3_close(). 0 or <0 (err). */
@@ -125,7 +149,7 @@ int query_db_open(const char *index_path, sqlite3 **db, char *err, size_t errlen
  * the call). emit returning nonzero stops the query (C-CANCEL): query_find then returns 1.
  * At most max_matches (0 = no limit) are emitted; *capped (may be NULL) tells whether more
  * existed (answer B001 then). Returns 0 when all were emitted, 1 when emit stopped it, or <0
- * with *status set (QUERY_ST_DB, QUERY_ST_NOMEM).
+ * with *status set (QUERY_ST_DB, QUERY_ST_NOMEM, QUERY_ST_TS).
  * Text is returned in the request's character set when it can hold it (default or ISO_IR 100),
  * otherwise in ISO_IR 192 (UTF-8); Specific Character Set says which.
  */

@@ -9,9 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dicom/parser.h"
+#include "dicom/part10.h"
 #include "dicom/writer.h"
 #include "query/query.h"
 #include "storage/index.h"
@@ -144,7 +146,7 @@ TestSuite(query, .init = setup, .fini = teardown);
 /* ---- identifiers ---- */
 
 /* Builds an identifier from (tag, vr, value) triples ending with tag 0; vr "SQ" with value
- * NULL writes an empty sequence, value "ITEM" one item holding (0008,0100) "X". */
+ * NULL writes an empty sequence, value "ITEMxxx" one item holding (0008,0100) "xxx". */
 static struct dcm_buf ident(bool explicit_vr, ...)
 {
 	struct dcm_buf b = {0};
@@ -165,7 +167,7 @@ static struct dcm_buf ident(bool explicit_vr, ...)
 			} else {
 				struct dcm_buf it = {0};
 
-				dcm_put_str(&it, TG(0008, 0100), "SH", "X", explicit_vr);
+				dcm_put_str(&it, TG(0008, 0100), "SH", val + 4, explicit_vr);
 				dcm_put_header(&b, tag, "SQ", (uint32_t)it.len + 8, explicit_vr);
 				dcm_put_item_tag(&b, DCM_TAG_ITEM, (uint32_t)it.len);
 				dcm_buf_append(&b, it.data, it.len);
@@ -530,7 +532,7 @@ Test(query, sr_keys_and_sequences)
 
 	/* a sequence key with values cannot be matched: ignored, flagged for FF01 */
 	b = ident(false, LEVEL("IMAGE"), TG(0020, 000D), "UI", "1.2.3.1", TG(0020, 000E), "UI",
-		  "1.2.3.1.2", TG(0040, A043), "SQ", "ITEM", END);
+		  "1.2.3.1.2", TG(0040, A043), "SQ", "ITEMX", END);
 	q = parse_ok(&b, IMPL, QUERY_STUDY_ROOT, QUERY_FIND);
 	cr_assert(query_unsupported_keys(q));
 	C.n = 0;
@@ -897,6 +899,10 @@ Test(query, cap)
 	cr_assert_eq(query_find(db, q, IMPL, 5, emit, &C, &capped, &st), 0);
 	cr_assert_eq(C.n, 5);
 	cr_assert_not(capped);
+	/* responses are Little Endian only */
+	cr_assert_lt(query_find(db, q, dcm_ts_find(DCM_TS_EXPLICIT_BE), 5, emit, &C, &capped, &st),
+		     0);
+	cr_assert_eq(st, QUERY_ST_TS);
 	query_free(q);
 }
 
@@ -972,4 +978,253 @@ Test(query, db_open_errors)
 	cr_assert_lt(query_db_open("/nonexistent/dir/index.sqlite", &h, err, sizeof err), 0);
 	cr_assert_null(h);
 	cr_assert_neq(err[0], '\0');
+}
+
+/* Writes the SR instance 1.2.3.1.2.1 as a Part 10 file under dir/s/ (its index rel_path). */
+static void write_sr_file(void)
+{
+	struct dcm_meta m = {.sop_class_uid = SR3D, .sop_instance_uid = "1.2.3.1.2.1",
+			     .ts_uid = DCM_TS_EXPLICIT_LE};
+	struct dcm_buf b = {0}, it = {0};
+	char path[256];
+	FILE *f;
+
+	cr_assert_eq(dcm_part10_write_header(&b, &m), 0);
+	dcm_put_str(&b, TG(0008, 0016), "UI", SR3D, true);
+	dcm_put_str(&b, TG(0008, 0018), "UI", "1.2.3.1.2.1", true);
+	dcm_put_str(&b, TG(0008, 0023), "DA", "20240116", true);
+	dcm_put_str(&b, TG(0008, 0033), "TM", "101500", true);
+	dcm_put_str(&it, TG(0008, 0100), "SH", "126000", true);
+	dcm_put_str(&it, TG(0008, 0102), "SH", "DCM", true);
+	dcm_put_str(&it, TG(0008, 0104), "LO", "Imaging Measurement Report", true);
+	/* undefined-length sequence and item, as many writers do */
+	dcm_put_header(&b, TG(0040, A043), "SQ", 0xFFFFFFFF, true);
+	dcm_put_item_tag(&b, DCM_TAG_ITEM, 0xFFFFFFFF);
+	dcm_buf_append(&b, it.data, it.len);
+	dcm_put_item_tag(&b, DCM_TAG_ITEM_DELIM, 0);
+	dcm_put_item_tag(&b, DCM_TAG_SEQ_DELIM, 0);
+	dcm_put_str(&b, TG(0040, A491), "CS", "COMPLETE", true);
+	dcm_put_str(&b, TG(0040, A493), "CS", "UNVERIFIED", true);
+	it.len = 0;
+	dcm_put_str(&it, TG(0008, 0105), "CS", "DCMR", true);
+	dcm_put_str(&it, TG(0040, DB00), "CS", "1500", true);
+	dcm_put_header(&b, TG(0040, A504), "SQ", (uint32_t)it.len + 8, true);
+	dcm_put_item_tag(&b, DCM_TAG_ITEM, (uint32_t)it.len);
+	dcm_buf_append(&b, it.data, it.len);
+	dcm_put_header(&b, TG(0040, A730), "SQ", 0, true);
+	snprintf(path, sizeof path, "%s/s", dir);
+	cr_assert_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof path, "%s/s/1.2.3.1.2.1.dcm", dir);
+	f = fopen(path, "wb");
+	cr_assert_not_null(f);
+	cr_assert_eq(fwrite(b.data, 1, b.len, f), b.len);
+	fclose(f);
+	dcm_buf_free(&b);
+	dcm_buf_free(&it);
+}
+
+static void sr_options(bool with_root)
+{
+	struct query_options o = {.retrieve_ae = "DICOMAID", .storage_root = with_root ? dir : NULL};
+
+	query_set_options(&o);
+}
+
+#define SR_KEYS(cn)                                                                         \
+	TG(0008, 0018), "UI", "", TG(0008, 0023), "DA", "", TG(0008, 0033), "TM", "",           \
+	TG(0008, 0052), "CS", "IMAGE", TG(0008, 0054), "AE", "", TG(0020, 000D), "UI",          \
+	"1.2.3.1", TG(0040, A043), "SQ", cn, TG(0040, A491), "CS", "", TG(0040, A493), "CS", "", \
+	TG(0040, A504), "SQ", NULL
+
+Test(query, sr_keys_from_file)
+{
+	write_sr_file();
+	sr_options(true);
+	find(ident(false, SR_KEYS(NULL), TG(0020, 000E), "UI", "1.2.3.1.2", END), IMPL,
+	     QUERY_STUDY_ROOT, &C);
+	cr_assert_eq(C.n, 1);
+	const struct resp *r = &C.r[0];
+	tags_are(r, TG(0008, 0005), TG(0008, 0018), TG(0008, 0023), TG(0008, 0033),
+		 TG(0008, 0052), TG(0008, 0054), TG(0020, 000D), TG(0020, 000E), TG(0040, A043),
+		 TG(0040, A491), TG(0040, A493), TG(0040, A504), END);
+	cr_assert_str_eq(val(r, TG(0008, 0023)), "20240116");
+	cr_assert_str_eq(val(r, TG(0008, 0033)), "101500");
+	cr_assert_str_eq(val(r, TG(0008, 0054)), "DICOMAID");
+	cr_assert_str_eq(val(r, TG(0040, A491)), "COMPLETE");
+	cr_assert_str_eq(val(r, TG(0040, A493)), "UNVERIFIED");
+	/* the sequences carry one item: 3 code elements (8-byte headers in implicit VR) */
+	cr_assert_eq(get(r, TG(0040, A043))->len,
+		     8 + (8 + 6) + (8 + 4) + (8 + strlen("Imaging Measurement Report")));
+	cr_assert_eq(get(r, TG(0040, A504))->len, 8 + (8 + 4) + (8 + 4));
+}
+
+Test(query, sr_keys_matching)
+{
+	write_sr_file();
+	sr_options(true);
+	/* the whole study at IMAGE level needs the series: use the SR series and the MR one */
+	find(ident(false, SR_KEYS(NULL), TG(0020, 000E), "UI", "1.2.3.1.1", END), IMPL,
+	     QUERY_STUDY_ROOT, &C);
+	cr_assert_eq(C.n, 3);
+	cr_assert_str_eq(column(&C, TG(0040, A491)), "||");       /* not SR: empty */
+	cr_assert_eq(get(&C.r[0], TG(0040, A043))->len, 0);
+
+	struct dcm_buf b = ident(false, TG(0008, 0052), "CS", "IMAGE", TG(0020, 000D), "UI",
+				 "1.2.3.1", TG(0020, 000E), "UI", "1.2.3.1.1", TG(0040, A491),
+				 "CS", "COMPLETE", END);
+	struct query *q = parse_ok(&b, IMPL, QUERY_STUDY_ROOT, QUERY_FIND);
+	uint16_t st;
+	bool capped = true;
+	C.n = 0;
+	cr_assert_eq(query_find(db, q, IMPL, 1, emit, &C, &capped, &st), 0);
+	cr_assert_eq(C.n, 0);                /* MR images have no Completion Flag */
+	cr_assert_not(capped);
+	cr_assert_not(query_unsupported_keys(q));
+	query_free(q);
+
+	find(ident(false, TG(0008, 0052), "CS", "IMAGE", TG(0020, 000D), "UI", "1.2.3.1",
+		   TG(0020, 000E), "UI", "1.2.3.1.2", TG(0040, A491), "CS", "COMP*", END),
+	     IMPL, QUERY_STUDY_ROOT, &C);
+	cr_assert_eq(C.n, 1);
+	find(ident(false, TG(0008, 0023), "DA", "-20231231", TG(0008, 0052), "CS", "IMAGE",
+		   TG(0020, 000D), "UI", "1.2.3.1", TG(0020, 000E), "UI", "1.2.3.1.2", END),
+	     IMPL, QUERY_STUDY_ROOT, &C);
+	cr_assert_eq(C.n, 0);
+	find(ident(false, TG(0008, 0023), "DA", "20240116", TG(0008, 0033), "TM", "1000-1030",
+		   TG(0008, 0052), "CS", "IMAGE", TG(0020, 000D), "UI", "1.2.3.1", TG(0020, 000E),
+		   "UI", "1.2.3.1.2", END),
+	     IMPL, QUERY_STUDY_ROOT, &C);
+	cr_assert_eq(C.n, 1);
+	/* sequence matching on the Concept Name: Code Value "126000" (scheme, meaning universal) */
+	find(ident(false, SR_KEYS("ITEM126000"), TG(0020, 000E), "UI", "1.2.3.1.2", END), IMPL,
+	     QUERY_STUDY_ROOT, &C);
+	cr_assert_eq(C.n, 1);
+	find(ident(false, SR_KEYS("ITEM999"), TG(0020, 000E), "UI", "1.2.3.1.2", END), IMPL,
+	     QUERY_STUDY_ROOT, &C);
+	cr_assert_eq(C.n, 0);
+}
+
+Test(query, sr_keys_without_root_or_file)
+{
+	/* no storage root: SR keys returned empty, a value is unsupported (FF01) */
+	sr_options(false);
+	struct dcm_buf b = ident(false, TG(0008, 0052), "CS", "IMAGE", TG(0020, 000D), "UI",
+				 "1.2.3.1", TG(0020, 000E), "UI", "1.2.3.1.2", TG(0040, A491),
+				 "CS", "COMPLETE", END);
+	struct query *q = parse_ok(&b, IMPL, QUERY_STUDY_ROOT, QUERY_FIND);
+	uint16_t st;
+	cr_assert(query_unsupported_keys(q));
+	C.n = 0;
+	C.ts = IMPL;
+	cr_assert_eq(query_find(db, q, IMPL, 0, emit, &C, NULL, &st), 0);
+	cr_assert_eq(C.n, 1);
+	cr_assert_str_eq(val(&C.r[0], TG(0040, A491)), "");
+	query_free(q);
+	/* root set but the file is missing: the instance has no SR values */
+	sr_options(true);
+	find(ident(false, SR_KEYS(NULL), TG(0020, 000E), "UI", "1.2.3.1.2", END), IMPL,
+	     QUERY_STUDY_ROOT, &C);
+	cr_assert_eq(C.n, 1);
+	cr_assert_str_eq(val(&C.r[0], TG(0040, A491)), "");
+	cr_assert_str_eq(val(&C.r[0], TG(0008, 0054)), "DICOMAID");
+}
+
+static int emit_count(void *ctx, const uint8_t *ds, size_t len)
+{
+	(void)ds;
+	cr_assert_gt(len, 0);
+	(*(size_t *)ctx)++;
+	return 0;
+}
+
+static bool known_failure(uint16_t st)
+{
+	return st == QUERY_ST_MISMATCH || st == QUERY_ST_PARSE || st == QUERY_ST_BAD_UID ||
+	       st == QUERY_ST_BAD_VALUE || st == QUERY_ST_CHARSET;
+}
+
+/* Every truncation and byte mutation of valid identifiers: parse fails with a documented
+ * status or succeeds and then runs; nothing crashes (run under ASan in CI). */
+Test(query, mutated_identifiers)
+{
+	struct dcm_buf ids[4];
+	const struct dcm_ts *tss[4] = {IMPL, EXPL, IMPL, EXPL};
+	static const uint8_t muts[] = {0x00, 0xFF, '\\', '*', '-', 0x80};
+	size_t runs = 0, ok = 0;
+
+	sr_options(true);
+	ids[0] = ident(false, TG(0008, 0005), "CS", "ISO_IR 100", TG(0008, 0020), "DA",
+		       "20240101-", LEVEL("STUDY"), TG(0008, 0061), "CS", "MR\\SR", TG(0010, 0010),
+		       "PN", "D*", TG(0020, 000D), "UI", "1.2.3.1\\1.2.3.2", END);
+	ids[1] = ident(true, TG(0008, 0018), "UI", "", TG(0008, 0033), "TM", "1000-1100",
+		       LEVEL("IMAGE"), TG(0020, 000D), "UI", "1.2.3.1", TG(0020, 000E), "UI",
+		       "1.2.3.1.2", TG(0040, A043), "SQ", "ITEM126000", END);
+	ids[2] = ident(false, LEVEL("SERIES"), TG(0010, 0020), "LO", "PID1", TG(0020, 000D),
+		       "UI", "1.2.3.1", TG(0020, 0011), "IS", "1", END);
+	ids[3] = ident(true, LEVEL("STUDY"), TG(0071, 0010), "LO", QUERY_PRIVATE_CREATOR,
+		       TG(0071, 1001), "CS", "YES", END);
+	for (int i = 0; i < 4; i++) {
+		enum query_model m = i == 2 ? QUERY_PATIENT_ROOT : QUERY_STUDY_ROOT;
+
+		for (size_t pos = 0; pos <= ids[i].len; pos++) {
+			for (size_t k = 0; k <= sizeof muts; k++) {
+				uint8_t buf[512];
+				size_t len = ids[i].len;
+				struct query *q = NULL;
+				uint16_t st = 0;
+				char err[160];
+
+				cr_assert_leq(len, sizeof buf);
+				memcpy(buf, ids[i].data, len);
+				if (k == sizeof muts)
+					len = pos;                 /* truncation */
+				else if (pos < len)
+					buf[pos] = muts[k];
+				else
+					continue;
+				runs++;
+				for (int op = QUERY_FIND; op <= QUERY_GET; op++) {
+					if (query_parse(buf, len, tss[i], m, (enum query_op)op, &q, &st,
+							err, sizeof err) < 0) {
+						cr_assert(known_failure(st), "status %04X", st);
+						cr_assert_null(q);
+						continue;
+					}
+					ok++;
+					if (op == QUERY_FIND) {
+						size_t n = 0;
+						bool capped;
+
+						cr_assert_geq(query_find(db, q, IMPL, 3, emit_count, &n,
+									 &capped, &st), 0);
+						cr_assert_leq(n, 3);
+					} else {
+						struct query_instance *list;
+						size_t n;
+
+						cr_assert_eq(query_retrieve(db, q, &list, &n, &st), 0);
+						free(list);
+					}
+					query_free(q);
+					q = NULL;
+				}
+			}
+		}
+		dcm_buf_free(&ids[i]);
+	}
+	cr_assert_gt(runs, 1000);
+	cr_assert_gt(ok, 100);      /* many mutations still parse: the run exercises find too */
+}
+
+Test(query, summary_has_no_values)
+{
+	struct dcm_buf b = ident(false, TG(0008, 0020), "DA", "20240101-", LEVEL("STUDY"),
+				 TG(0010, 0010), "PN", "DOE*", TG(0020, 000D), "UI", "", END);
+	struct query *q = parse_ok(&b, IMPL, QUERY_STUDY_ROOT, QUERY_FIND);
+	char s[256], tiny[8];
+
+	cr_assert_str_eq(query_summary(q, s, sizeof s),
+			 "model=STUDY level=STUDY keys=5 matching=(0008,0020),(0010,0010)");
+	cr_assert_eq(strlen(query_summary(q, tiny, sizeof tiny)), sizeof tiny - 1);
+	query_free(q);
 }
