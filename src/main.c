@@ -89,7 +89,9 @@ int main(int argc, char **argv)
 	}
 	log_set_level(debug ? LOG_LVL_DEBUG : (enum log_level)cfg.log_level);
 	signal(SIGPIPE, SIG_IGN);
-	query_set_options(&(struct query_options){ .pn_case_insensitive = cfg.pn_case_insensitive });
+	query_set_options(&(struct query_options){ .pn_case_insensitive = cfg.pn_case_insensitive,
+						   .retrieve_ae = cfg.ae_title,
+						   .storage_root = cfg.storage_path });
 	/* libuv's threadpool writes data sets and audit rows; give it room for both. */
 	setenv("UV_THREADPOOL_SIZE", "8", 0);
 
