@@ -1,0 +1,23 @@
+# src/analysis: the detector's analysis of a series (pixel reader, series selection,
+# preprocessing per the model manifest, inference on src/nn, decoding, lesion linking) and
+# the dicomaid-detect command-line tool that runs exactly that path.
+noinst_LIBRARIES += src/analysis/libanalysis.a
+src_analysis_libanalysis_a_SOURCES = \
+	src/analysis/analysis.c src/analysis/analysis.h \
+	src/analysis/decode.c src/analysis/decode.h \
+	src/analysis/geometry.c src/analysis/geometry.h \
+	src/analysis/link.c src/analysis/link.h \
+	src/analysis/manifest.c \
+	src/analysis/pixels.c src/analysis/pixels.h \
+	src/analysis/preprocess.c src/analysis/preprocess.h \
+	src/analysis/series.c src/analysis/series.h
+src_analysis_libanalysis_a_CFLAGS = $(AM_CFLAGS) -O2 $(INIH_CFLAGS) $(ZLIB_CFLAGS)
+
+# Link line for anything using libanalysis.a
+ANALYSIS_LIBS = src/analysis/libanalysis.a src/nn/libnn.a src/dicom/libdicom.a \
+	$(INIH_LIBS) $(ZLIB_LIBS) $(PROTOBUFC_LIBS) $(OPENBLAS_LIBS) -lm
+
+bin_PROGRAMS += src/dicomaid-detect
+src_dicomaid_detect_SOURCES = src/analysis/detect.c
+src_dicomaid_detect_CFLAGS = $(AM_CFLAGS)
+src_dicomaid_detect_LDADD = $(ANALYSIS_LIBS) $(PTHREAD_LIBS)
