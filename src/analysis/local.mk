@@ -21,3 +21,24 @@ bin_PROGRAMS += src/dicomaid-detect
 src_dicomaid_detect_SOURCES = src/analysis/detect.c
 src_dicomaid_detect_CFLAGS = $(AM_CFLAGS)
 src_dicomaid_detect_LDADD = $(ANALYSIS_LIBS) $(PTHREAD_LIBS)
+
+# Criterion tests: decoding, linking, geometry, the pixel reader, the manifest.
+ANALYSIS_TESTS = tests/analysis/decode_test tests/analysis/link_test \
+	tests/analysis/geometry_test tests/analysis/pixels_test tests/analysis/manifest_test
+check_PROGRAMS += $(ANALYSIS_TESTS)
+TESTS += $(ANALYSIS_TESTS)
+tests_analysis_decode_test_SOURCES = tests/analysis/decode_test.c
+tests_analysis_decode_test_CFLAGS = $(TEST_CFLAGS)
+tests_analysis_decode_test_LDADD = $(ANALYSIS_LIBS) $(TEST_LIBS)
+tests_analysis_link_test_SOURCES = tests/analysis/link_test.c
+tests_analysis_link_test_CFLAGS = $(TEST_CFLAGS)
+tests_analysis_link_test_LDADD = $(ANALYSIS_LIBS) $(TEST_LIBS)
+tests_analysis_geometry_test_SOURCES = tests/analysis/geometry_test.c
+tests_analysis_geometry_test_CFLAGS = $(TEST_CFLAGS)
+tests_analysis_geometry_test_LDADD = $(ANALYSIS_LIBS) $(TEST_LIBS)
+tests_analysis_pixels_test_SOURCES = tests/analysis/pixels_test.c tests/analysis/fixture.h
+tests_analysis_pixels_test_CFLAGS = $(TEST_CFLAGS)
+tests_analysis_pixels_test_LDADD = $(ANALYSIS_LIBS) $(TEST_LIBS)
+tests_analysis_manifest_test_SOURCES = tests/analysis/manifest_test.c
+tests_analysis_manifest_test_CFLAGS = $(TEST_CFLAGS)
+tests_analysis_manifest_test_LDADD = $(ANALYSIS_LIBS) $(TEST_LIBS)

@@ -493,7 +493,7 @@ int analysis_manifest_parse(const char *text, const char *label, const char *dir
 			return AN_EMANIFEST;                                              \
 		}                                                                         \
 	} while (0)
-	REQUIRE(p.seen_file, "[model] file is required");
+	REQUIRE(p.seen_file, "[model] onnx is required");
 	REQUIRE(out->name[0] && out->version[0] && out->device_uid[0],
 		"[model] name, version and device_uid are required");
 	REQUIRE(p.seen_width && p.seen_height, "[input] width and height are required");
