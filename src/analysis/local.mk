@@ -42,3 +42,14 @@ tests_analysis_pixels_test_LDADD = $(ANALYSIS_LIBS) $(TEST_LIBS)
 tests_analysis_manifest_test_SOURCES = tests/analysis/manifest_test.c
 tests_analysis_manifest_test_CFLAGS = $(TEST_CFLAGS)
 tests_analysis_manifest_test_LDADD = $(ANALYSIS_LIBS) $(TEST_LIBS)
+
+# End to end: a hand-made detector and a study with a known answer (mkfixture), compared
+# byte for byte with the expected JSON; the JSON checker validates the output's shape.
+check_PROGRAMS += tests/analysis/mkfixture tests/analysis/jsoncheck
+tests_analysis_mkfixture_SOURCES = tests/analysis/mkfixture.c tests/analysis/fixture.h
+tests_analysis_mkfixture_CFLAGS = $(AM_CFLAGS) $(PROTOBUFC_CFLAGS)
+tests_analysis_mkfixture_LDADD = $(ANALYSIS_LIBS)
+tests_analysis_jsoncheck_SOURCES = tests/analysis/jsoncheck.c
+tests_analysis_jsoncheck_CFLAGS = $(AM_CFLAGS)
+TESTS += tests/analysis/detect_tiny.sh
+EXTRA_DIST += tests/analysis/detect_tiny.sh tests/analysis/tiny64.json tests/analysis/tiny128.json
