@@ -1,0 +1,348 @@
+#!/usr/bin/python3
+"""Evaluate the shipped C detection path on held-out simulated studies (issue 4).
+
+For each split (standard: the training anatomy and contrast; heldout: an anatomy and contrast
+never seen in training) this script
+
+  1. generates N studies with seeds never used in training (>= 1 000 000; models/README.md):
+        /usr/bin/python3 -m tools.sim studies DIR --n N --seed S --split SPLIT
+  2. runs the C detector exactly as shipped on them:  src/dicomaid-detect --model M DIR
+  3. scores its JSON against each study's truth.json:
+     - study AUC (lesion vs none) from study_probability (Mann-Whitney, ties count one half);
+     - lesion sensitivity at 0.5, 1 and 2 false positives per study (FROC: every listed lesion
+       is a candidate; a candidate hits a true lesion when, on at least one image both have a
+       box on, the 2-D IoU of the inclusive boxes is >= 0.3; a true lesion is found at
+       threshold t when a candidate with probability >= t hits it; candidates that hit nothing
+       are the false positives; candidates that hit an already found lesion are neither);
+     - at the operating threshold (the manifest's study_threshold, or --threshold): the
+       sensitivity, false positives per study, the mean box IoU of hits (per hit: the mean IoU
+       over the images both have a box on, best-IoU candidate) and the type accuracy of hits;
+     - detector wall time per slice.
+Prints a table and writes JSON (--json). numpy is the only dependency.
+
+  /usr/bin/python3 tools/eval_detect.py --n 40 --json eval.json
+  /usr/bin/python3 tools/eval_detect.py --reuse DIR      # score studies generated before
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SPLIT_SEEDS = {"standard": 1_000_000, "heldout": 2_000_000}
+HIT_IOU = 0.3
+FP_RATES = (0.5, 1.0, 2.0)
+
+
+def box_iou(a, b):
+    """2-D IoU of two inclusive pixel boxes given as dicts."""
+    c0, c1 = max(a["col_min"], b["col_min"]), min(a["col_max"], b["col_max"])
+    r0, r1 = max(a["row_min"], b["row_min"]), min(a["row_max"], b["row_max"])
+    if c1 < c0 or r1 < r0:
+        return 0.0
+    inter = (c1 - c0 + 1) * (r1 - r0 + 1)
+
+    def area(x):
+        return (x["col_max"] - x["col_min"] + 1) * (x["row_max"] - x["row_min"] + 1)
+    return inter / float(area(a) + area(b) - inter)
+
+
+def lesion_ious(pred, true):
+    """IoUs of pred's and true's boxes on the images both have a box on."""
+    tb = {b["sop_instance_uid"]: b for b in true["boxes"]}
+    return [box_iou(b, tb[b["sop_instance_uid"]]) for b in pred["boxes"]
+            if b["sop_instance_uid"] in tb]
+
+
+def auc(scores, labels):
+    """Area under the ROC curve (Mann-Whitney U with average ranks for ties)."""
+    s = np.asarray(scores, float)
+    y = np.asarray(labels, bool)
+    npos, nneg = int(y.sum()), int((~y).sum())
+    if npos == 0 or nneg == 0:
+        return float("nan")
+    order = np.argsort(s, kind="mergesort")
+    ranks = np.empty(len(s))
+    i = 0
+    while i < len(s):
+        j = i
+        while j + 1 < len(s) and s[order[j + 1]] == s[order[i]]:
+            j += 1
+        ranks[order[i:j + 1]] = (i + j) / 2.0 + 1
+        i = j + 1
+    return float((ranks[y].sum() - npos * (npos + 1) / 2.0) / (npos * nneg))
+
+
+def score_split(studies, threshold):
+    """studies: list of (truth dict, prediction dict or None). Returns the metrics dict."""
+    n = len(studies)
+    labels, probs = [], []
+    cands = []          # (probability, study index, candidate index)
+    hits = {}           # (study, cand) -> list of (true index, mean iou, max iou)
+    ntrue = 0
+    skipped = 0
+    for si, (truth, pred) in enumerate(studies):
+        tl = truth["lesions"]
+        ntrue += len(tl)
+        labels.append(len(tl) > 0)
+        if pred is None or "skipped" in pred:
+            skipped += 1
+            probs.append(0.0)
+            continue
+        probs.append(pred["study_probability"])
+        for ci, c in enumerate(pred["lesions"]):
+            cands.append((c["probability"], si, ci))
+            h = []
+            for ti, t in enumerate(tl):
+                ious = lesion_ious(c, t)
+                if ious and max(ious) >= HIT_IOU:
+                    h.append((ti, float(np.mean(ious)), max(ious)))
+            hits[(si, ci)] = h
+
+    # FROC over all candidate thresholds
+    cands.sort(key=lambda x: -x[0])
+    found = set()
+    fp = 0
+    curve = [(float("inf"), 0.0, 0.0)]   # (threshold, fp per study, sensitivity)
+    i = 0
+    while i < len(cands):
+        t = cands[i][0]
+        while i < len(cands) and cands[i][0] == t:
+            _, si, ci = cands[i]
+            h = hits[(si, ci)]
+            if h:
+                for ti, _, _ in h:
+                    found.add((si, ti))
+            else:
+                fp += 1
+            i += 1
+        curve.append((t, fp / float(n), len(found) / float(ntrue) if ntrue else float("nan")))
+    sens_at = {}
+    for r in FP_RATES:
+        ok = [c[2] for c in curve if c[1] <= r + 1e-12]
+        sens_at[str(r)] = max(ok) if ok else 0.0
+
+    # operating point
+    found_op = {}
+    fp_op = 0
+    type_ok = 0
+    for (si, ci), h in hits.items():
+        truth, pred = studies[si]
+        c = pred["lesions"][ci]
+        if c["probability"] < threshold:
+            continue
+        if not h:
+            fp_op += 1
+            continue
+        for ti, miou, _ in h:
+            key = (si, ti)
+            if key not in found_op or miou > found_op[key][0]:
+                found_op[key] = (miou, c["type"] == truth["lesions"][ti]["type"])
+    for v in found_op.values():
+        type_ok += v[1]
+    ious = [v[0] for v in found_op.values()]
+    by_type = {}
+    for si, (truth, _) in enumerate(studies):
+        for ti, t in enumerate(truth["lesions"]):
+            d = by_type.setdefault(t["type"], [0, 0])
+            d[0] += 1
+            d[1] += (si, ti) in found_op
+    return {
+        "studies": n,
+        "studies_with_lesions": int(sum(labels)),
+        "true_lesions": ntrue,
+        "skipped_series": skipped,
+        "study_auc": auc(probs, labels),
+        "sensitivity_at_fp_per_study": sens_at,
+        "operating_threshold": threshold,
+        "sensitivity_at_threshold": len(found_op) / float(ntrue) if ntrue else float("nan"),
+        "fp_per_study_at_threshold": fp_op / float(n) if n else float("nan"),
+        "mean_box_iou_of_hits": float(np.mean(ious)) if ious else float("nan"),
+        "type_accuracy_of_hits": type_ok / float(len(found_op)) if found_op else float("nan"),
+        "sensitivity_by_type_at_threshold": {k: v[1] / float(v[0]) for k, v in
+                                             sorted(by_type.items())},
+        "froc": [{"threshold": c[0], "fp_per_study": c[1], "sensitivity": c[2]}
+                 for c in curve[1:]],
+    }
+
+
+def run(cmd, cwd=None, **kw):
+    print("+ " + " ".join(cmd), file=sys.stderr, flush=True)
+    return subprocess.run(cmd, cwd=cwd, check=True, **kw)
+
+
+def generate(sim_root, out, n, seed, split, workers):
+    cmd = ["/usr/bin/python3", "-m", "tools.sim", "studies", out, "--n", str(n), "--seed",
+           str(seed), "--split", split]
+    if workers:
+        cmd += ["--workers", str(workers)]
+    run(cmd, cwd=sim_root)
+
+
+def load_studies(folder):
+    truths = []
+    for name in sorted(os.listdir(folder)):
+        p = os.path.join(folder, name, "truth.json")
+        if os.path.isfile(p):
+            with open(p) as f:
+                truths.append(json.load(f))
+    return truths
+
+
+def detect(binary, model, folder, threads):
+    cmd = [binary]
+    if model:
+        cmd += ["--model", model]
+    cmd.append(folder)
+    env = dict(os.environ)
+    if threads:
+        env["OPENBLAS_NUM_THREADS"] = str(threads)
+    t0 = time.time()
+    p = run(cmd, stdout=subprocess.PIPE, env=env)
+    return json.loads(p.stdout.decode()), time.time() - t0
+
+
+def manifest_threshold(path):
+    sec = None
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith("["):
+                sec = line.strip("[]").strip()
+            elif sec == "decode" and "=" in line:
+                k, v = (x.strip() for x in line.split("=", 1))
+                if k == "study_threshold":
+                    return float(v)
+    return 0.5
+
+
+def fmt(v, pct=False):
+    if isinstance(v, float) and v != v:
+        return "n/a"
+    return ("%.3f" % v)
+
+
+def selftest():
+    """Metrics on a hand-made case whose answers are worked out in the comments."""
+    def box(u, c0, r0, c1, r1):
+        return {"sop_instance_uid": u, "col_min": c0, "row_min": r0, "col_max": c1,
+                "row_max": r1}
+    assert auc([0.9, 0.8, 0.1, 0.8], [1, 1, 0, 0]) == 0.875   # ties count one half
+    assert auc([0.1, 0.2], [0, 1]) == 1.0
+    t1 = {"lesions": [{"type": "glioma", "boxes": [box("a", 0, 0, 9, 9), box("b", 0, 0, 9, 9)]},
+                      {"type": "pituitary", "boxes": [box("b", 50, 50, 59, 59)]}]}
+    t2 = {"lesions": []}
+    p1 = {"study_probability": 0.9, "lesions": [
+        # hits lesion 0 on image b (IoU 1); image a not predicted; type right
+        {"type": "glioma", "probability": 0.9, "boxes": [box("b", 0, 0, 9, 9)]},
+        # a second hit on lesion 0: neither a new find nor a false positive
+        {"type": "meningioma", "probability": 0.8, "boxes": [box("b", 0, 0, 9, 9)]},
+        # lesion 1: 5 x 10 inside 10 x 10, IoU 0.5: a hit, type wrong
+        {"type": "glioma", "probability": 0.4, "boxes": [box("b", 50, 50, 54, 59)]}]}
+    p2 = {"study_probability": 0.7, "lesions": [
+        {"type": "glioma", "probability": 0.7, "boxes": [box("z", 0, 0, 9, 9)]}]}  # an FP
+    m = score_split([(t1, p1), (t2, p2)], 0.5)
+    assert m["study_auc"] == 1.0
+    # thresholds 0.9: 1 found, 0 FP; 0.8: same; 0.7: 1 FP (0.5/study); 0.4: 2 found
+    assert m["sensitivity_at_fp_per_study"]["0.5"] == 1.0, m["froc"]
+    assert [c["sensitivity"] for c in m["froc"]] == [0.5, 0.5, 0.5, 1.0]
+    assert [c["fp_per_study"] for c in m["froc"]] == [0, 0, 0.5, 0.5]
+    assert m["sensitivity_at_threshold"] == 0.5 and m["fp_per_study_at_threshold"] == 0.5
+    assert m["mean_box_iou_of_hits"] == 1.0 and m["type_accuracy_of_hits"] == 1.0
+    m = score_split([(t1, p1), (t2, p2)], 0.3)
+    assert m["mean_box_iou_of_hits"] == 0.75 and m["type_accuracy_of_hits"] == 0.5
+    print("eval_detect: selftest ok")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=40, help="studies per split (default 40)")
+    ap.add_argument("--splits", default="standard,heldout")
+    ap.add_argument("--seed", type=int, default=None,
+                    help="base seed (default: 1000000 standard, 2000000 heldout)")
+    ap.add_argument("--detect", default=os.path.join(ROOT, "src", "dicomaid-detect"))
+    ap.add_argument("--model", default=None,
+                    help="manifest (default: the detector's bundled model)")
+    ap.add_argument("--threshold", type=float, default=None,
+                    help="operating threshold (default: the manifest's study_threshold)")
+    ap.add_argument("--sim-root", default=ROOT, help="repository holding tools/sim")
+    ap.add_argument("--workdir", default=None, help="keep generated studies here")
+    ap.add_argument("--reuse", default=None,
+                    help="score studies already generated under REUSE/<split>")
+    ap.add_argument("--workers", type=int, default=0, help="simulator workers")
+    ap.add_argument("--threads", type=int, default=0, help="OpenBLAS threads for the detector")
+    ap.add_argument("--json", default=None, help="write the results here")
+    ap.add_argument("--selftest", action="store_true", help="check the metrics and exit")
+    a = ap.parse_args(argv)
+    if a.selftest:
+        selftest()
+        return 0
+
+    model = a.model or os.path.join(ROOT, "models", "brain-tumour-detector.ini")
+    threshold = a.threshold if a.threshold is not None else manifest_threshold(model)
+    tmp = None
+    base = a.reuse or a.workdir
+    if base is None:
+        tmp = tempfile.TemporaryDirectory(prefix="eval_detect.")
+        base = tmp.name
+    results = {"command": " ".join([os.path.basename(sys.argv[0])] + (argv or sys.argv[1:])),
+               "model": os.path.abspath(model), "hit_iou": HIT_IOU, "splits": {}}
+    for split in [s for s in a.splits.split(",") if s]:
+        seed = a.seed if a.seed is not None else SPLIT_SEEDS.get(split, 3_000_000)
+        if seed < 1_000_000:
+            sys.exit("eval_detect: seeds below 1000000 are training seeds")
+        folder = os.path.join(base, split)
+        if not a.reuse:
+            os.makedirs(base, exist_ok=True)
+            t0 = time.time()
+            generate(a.sim_root, folder, a.n, seed, split, a.workers)
+            print("generated %d %s studies in %.0f s" % (a.n, split, time.time() - t0),
+                  file=sys.stderr)
+        truths = load_studies(folder)
+        out, secs = detect(a.detect, model, folder, a.threads)
+        preds = {s["series_instance_uid"]: s for s in out["studies"]}
+        studies = [(t, preds.get(t["series_instance_uid"])) for t in truths]
+        m = score_split(studies, threshold)
+        nslices = sum(len(os.listdir(os.path.join(folder, d))) - 1
+                      for d in os.listdir(folder) if os.path.isdir(os.path.join(folder, d)))
+        m["seed"] = seed
+        m["detect_seconds"] = secs
+        m["seconds_per_slice"] = secs / max(nslices, 1)
+        m["missing_series"] = sum(1 for _, p in studies if p is None)
+        results["splits"][split] = m
+
+    rows = [("studies (with lesions)", lambda m: "%d (%d)" % (m["studies"],
+                                                             m["studies_with_lesions"])),
+            ("true lesions", lambda m: "%d" % m["true_lesions"]),
+            ("study AUC", lambda m: fmt(m["study_auc"]))]
+    for r in FP_RATES:
+        rows.append(("sensitivity @ %g FP/study" % r,
+                     lambda m, r=r: fmt(m["sensitivity_at_fp_per_study"][str(r)])))
+    rows += [("sensitivity @ p>=%.2f" % threshold, lambda m: fmt(m["sensitivity_at_threshold"])),
+             ("FP/study @ p>=%.2f" % threshold, lambda m: fmt(m["fp_per_study_at_threshold"])),
+             ("mean box IoU of hits", lambda m: fmt(m["mean_box_iou_of_hits"])),
+             ("type accuracy of hits", lambda m: fmt(m["type_accuracy_of_hits"])),
+             ("skipped / missing series", lambda m: "%d / %d" % (m["skipped_series"],
+                                                                  m["missing_series"])),
+             ("detector s/slice", lambda m: "%.3f" % m["seconds_per_slice"])]
+    splits = list(results["splits"])
+    print("%-28s" % "metric" + "".join("%14s" % s for s in splits))
+    for name, f in rows:
+        print("%-28s" % name + "".join("%14s" % f(results["splits"][s]) for s in splits))
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(results, f, indent=1)
+    if tmp:
+        tmp.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
