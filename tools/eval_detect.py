@@ -260,6 +260,199 @@ def selftest():
     print("eval_detect: selftest ok")
 
 
+def load_npy_dump(dump, uid, name):
+    p = os.path.join(dump, "%s.%s.npy" % (uid, name))
+    return np.load(p) if os.path.exists(p) else None
+
+
+def reference_series(ds, man):
+    """models/README.md [input] steps 1-3 in numpy, from one series' datasets (pydicom).
+    Returns the sorted datasets, the input tensor (n x H x W) and the map (s, ox, oy, dr, dc)."""
+    iop = np.array(ds[0].ImageOrientationPatient, float)
+    normal = np.cross(iop[:3], iop[3:])
+    ds.sort(key=lambda d: float(np.dot(np.array(d.ImagePositionPatient, float), normal)))
+    vol = np.stack([d.pixel_array.astype(np.float64) * float(getattr(d, "RescaleSlope", 1) or 1)
+                    + float(getattr(d, "RescaleIntercept", 0) or 0) for d in ds])
+    flat = np.sort(vol.ravel().astype(np.float32))
+    k = lambda p: flat[int(np.floor(p / 100.0 * (flat.size - 1)))]
+    lo, hi = float(k(man["p_low"])), float(k(man["p_high"]))
+    x = np.clip((vol - lo) / (hi - lo), man["clip_min"], man["clip_max"]) if hi > lo \
+        else np.zeros_like(vol)
+    rows, cols = vol.shape[1:]
+    dr, dc = (float(v) for v in getattr(ds[0], "PixelSpacing", [1, 1]))
+    size = man["size"]
+    s = max(cols * dc, rows * dr) / size
+    ox, oy = (size - cols * dc / s) / 2, (size - rows * dr / s) / 2
+    u = np.arange(size)
+    c = (u + 0.5 - ox) * s / dc - 0.5
+    r = (u + 0.5 - oy) * s / dr - 0.5
+    cin = (c >= -0.5) & (c <= cols - 0.5)
+    rin = (r >= -0.5) & (r <= rows - 0.5)
+    cc, rr = np.clip(c, 0, cols - 1), np.clip(r, 0, rows - 1)
+    c0, r0 = np.floor(cc).astype(int), np.floor(rr).astype(int)
+    c1, r1 = np.minimum(c0 + 1, cols - 1), np.minimum(r0 + 1, rows - 1)
+    tx, ty = (cc - c0)[None, None, :], (rr - r0)[None, :, None]
+    top = x[:, r0][:, :, c0] * (1 - tx) + x[:, r0][:, :, c1] * tx
+    bot = x[:, r1][:, :, c0] * (1 - tx) + x[:, r1][:, :, c1] * tx
+    inp = top * (1 - ty) + bot * ty
+    inp[:, ~rin, :] = man["pad_value"]
+    inp[:, :, ~cin] = man["pad_value"]
+    return ds, inp, (s, ox, oy, dr, dc)
+
+
+def reference_decode(heat, size, offset, geo, shape, man):
+    """models/README.md [decode] steps 1-3 for one slice: list of (score, type, box)."""
+    s, ox, oy, dr, dc = geo
+    rows, cols = shape
+    score, typ = heat.max(0), heat.argmax(0)
+    h, w = score.shape
+    k = man["nms_kernel"] // 2
+    peaks = []
+    for y in range(h):
+        for x in range(w):
+            v = score[y, x]
+            if v < man["peak_threshold"]:
+                continue
+            win = score[max(0, y - k):y + k + 1, max(0, x - k):x + k + 1]
+            if v < win.max():
+                continue
+            # ties: the first in row-major order keeps the peak
+            first = True
+            for yy in range(max(0, y - k), min(h, y + k + 1)):
+                for xx in range(max(0, x - k), min(w, x + k + 1)):
+                    if (yy, xx) < (y, x) and score[yy, xx] == v:
+                        first = False
+            if first:
+                peaks.append((float(v), y, x))
+    peaks.sort(key=lambda p: -p[0])
+    out = []
+    st = man["output.stride"]
+    for v, y, x in peaks[:man["max_peaks"]]:
+        cx, cy = (x + offset[0, y, x]) * st, (y + offset[1, y, x]) * st
+        bw, bh = max(size[0, y, x], 0) * st, max(size[1, y, x], 0) * st
+        rd = lambda t: float(np.floor(t + 0.5))
+        c0 = rd((cx - bw / 2 - ox) * s / dc)
+        c1 = rd((cx + bw / 2 - ox) * s / dc) - 1
+        r0 = rd((cy - bh / 2 - oy) * s / dr)
+        r1 = rd((cy + bh / 2 - oy) * s / dr) - 1
+        c0, c1 = min(max(c0, 0), cols - 1), min(max(c1, 0), cols - 1)
+        r0, r1 = min(max(r0, 0), rows - 1), min(max(r1, 0), rows - 1)
+        out.append((v, int(typ[y, x]), {"col_min": int(c0), "row_min": int(r0),
+                                        "col_max": int(max(c1, c0)), "row_max": int(max(r1, r0))}))
+    return out
+
+
+def reference_link(per_slice, uids, man):
+    """models/README.md [decode] steps 4-6: lesions as (probability, type, boxes)."""
+    def iomin(a, b):
+        c0, c1 = max(a["col_min"], b["col_min"]), min(a["col_max"], b["col_max"])
+        r0, r1 = max(a["row_min"], b["row_min"]), min(a["row_max"], b["row_max"])
+        if c1 < c0 or r1 < r0:
+            return 0.0
+        ar = lambda x: (x["col_max"] - x["col_min"] + 1) * (x["row_max"] - x["row_min"] + 1)
+        return (c1 - c0 + 1) * (r1 - r0 + 1) / float(min(ar(a), ar(b)))
+    lesions = []   # dicts: last slice, last box, boxes, scores, types
+    for z, dets in enumerate(per_slice):
+        taken = set()
+        for v, t, b in sorted(dets, key=lambda d: -d[0]):
+            best, bo = None, -1
+            for li, L in enumerate(lesions):
+                if li in taken or not (1 <= z - L["z"] <= man["link_gap"] + 1):
+                    continue
+                o = iomin(L["box"], b)
+                if o >= man["link_overlap"] and o > 0 and o > bo:
+                    best, bo = li, o
+            if best is None:
+                lesions.append({"boxes": [], "scores": [], "types": []})
+                best = len(lesions) - 1
+            L = lesions[best]
+            taken.add(best)
+            L["z"], L["box"] = z, b
+            L["boxes"].append(dict(b, sop_instance_uid=uids[z]))
+            L["scores"].append(v)
+            L["types"].append(t)
+    out = []
+    for L in lesions:
+        if len(L["boxes"]) < man["min_slices"]:
+            continue
+        votes = np.zeros(8)
+        for v, t in zip(L["scores"], L["types"]):
+            votes[t] += v
+        out.append((max(L["scores"]), int(np.argmax(votes)), L["boxes"]))
+    out.sort(key=lambda l: -l[0])
+    return out
+
+
+def read_manifest(path):
+    man, sec, labels = {}, None, {}
+    with open(path) as f:
+        for line in f:
+            line = line.split(";", 1)[0].strip()
+            if line.startswith("["):
+                sec = line.strip("[]").strip()
+            elif "=" in line:
+                k, v = (x.strip() for x in line.split("=", 1))
+                if sec.startswith("label") and k == "index":
+                    labels[int(v)] = sec[5:].strip()
+                elif sec in ("input", "decode", "output"):
+                    if sec == "output":
+                        k = "output." + k
+                    try:
+                        man[k] = int(v)
+                    except ValueError:
+                        try:
+                            man[k] = float(v)
+                        except ValueError:
+                            man[k] = v
+    man["labels"] = [labels[i] for i in sorted(labels)]
+    return man
+
+
+def reference_check(binary, model, folders):
+    """Run dicomaid-detect --dump on each folder (one series per folder) and compare its
+    network input and its JSON with this file's numpy implementation of models/README.md."""
+    man = read_manifest(model)
+    worst = 0.0
+    import pydicom
+    for folder in folders:
+        series = {}
+        for dp, _, fs in os.walk(folder):
+            for f in fs:
+                try:
+                    d = pydicom.dcmread(os.path.join(dp, f))
+                except Exception:
+                    continue
+                series.setdefault(str(d.SeriesInstanceUID), []).append(d)
+        with tempfile.TemporaryDirectory() as dump:
+            p = run([binary, "--model", model, "--dump", dump, folder], stdout=subprocess.PIPE)
+            got = json.loads(p.stdout.decode())["studies"]
+            for c in got:
+                if "skipped" in c:
+                    continue
+                uid = c["series_instance_uid"]
+                ds, inp, geo = reference_series(series[uid], man)
+                c_inp = load_npy_dump(dump, uid, "input")[:, 0]
+                diff = float(np.abs(c_inp - inp).max())
+                worst = max(worst, diff)
+                heat = load_npy_dump(dump, uid, "heatmap")
+                size = load_npy_dump(dump, uid, "size")
+                off = load_npy_dump(dump, uid, "offset")
+                shape = ds[0].pixel_array.shape
+                per_slice = [reference_decode(heat[z], size[z], off[z], geo, shape, man)
+                             for z in range(len(ds))]
+                ref = reference_link(per_slice, [str(d.SOPInstanceUID) for d in ds], man)
+                ok = len(ref) == len(c["lesions"])
+                for (pr, t, boxes), L in zip(ref, c["lesions"]):
+                    ok &= abs(pr - L["probability"]) < 1e-4 and man["labels"][t] == L["type"]
+                    ok &= boxes == L["boxes"]
+                print("reference %s: input max|C-numpy| = %.2e, %d lesions, JSON %s" %
+                      (uid, diff, len(ref), "identical" if ok else "DIFFERS"))
+                if not ok or diff > 1e-4:
+                    return 1
+    print("reference check: ok (worst input difference %.2e)" % worst)
+    return 0
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -280,10 +473,16 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=0, help="OpenBLAS threads for the detector")
     ap.add_argument("--json", default=None, help="write the results here")
     ap.add_argument("--selftest", action="store_true", help="check the metrics and exit")
+    ap.add_argument("--reference", nargs="+", metavar="STUDY",
+                    help="compare the C path with a numpy implementation of models/README.md "
+                         "on these study folders (needs pydicom) and exit")
     a = ap.parse_args(argv)
     if a.selftest:
         selftest()
         return 0
+    if a.reference:
+        return reference_check(a.detect, a.model or os.path.join(ROOT, "models",
+                               "brain-tumour-detector.ini"), a.reference)
 
     model = a.model or os.path.join(ROOT, "models", "brain-tumour-detector.ini")
     threshold = a.threshold if a.threshold is not None else manifest_threshold(model)

@@ -17,6 +17,7 @@
 #include "analysis/analysis.h"
 #include "analysis/geometry.h"
 #include "nn/nn.h"
+#include "nn/npy.h"
 
 #define MANIFEST_MAX_BYTES (256 * 1024)
 
@@ -407,10 +408,37 @@ static double now_s(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Write the series' network input and one output head (all slices) as .npy files. */
+static int dump_npy(const char *dir, const char *uid, const char *what, const float *data,
+		    size_t n, int ch, int h, int w, char *err, size_t errlen)
+{
+	char path[4096];
+	int64_t dims[4] = {(int64_t)n, ch, h, w};
+
+	snprintf(path, sizeof path, "%s/%s.%s.npy", dir, uid, what);
+	if (npy_write(path, data, dims, 4) != 0) {
+		seterr(err, errlen, "%s: cannot write", path);
+		return AN_ERUN;
+	}
+	return 0;
+}
+
 int analysis_run_series(const struct analysis_model *m, struct nn_ctx *ctx,
 			const struct series *s, float threshold, struct analysis_result *out,
 			char *err, size_t errlen)
 {
+	return analysis_run_series_dump(m, ctx, s, threshold, NULL, out, err, errlen);
+}
+
+int analysis_run_series_dump(const struct analysis_model *m, struct nn_ctx *ctx,
+			     const struct series *s, float threshold, const char *dump_dir,
+			     struct analysis_result *out, char *err, size_t errlen)
+{
+	float *dump_out[4] = {NULL, NULL, NULL, NULL};
+	int dump_idx[4] = {m->out_heat, m->out_size, m->out_offset, m->out_types};
+	int dump_ch[4] = {m->heat_ch, 2, 2, m->ntypes};
+	const char *dump_name[4] = {m->man.head_heat, m->man.head_size, m->man.head_offset,
+				    m->man.head_types};
 	const struct an_manifest *man = &m->man;
 	size_t n = s->n, npix, inpix = (size_t)man->width * man->height;
 	float **pix = NULL, *input = NULL, *batch = NULL;
@@ -477,6 +505,20 @@ int analysis_run_series(const struct analysis_model *m, struct nn_ctx *ctx,
 		free(pix[z]);
 		pix[z] = NULL;
 	}
+	size_t plane = (size_t)m->map_h * (size_t)m->map_w;
+	if (dump_dir) {
+		rc = dump_npy(dump_dir, s->series_uid, "input", input, n, 1, man->height, man->width,
+			      err, errlen);
+		if (rc != 0)
+			goto done;
+		for (int k = 0; k < 4; k++)
+			if (dump_idx[k] >= 0 &&
+			    (dump_out[k] = malloc(n * (size_t)dump_ch[k] * plane * sizeof(float))) ==
+				    NULL) {
+				rc = AN_ENOMEM;
+				goto done;
+			}
+	}
 
 	/* 4. inference in batches; 5. per-slice decoding */
 	memset(&dp, 0, sizeof dp);
@@ -488,7 +530,6 @@ int analysis_run_series(const struct analysis_model *m, struct nn_ctx *ctx,
 	dp.size_log = man->size_log;
 	dp.centre_shift = man->centre_shift;
 	dp.max_boxes = man->max_per_slice;
-	size_t plane = (size_t)m->map_h * (size_t)m->map_w;
 	for (size_t z0 = 0; z0 < n; z0 += (size_t)m->batch) {
 		int nb = (int)(n - z0 < (size_t)m->batch ? n - z0 : (size_t)m->batch);
 		float *outs[16];
@@ -522,6 +563,10 @@ int analysis_run_series(const struct analysis_model *m, struct nn_ctx *ctx,
 			rc = AN_ERUN;
 			goto done;
 		}
+		for (int k = 0; k < 4; k++)
+			if (dump_out[k])
+				memcpy(dump_out[k] + z0 * (size_t)dump_ch[k] * plane, outs[dump_idx[k]],
+				       (size_t)nb * (size_t)dump_ch[k] * plane * sizeof(float));
 		for (int b = 0; b < nb; b++) {
 			struct dec_maps mp;
 			struct dec_box db[64];
@@ -569,6 +614,11 @@ int analysis_run_series(const struct analysis_model *m, struct nn_ctx *ctx,
 			}
 		}
 	}
+
+	for (int k = 0; k < 4 && dump_dir; k++)
+		if (dump_out[k] && (rc = dump_npy(dump_dir, s->series_uid, dump_name[k], dump_out[k], n,
+						  dump_ch[k], m->map_h, m->map_w, err, errlen)) != 0)
+			goto done;
 
 	/* 6. linking into lesions */
 	struct lnk_params lp;
@@ -633,6 +683,8 @@ int analysis_run_series(const struct analysis_model *m, struct nn_ctx *ctx,
 					 &L->volume_mm3);
 	}
 done:
+	for (int k = 0; k < 4; k++)
+		free(dump_out[k]);
 	if (pix)
 		for (size_t z = 0; z < n; z++)
 			free(pix[z]);

@@ -172,6 +172,14 @@ int analysis_run_series(const struct analysis_model *m, struct nn_ctx *ctx,
 			const struct series *s, float threshold, struct analysis_result *out,
 			char *err, size_t errlen);
 
+/* The same, also writing DIR/<series UID>.input.npy (slices x 1 x H x W, the network input)
+ * and DIR/<series UID>.<output name>.npy for each output head used (slices x C x h x w), for
+ * checking the C path against another implementation of models/README.md. dump_dir may be
+ * NULL (no files). */
+int analysis_run_series_dump(const struct analysis_model *m, struct nn_ctx *ctx,
+			     const struct series *s, float threshold, const char *dump_dir,
+			     struct analysis_result *out, char *err, size_t errlen);
+
 void analysis_result_free(struct analysis_result *r);
 
 /* The lesion geometry of analysis_run_series, exposed for tests: centre, extent and volume

@@ -1,5 +1,5 @@
 /*
- * dicomaid-detect [--model MANIFEST] [--threshold P] [--verbose] DIR...
+ * dicomaid-detect [--model MANIFEST] [--threshold P] [--verbose] [--dump DIR] DIR...
  *
  * The command-line detector (issue 4): reads every DICOM Part 10 file under the folders
  * (recursively; other files are skipped quietly and counted), groups them by series, runs
@@ -33,10 +33,11 @@
 #define MODEL_FILE "/models/brain-tumour-detector.ini"
 
 static const char usage_text[] =
-	"usage: " PROG " [--model MANIFEST] [--threshold P] [--verbose] DIR...\n"
+	"usage: " PROG " [--model MANIFEST] [--threshold P] [--verbose] [--dump DIR] DIR...\n"
 	"  --model MANIFEST  model manifest (default: the bundled model)\n"
 	"  --threshold P     list lesions with probability >= P only (default 0: all)\n"
-	"  --verbose         a summary line per series and file counts on stderr\n";
+	"  --verbose         a summary line per series and file counts on stderr\n"
+	"  --dump DIR        write each series' network input and outputs as .npy files\n";
 
 /* The walk's state; nftw has no user pointer, so it lives in this one static for the
  * duration of main() only (the library code it calls keeps no state). */
@@ -133,18 +134,20 @@ int main(int argc, char **argv)
 		{"model", required_argument, NULL, 'm'},
 		{"threshold", required_argument, NULL, 't'},
 		{"verbose", no_argument, NULL, 'v'},
+		{"dump", required_argument, NULL, 'd'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	char model_path[PATH_MAX + 64] = "";
 	float threshold = 0;
 	bool verbose = false;
+	const char *dump_dir = NULL;
 	struct analysis_model *model = NULL;
 	struct nn_ctx *ctx = NULL;
 	char err[512];
 	int c, status = 0;
 
-	while ((c = getopt_long(argc, argv, "m:t:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:t:vd:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			snprintf(model_path, sizeof model_path, "%s", optarg);
@@ -162,6 +165,9 @@ int main(int argc, char **argv)
 		}
 		case 'v':
 			verbose = true;
+			break;
+		case 'd':
+			dump_dir = optarg;
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
@@ -214,7 +220,8 @@ int main(int argc, char **argv)
 		int rc = AN_ENOTAPPLIC;
 
 		if (analysis_applicable(model, s, why, sizeof why))
-			rc = analysis_run_series(model, ctx, s, threshold, &r, why, sizeof why);
+			rc = analysis_run_series_dump(model, ctx, s, threshold, dump_dir, &r, why,
+						      sizeof why);
 		if (rc != 0 && rc != AN_ENOTAPPLIC) {
 			fprintf(stderr, PROG ": series %s: %s\n", s->series_uid, why);
 			W.errors++;
