@@ -11,12 +11,15 @@ never seen in training) this script
      - study AUC (lesion vs none) from study_probability (Mann-Whitney, ties count one half);
      - lesion sensitivity at 0.5, 1 and 2 false positives per study (FROC: every listed lesion
        is a candidate; a candidate hits a true lesion when, on at least one image both have a
-       box on, the 2-D IoU of the inclusive boxes is >= 0.3; a true lesion is found at
-       threshold t when a candidate with probability >= t hits it; candidates that hit nothing
-       are the false positives; candidates that hit an already found lesion are neither);
+       box on, the 2-D IoU of the inclusive boxes is >= 0.3 -- the one of best mean IoU when
+       it hits several; a true lesion is found at threshold t when a candidate with
+       probability >= t hits it; candidates that hit nothing are the false positives;
+       candidates that hit an already found lesion are neither);
+     - mean box IoU and type accuracy of hits: for each found true lesion, its
+       highest-probability hit, the mean IoU over the images both have a box on, and whether
+       the type agrees (the same definitions as the training side's tools/sim/decode.py);
      - at the operating threshold (the manifest's study_threshold, or --threshold): the
-       sensitivity, false positives per study, the mean box IoU of hits (per hit: the mean IoU
-       over the images both have a box on, best-IoU candidate) and the type accuracy of hits;
+       sensitivity, false positives per study, and the same hit figures;
      - detector wall time per slice.
 Prints a table and writes JSON (--json). numpy is the only dependency.
 
@@ -79,6 +82,10 @@ def auc(scores, labels):
     return float((ranks[y].sum() - npos * (npos + 1) / 2.0) / (npos * nneg))
 
 
+def mean(v):
+    return float(np.mean(v)) if len(v) else float("nan")
+
+
 def score_split(studies, threshold):
     """studies: list of (truth dict, prediction dict or None). Returns the metrics dict."""
     n = len(studies)
@@ -105,6 +112,11 @@ def score_split(studies, threshold):
                     h.append((ti, float(np.mean(ious)), max(ious)))
             hits[(si, ci)] = h
 
+    # each candidate hits at most one true lesion: the one of best mean IoU (as the
+    # training side's tools/sim/decode.py scores it)
+    for k, h in hits.items():
+        hits[k] = [max(h, key=lambda x: x[1])] if h else []
+
     # FROC over all candidate thresholds
     cands.sort(key=lambda x: -x[0])
     found = set()
@@ -117,8 +129,7 @@ def score_split(studies, threshold):
             _, si, ci = cands[i]
             h = hits[(si, ci)]
             if h:
-                for ti, _, _ in h:
-                    found.add((si, ti))
+                found.add((si, h[0][0]))
             else:
                 fp += 1
             i += 1
@@ -128,25 +139,17 @@ def score_split(studies, threshold):
         ok = [c[2] for c in curve if c[1] <= r + 1e-12]
         sens_at[str(r)] = max(ok) if ok else 0.0
 
-    # operating point
-    found_op = {}
-    fp_op = 0
-    type_ok = 0
-    for (si, ci), h in hits.items():
-        truth, pred = studies[si]
-        c = pred["lesions"][ci]
-        if c["probability"] < threshold:
-            continue
-        if not h:
-            fp_op += 1
-            continue
-        for ti, miou, _ in h:
-            key = (si, ti)
-            if key not in found_op or miou > found_op[key][0]:
-                found_op[key] = (miou, c["type"] == truth["lesions"][ti]["type"])
-    for v in found_op.values():
-        type_ok += v[1]
-    ious = [v[0] for v in found_op.values()]
+    # quality of hits: for each true lesion its highest-probability hitting candidate, at
+    # any threshold (as tools/sim/decode.py), and at the operating threshold
+    best_hit = {}
+    for p, si, ci in cands:   # descending probability
+        for ti, miou, _ in hits[(si, ci)]:
+            if (si, ti) not in best_hit:
+                truth, pred = studies[si]
+                best_hit[(si, ti)] = (p, miou, pred["lesions"][ci]["type"] ==
+                                      truth["lesions"][ti]["type"])
+    found_op = {k: v for k, v in best_hit.items() if v[0] >= threshold}
+    fp_op = sum(1 for p, si, ci in cands if p >= threshold and not hits[(si, ci)])
     by_type = {}
     for si, (truth, _) in enumerate(studies):
         for ti, t in enumerate(truth["lesions"]):
@@ -163,8 +166,10 @@ def score_split(studies, threshold):
         "operating_threshold": threshold,
         "sensitivity_at_threshold": len(found_op) / float(ntrue) if ntrue else float("nan"),
         "fp_per_study_at_threshold": fp_op / float(n) if n else float("nan"),
-        "mean_box_iou_of_hits": float(np.mean(ious)) if ious else float("nan"),
-        "type_accuracy_of_hits": type_ok / float(len(found_op)) if found_op else float("nan"),
+        "mean_box_iou_of_hits": mean([v[1] for v in best_hit.values()]),
+        "type_accuracy_of_hits": mean([v[2] for v in best_hit.values()]),
+        "mean_box_iou_of_hits_at_threshold": mean([v[1] for v in found_op.values()]),
+        "type_accuracy_of_hits_at_threshold": mean([v[2] for v in found_op.values()]),
         "sensitivity_by_type_at_threshold": {k: v[1] / float(v[0]) for k, v in
                                              sorted(by_type.items())},
         "froc": [{"threshold": c[0], "fp_per_study": c[1], "sensitivity": c[2]}
@@ -254,9 +259,13 @@ def selftest():
     assert [c["sensitivity"] for c in m["froc"]] == [0.5, 0.5, 0.5, 1.0]
     assert [c["fp_per_study"] for c in m["froc"]] == [0, 0, 0.5, 0.5]
     assert m["sensitivity_at_threshold"] == 0.5 and m["fp_per_study_at_threshold"] == 0.5
-    assert m["mean_box_iou_of_hits"] == 1.0 and m["type_accuracy_of_hits"] == 1.0
-    m = score_split([(t1, p1), (t2, p2)], 0.3)
+    # each true lesion's highest-probability hit: lesion 0 by the 0.9 candidate (IoU 1, type
+    # right), lesion 1 by the 0.4 one (IoU 0.5, type wrong)
     assert m["mean_box_iou_of_hits"] == 0.75 and m["type_accuracy_of_hits"] == 0.5
+    assert m["mean_box_iou_of_hits_at_threshold"] == 1.0
+    assert m["type_accuracy_of_hits_at_threshold"] == 1.0
+    m = score_split([(t1, p1), (t2, p2)], 0.3)
+    assert m["sensitivity_at_threshold"] == 1.0 and m["type_accuracy_of_hits_at_threshold"] == 0.5
     print("eval_detect: selftest ok")
 
 
