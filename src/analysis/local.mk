@@ -53,3 +53,11 @@ tests_analysis_jsoncheck_SOURCES = tests/analysis/jsoncheck.c
 tests_analysis_jsoncheck_CFLAGS = $(AM_CFLAGS)
 TESTS += tests/analysis/detect_tiny.sh
 EXTRA_DIST += tests/analysis/detect_tiny.sh tests/analysis/tiny64.json tests/analysis/tiny128.json
+
+# The same on a small simulator study with the bundled model (models/, from the detector's
+# training branch).
+TESTS += tests/analysis/detect_sim.sh
+EXTRA_DIST += tests/analysis/detect_sim.sh tests/analysis/fixtures/sim/truth.json \
+	tests/analysis/fixtures/sim/uids.txt tests/analysis/fixtures/sim/IM0028.dcm \
+	tests/analysis/fixtures/sim/IM0029.dcm tests/analysis/fixtures/sim/IM0030.dcm \
+	tests/analysis/fixtures/sim/IM0031.dcm
