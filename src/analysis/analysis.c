@@ -12,10 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "analysis/analysis.h"
 #include "analysis/geometry.h"
+#include "analysis/sha256.h"
 #include "nn/nn.h"
 #include "nn/npy.h"
 
@@ -136,6 +138,20 @@ int analysis_model_load(const char *manifest_path, struct analysis_model **out, 
 		return rc;
 	}
 
+	if (m->man.sha256[0]) {
+		char digest[65];
+		if (sha256_file(m->man.onnx_path, digest) != 0) {
+			seterr(err, errlen, "%s: cannot read: %m", m->man.onnx_path);
+			free(m);
+			return AN_EMODEL;
+		}
+		if (strcasecmp(digest, m->man.sha256) != 0) {
+			seterr(err, errlen, "%s: SHA-256 %s differs from the manifest's %s (%s)",
+			       m->man.onnx_path, digest, m->man.sha256, manifest_path);
+			free(m);
+			return AN_EMODEL;
+		}
+	}
 	memset(&o, 0, sizeof o);
 	o.max_batch = m->man.max_batch;
 	o.input_ndim = 4;
@@ -226,6 +242,10 @@ bool analysis_applicable(const struct analysis_model *m, const struct series *s,
 	if (m->man.modality[0] && strcmp(s->modality, m->man.modality) != 0) {
 		seterr(why, whylen, "modality %s, the model analyses %s",
 		       s->modality[0] ? s->modality : "(none)", m->man.modality);
+		return false;
+	}
+	if (s->n > AN_MAX_SLICES) {
+		seterr(why, whylen, "%zu images, more than the %d analysed", s->n, AN_MAX_SLICES);
 		return false;
 	}
 	if ((int)s->n < m->man.min_slices) {

@@ -102,10 +102,14 @@ struct an_manifest {
 struct analysis_model;
 struct nn_ctx;
 
+/* Longest series analysed (its pixels are held in memory as float during the run). */
+#define AN_MAX_SLICES 1000
+
 /*
- * Parse the manifest at path and load the ONNX file it names. On success *out owns the
- * model (analysis_model_free). Errors: AN_EMANIFEST with "path:line: message", AN_EMODEL,
- * AN_ENOMEM.
+ * Parse the manifest at path and load the ONNX file it names, after checking the file's
+ * SHA-256 against the manifest's sha256 when it states one. On success *out owns the model
+ * (analysis_model_free). Errors: AN_EMANIFEST with "path:line: message", AN_EMODEL (file
+ * unreadable, digest differs, inputs/outputs do not fit the manifest), AN_ENOMEM.
  */
 int analysis_model_load(const char *manifest_path, struct analysis_model **out, char *err,
 			size_t errlen);

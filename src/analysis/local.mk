@@ -10,7 +10,8 @@ src_analysis_libanalysis_a_SOURCES = \
 	src/analysis/manifest.c \
 	src/analysis/pixels.c src/analysis/pixels.h \
 	src/analysis/preprocess.c src/analysis/preprocess.h \
-	src/analysis/series.c src/analysis/series.h
+	src/analysis/series.c src/analysis/series.h \
+	src/analysis/sha256.c src/analysis/sha256.h
 src_analysis_libanalysis_a_CFLAGS = $(AM_CFLAGS) -O2 $(INIH_CFLAGS) $(ZLIB_CFLAGS)
 
 # Link line for anything using libanalysis.a

@@ -139,8 +139,11 @@ static int sec_model(struct mparse *p, const char *name, const char *v)
 		return get_str(p, s, name, v, m->version, sizeof m->version);
 	if (KEY("manufacturer"))
 		return get_str(p, s, name, v, m->manufacturer, sizeof m->manufacturer);
-	if (KEY("sha256"))
+	if (KEY("sha256")) {
+		if (strlen(v) != 64 || strspn(v, "0123456789abcdefABCDEF") != 64)
+			return fail(p, "[model] sha256: not 64 hexadecimal digits");
 		return get_str(p, s, name, v, m->sha256, sizeof m->sha256);
+	}
 	if (KEY("input_name"))
 		return get_str(p, s, name, v, m->input_name, sizeof m->input_name);
 	if (KEY("device_uid")) {

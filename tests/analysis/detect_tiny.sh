@@ -51,4 +51,13 @@ head -c 1000 "$tmp/64/study/MR0.dcm" >"$tmp/64/study/MR9.dcm" # truncated copy
 test $? = 1 || exit 1
 grep -q "MR9.dcm: " "$tmp/err" || exit 1
 "$b/tests/analysis/jsoncheck" --series 2 <"$tmp/out.json" # the rest is still analysed
+# the manifest's sha256 is checked against the ONNX file
+sum=$(sha256sum "$tmp/64/tiny.onnx" | cut -d' ' -f1)
+sed "s/^onnx = .*/&\nsha256 = $sum/" "$tmp/64/tiny.ini" >"$tmp/64/sum.ini"
+"$b/src/dicomaid-detect" --model "$tmp/64/sum.ini" "$tmp/64/study" >/dev/null 2>"$tmp/err" || test $? = 1
+grep -q "MR9.dcm: " "$tmp/err" && ! grep -q SHA-256 "$tmp/err" || exit 1
+sed "s/^onnx = .*/&\nsha256 = $(printf '%064d' 0)/" "$tmp/64/tiny.ini" >"$tmp/64/bad.ini"
+"$b/src/dicomaid-detect" --model "$tmp/64/bad.ini" "$tmp/64/study" >/dev/null 2>"$tmp/err"
+test $? = 1 || exit 1
+grep -q "tiny.onnx: SHA-256 $sum differs from the manifest's 0000" "$tmp/err" || { cat "$tmp/err"; exit 1; }
 echo "detect_tiny: ok"

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "analysis/analysis.h"
+#include "analysis/sha256.h"
 
 static const char good[] =
 	"; comment\n"
@@ -15,7 +16,7 @@ static const char good[] =
 	"algorithm = test\n"
 	"version = 1.2\n"
 	"device_uid = 2.25.1234\n"
-	"sha256 = abc\n"
+	"sha256 = ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\n"
 	"onnx = m.onnx\n"
 	"input_name = image\n"
 	"\n"
@@ -148,6 +149,7 @@ Test(manifest, errors)
 	expect_error("peak_threshold", "peak_threshold = 1.5\n", "out of range");
 	expect_error("heatmap_activation", "heatmap_activation = softmax\n", "unknown value");
 	expect_error("; comment", "this is not ini\n", "t.ini:1:");
+	expect_error("sha256", "sha256 = abc\n", "[model] sha256: not 64 hexadecimal digits");
 }
 
 Test(manifest, defaults_and_alternatives)
@@ -182,4 +184,25 @@ Test(manifest, load_reports_missing_files)
 		     AN_EMANIFEST);
 	cr_assert_null(am);
 	cr_assert(strstr(err, "/nonexistent/m.ini") == err, "%s", err);
+}
+
+/* FIPS 180-4 examples (NIST CSRC "SHA256.pdf"): one block, two blocks. */
+Test(manifest, sha256_vectors)
+{
+	struct sha256 s;
+	char hex[65];
+	static const char two[] = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+
+	sha256_init(&s);
+	sha256_update(&s, "abc", 3);
+	sha256_hex(&s, hex);
+	cr_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	sha256_init(&s);
+	for (size_t i = 0; i < sizeof two - 1; i++) /* byte by byte across the block edge */
+		sha256_update(&s, two + i, 1);
+	sha256_hex(&s, hex);
+	cr_assert_str_eq(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+	sha256_init(&s);
+	sha256_hex(&s, hex);
+	cr_assert_str_eq(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
