@@ -195,6 +195,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	if (verbose) {
+		const struct an_manifest *mm = analysis_model_manifest(model);
+		fprintf(stderr, PROG ": model %s %s (%s), %.3f GFLOP per slice\n", mm->name,
+			mm->version, model_path, analysis_model_flops(model) / 1e9);
+	}
 	series_set_init(&W.set);
 	for (int i = optind; i < argc; i++) {
 		struct stat st;
