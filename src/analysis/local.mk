@@ -62,3 +62,6 @@ EXTRA_DIST += tests/analysis/detect_sim.sh tests/analysis/fixtures/sim/truth.jso
 	tests/analysis/fixtures/sim/uids.txt tests/analysis/fixtures/sim/IM0028.dcm \
 	tests/analysis/fixtures/sim/IM0029.dcm tests/analysis/fixtures/sim/IM0030.dcm \
 	tests/analysis/fixtures/sim/IM0031.dcm
+
+# The evaluation of the detector through this path (run by hand; see its docstring).
+EXTRA_DIST += tools/eval_detect.py
