@@ -244,6 +244,11 @@ bool analysis_applicable(const struct analysis_model *m, const struct series *s,
 		       s->modality[0] ? s->modality : "(none)", m->man.modality);
 		return false;
 	}
+	if (fabs(s->normal[2]) < cos(AN_MAX_TILT_DEG * M_PI / 180)) {
+		seterr(why, whylen, "not an axial stack (slice normal %.2f\\%.2f\\%.2f)",
+		       s->normal[0], s->normal[1], s->normal[2]);
+		return false;
+	}
 	if (s->n > AN_MAX_SLICES) {
 		seterr(why, whylen, "%zu images, more than the %d analysed", s->n, AN_MAX_SLICES);
 		return false;

@@ -104,6 +104,9 @@ struct nn_ctx;
 
 /* Longest series analysed (its pixels are held in memory as float during the run). */
 #define AN_MAX_SLICES 1000
+/* Largest angle between the slice normal and the patient's foot-head axis of a series still
+ * treated as axial (the bundled model knows axial slices, models/README.md [input] 4). */
+#define AN_MAX_TILT_DEG 30
 
 /*
  * Parse the manifest at path and load the ONNX file it names, after checking the file's

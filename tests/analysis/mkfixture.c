@@ -12,7 +12,8 @@
  *                     background 100 with a dark strip (the first 6 mm of columns), lesion A
  *                     (value 300) at mm columns 28-31, rows 32-35 on slices 1-3, lesion B (150)
  *                     at mm columns 48-51, rows 12-15 on slice 4; files written in scrambled
- *                     order; plus a CT series (skipped: modality) and a non-DICOM file.
+ *                     order; plus a CT series (skipped: modality), a sagittal MR series
+ *                     (skipped: not axial) and a non-DICOM file.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -103,7 +104,7 @@ static double value(double x, double y, int z)
 }
 
 static int write_series(const char *dir, int size, const char *modality, const char *series,
-			int nslices)
+			int nslices, bool sagittal)
 {
 	static const int order[5] = {3, 0, 4, 1, 2};
 	double px = 64.0 / size;
@@ -122,12 +123,17 @@ static int write_series(const char *dir, int size, const char *modality, const c
 			.thickness = 3, .slope = "2", .intercept = "-50", .instance = z + 1,
 			.pixels = pix,
 		};
+		if (sagittal) { /* rows foot-wards, columns anterior-wards, stacked along x */
+			double iop[6] = {0, 1, 0, 0, 0, -1}, ipp[3] = {10 + 3 * z, -32, 32};
+			memcpy(im.iop, iop, sizeof iop);
+			memcpy(im.ipp, ipp, sizeof ipp);
+		}
 		for (int r = 0; r < size; r++)
 			for (int c = 0; c < size; c++) /* stored = (value - intercept) / slope */
 				pix[r * size + c] =
 					(uint16_t)((value((c + 0.5) * px, (r + 0.5) * px, z) + 50) / 2);
 		snprintf(sop, sizeof sop, "%s.%d", series, z + 1);
-		snprintf(path, sizeof path, "%s/%s%d.dcm", dir, modality, i);
+		snprintf(path, sizeof path, "%s/%s%s%d.dcm", dir, modality, sagittal ? "sag" : "", i);
 		if (fx_save(path, &im) != 0) {
 			free(pix);
 			return -1;
@@ -161,8 +167,9 @@ int main(int argc, char **argv)
 	if (f == NULL || fputs(manifest, f) < 0 || fclose(f) != 0)
 		return 1;
 	snprintf(path, sizeof path, "%s/study", argv[1]);
-	if (write_series(path, size, "MR", "2.25.1001.1", 5) != 0 ||
-	    write_series(path, size, "CT", "2.25.1001.2", 2) != 0)
+	if (write_series(path, size, "MR", "2.25.1001.1", 5, false) != 0 ||
+	    write_series(path, size, "CT", "2.25.1001.2", 2, false) != 0 ||
+	    write_series(path, size, "MR", "2.25.1001.3", 2, true) != 0)
 		return 1;
 	snprintf(path, sizeof path, "%s/study/README.txt", argv[1]);
 	f = fopen(path, "w");
