@@ -349,7 +349,8 @@ void analysis_lesion_geometry(const struct series *s, const struct an_box *b, in
 	}
 }
 
-/* Per-series normalisation (models/README.md [input] step 2) into a new buffer. */
+/* Normalisation (models/README.md [input] step 2), in place: statistics over the series
+ * (scope = series) or each slice, then clipping. */
 static int normalise(const struct an_manifest *man, float *const *pix, size_t nslices,
 		     size_t npix)
 {
