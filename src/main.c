@@ -14,6 +14,8 @@
 
 #include "config.h"
 #include "net/server.h"
+#include "pipeline/pipeline.h"
+#include "services/services.h"
 #include "query/query.h"
 #include "storage/index.h"
 #include "storage/store.h"
@@ -129,10 +131,17 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	pipeline_start(&srv);
+
 	uv_run(loop, UV_RUN_DEFAULT);
 
-	/* Every association is gone; drain the committer, then close the index. */
+	/* Every association is gone. Drain the committer (which also wakes any analysis worker
+	 * waiting for its result to be committed), stop the workers, then close the index. */
 	store_close(store);
+	services_store_committed(&srv);
+	pipeline_join();
+	services_store_committed(&srv);
+	store_free(store);
 	uv_close((uv_handle_t *)&srv.committed, NULL);
 	uv_walk(loop, close_walk, NULL);
 	uv_run(loop, UV_RUN_DEFAULT);

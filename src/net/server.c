@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "net/assoc.h"
+#include "pipeline/pipeline.h"
 #include "services/services.h"
 #include "util/log.h"
 
@@ -137,6 +138,7 @@ void server_stop(struct server *srv)
 		return;
 	srv->stopping = true;
 	log_notice("event=stopping associations=%u", srv->n_assocs);
+	pipeline_stop_loop(srv);
 	if (srv->listener_open) {
 		uv_close((uv_handle_t *)&srv->listener, close_cb_noop);
 		srv->listener_open = false;

@@ -310,6 +310,50 @@ int jobs_not_applicable(struct index *ix, int64_t job_id, int64_t now_ms, const 
 	return index_sql_errno(rc);
 }
 
+int jobs_findings(struct index *ix, int64_t analysis_id, struct job_prev_finding **list,
+		  size_t *n)
+{
+	*list = NULL;
+	*n = 0;
+	sqlite3 *db = index_lock(ix);
+	sqlite3_stmt *st = NULL;
+	size_t cap = 0;
+	int rc = sqlite3_prepare_v2(db,
+				    "SELECT coalesce(type, ''), centre_x, centre_y, centre_z, "
+				    "coalesce(tracking_uid, '') FROM findings WHERE analysis_ref = ?1 "
+				    "ORDER BY lesion",
+				    -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, analysis_id);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			if (*n == cap) {
+				cap = cap ? cap * 2 : 8;
+				struct job_prev_finding *p = realloc(*list, cap * sizeof **list);
+				if (!p) {
+					rc = SQLITE_NOMEM;
+					break;
+				}
+				*list = p;
+			}
+			struct job_prev_finding *f = &(*list)[(*n)++];
+			copy_col(st, 0, f->type, sizeof f->type);
+			for (int k = 0; k < 3; k++)
+				f->centre[k] = sqlite3_column_double(st, 1 + k);
+			copy_col(st, 4, f->tracking_uid, sizeof f->tracking_uid);
+		}
+		if (rc == SQLITE_DONE)
+			rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	index_unlock(ix);
+	if (rc != SQLITE_OK) {
+		free(*list);
+		*list = NULL;
+		*n = 0;
+	}
+	return index_sql_errno(rc);
+}
+
 int deliveries_claim(struct index *ix, int64_t now_ms, struct delivery *out)
 {
 	memset(out, 0, sizeof *out);

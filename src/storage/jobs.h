@@ -96,6 +96,15 @@ int jobs_fail(struct index *ix, int64_t job_id, int64_t now_ms, const char *reas
 /* The series is not one the model analyses (not MR, not an axial stack, ...). */
 int jobs_not_applicable(struct index *ix, int64_t job_id, int64_t now_ms, const char *reason);
 
+/* The findings of an earlier analysis (to keep Tracking UIDs of the same lesions). */
+struct job_prev_finding {
+	char type[32];
+	double centre[3];
+	char tracking_uid[65];
+};
+int jobs_findings(struct index *ix, int64_t analysis_id, struct job_prev_finding **list,
+		  size_t *n);
+
 struct delivery {
 	int64_t id;
 	int attempts;                 /* including this one */
