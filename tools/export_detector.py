@@ -24,7 +24,7 @@ import detnet  # noqa: E402
 NAME = "brain-tumour-detector"
 
 # Decoding defaults; tools/train_detector.py may tune them on validation data and pass overrides.
-DECODE = dict(peak_threshold=0.10, nms_kernel=3, max_peaks=8, link_iou=0.20, link_gap=1,
+DECODE = dict(peak_threshold=0.10, nms_kernel=3, max_peaks=8, link_overlap=0.30, link_gap=1,
               min_slices=1, study_threshold=0.50)
 
 # SNOMED CT concepts (scheme designator SCT).  Sources are listed in models/MODEL_CARD.md.
@@ -87,7 +87,7 @@ def write_manifest(out_dir, onnx_name, version, decode=None, note=""):
         "",
         "[decode]",
     ]
-    for k in ("peak_threshold", "nms_kernel", "max_peaks", "link_iou", "link_gap", "min_slices",
+    for k in ("peak_threshold", "nms_kernel", "max_peaks", "link_overlap", "link_gap", "min_slices",
               "study_threshold"):
         v = d[k]
         lines.append("%s = %s" % (k, ("%.4g" % v) if isinstance(v, float) else v))
