@@ -47,14 +47,15 @@ DECODE = dict(peak_threshold=0.10, nms_kernel=3, max_peaks=8, link_overlap=0.30,
 
 
 class Stream(torch.utils.data.IterableDataset):
-    def __init__(self, seed):
+    def __init__(self, seed, crop):
         self.seed = seed
+        self.crop = crop
 
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
         wid = info.id if info is not None else 0
         torch.set_num_threads(1)
-        for s in sslices.stream(self.seed * 100 + wid):
+        for s in sslices.stream(self.seed * 100 + wid, crop_size=self.crop):
             yield tuple(torch.from_numpy(np.ascontiguousarray(a)) for a in s)
 
 
@@ -119,6 +120,8 @@ def main(argv=None):
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--wd", type=float, default=1e-4)
     ap.add_argument("--warmup", type=int, default=150)
+    ap.add_argument("--crop", type=int, default=192, help="train on random crops of this size (multiple of 32; "
+                    "256 = whole slices); validation always uses whole slices")
     ap.add_argument("--w-size", type=float, default=0.1)
     ap.add_argument("--widths", default="16,24,48,96,160")
     ap.add_argument("--dec", type=int, default=40)
@@ -147,7 +150,7 @@ def main(argv=None):
     model = torch.nn.parallel.DistributedDataParallel(net) if distributed else net
     opt = torch.optim.AdamW(net.parameters(), lr=a.lr, weight_decay=a.wd)
     per_rank = max(1, a.batch // world)
-    loader = torch.utils.data.DataLoader(Stream(a.seed * 1000 + rank), batch_size=per_rank,
+    loader = torch.utils.data.DataLoader(Stream(a.seed * 1000 + rank, a.crop), batch_size=per_rank,
                                          num_workers=a.workers, prefetch_factor=4 if a.workers else 2,
                                          persistent_workers=a.workers > 0)
     log = open(os.path.join(a.out, "log.jsonl"), "a") if rank == 0 else None

@@ -44,11 +44,10 @@ def gaussian_radius(h, w, min_overlap=0.7):
     return min(r1, r2, r3)
 
 
-_YY, _XX = np.mgrid[0:OUT, 0:OUT].astype(np.float32)
-
-
-def targets(boxes):
-    """boxes: list of (cls, c0, r0, c1, r1) in 256-pixel image coordinates."""
+def targets(boxes, size=render.SIZE):
+    """boxes: list of (cls, c0, r0, c1, r1) in pixel coordinates of a size x size input."""
+    OUT = size // STRIDE
+    _YY, _XX = np.mgrid[0:OUT, 0:OUT].astype(np.float32)
     hm = np.zeros((3, OUT, OUT), np.float32)
     ind = np.zeros(MAXOBJ, np.int64)
     wh = np.zeros((MAXOBJ, 2), np.float32)
@@ -98,7 +97,7 @@ def study_slices(st, ks, flip=False, jitter=0.0, rng=None):
 
 
 def pick_slices(st, k, rng):
-    """k slice indices, about 75 % drawn on lesions when there are any."""
+    """k distinct slice indices, about 65 % near lesions when there are any."""
     lk = []
     for les in st.lesions:
         kc, _, _ = st.to_index(st.to_patient(les.c))
@@ -106,17 +105,42 @@ def pick_slices(st, k, rng):
         lo, hi = int(max(0, math.floor(kc - ext))), int(min(st.n - 1, math.ceil(kc + ext)))
         if hi >= lo:
             lk.extend(range(lo, hi + 1))
-    ks = []
-    for _ in range(k):
-        if lk and rng.random() < 0.75:
-            ks.append(int(rng.choice(lk)))
-        else:
-            ks.append(int(rng.integers(0, st.n)))
+    lk = sorted(set(lk))
+    nl = min(len(lk), int(round(0.65 * k)))
+    ks = set(int(x) for x in rng.choice(lk, nl, replace=False)) if nl else set()
+    others = [i for i in range(st.n) if i not in ks]
+    ks |= set(int(x) for x in rng.choice(others, min(len(others), k - len(ks)), replace=False))
     return sorted(set(ks))
 
 
-def stream(seed, k_per_study=10, p_none=0.15):
-    """Yield (image (1,256,256), hm, ind, wh, off, mask) forever."""
+def crop(x, boxes, size, rng):
+    """A size x size crop (offsets multiple of the stride) that holds every box when it can;
+    boxes cut by the crop are clipped to it (kept when at least half of the box is inside)."""
+    S = x.shape[-1]
+    if size >= S:
+        return x, boxes
+    m = (S - size) // STRIDE
+    lo_x = lo_y = 0
+    hi_x = hi_y = m
+    if boxes:
+        lo_x = max(0, -(-(max(b[3] for b in boxes) - size + 1) // STRIDE))
+        hi_x = min(m, min(b[1] for b in boxes) // STRIDE)
+        lo_y = max(0, -(-(max(b[4] for b in boxes) - size + 1) // STRIDE))
+        hi_y = min(m, min(b[2] for b in boxes) // STRIDE)
+    ox = STRIDE * int(rng.integers(lo_x, hi_x + 1)) if hi_x >= lo_x else STRIDE * int(rng.integers(0, m + 1))
+    oy = STRIDE * int(rng.integers(lo_y, hi_y + 1)) if hi_y >= lo_y else STRIDE * int(rng.integers(0, m + 1))
+    out = []
+    for (c, c0, r0, c1, r1) in boxes:
+        a0 = (c1 - c0 + 1) * (r1 - r0 + 1)
+        c0n, c1n = max(c0 - ox, 0), min(c1 - ox, size - 1)
+        r0n, r1n = max(r0 - oy, 0), min(r1 - oy, size - 1)
+        if c1n >= c0n and r1n >= r0n and (c1n - c0n + 1) * (r1n - r0n + 1) >= 0.5 * a0:
+            out.append((c, c0n, r0n, c1n, r1n))
+    return x[..., oy:oy + size, ox:ox + size], out
+
+
+def stream(seed, k_per_study=10, p_none=0.15, crop_size=render.SIZE):
+    """Yield (image (1,S,S), hm, ind, wh, off, mask) forever (S = crop_size)."""
     rng = np.random.default_rng([seed, 31337])
     while True:
         sseed = int(rng.integers(0, 1000000))
@@ -124,8 +148,9 @@ def stream(seed, k_per_study=10, p_none=0.15):
         ks = pick_slices(st, k_per_study, rng)
         x, per, _ = study_slices(st, ks, flip=bool(rng.random() < 0.5), jitter=0.03, rng=rng)
         for j in rng.permutation(len(ks)):
-            hm, ind, wh, off, mask = targets(per[j])
-            yield x[j][None], hm, ind, wh, off, mask
+            xi, bi = crop(x[j], per[j], crop_size, rng)
+            hm, ind, wh, off, mask = targets(bi, xi.shape[-1])
+            yield np.ascontiguousarray(xi[None]), hm, ind, wh, off, mask
 
 
 def validation_set(split, seeds):
