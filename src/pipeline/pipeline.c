@@ -197,7 +197,7 @@ static int study_attrs(const char *path, struct report_study *rs)
 		return -EINVAL;
 	memset(rs, 0, sizeof *rs);
 	snprintf(rs->specific_character_set, sizeof rs->specific_character_set, "%s", a.specific_charset);
-	snprintf(rs->patient_name, sizeof rs->patient_name, "%s", a.patient_name);
+	snprintf(rs->patient_name, sizeof rs->patient_name, "%.255s", a.patient_name);
 	snprintf(rs->patient_id, sizeof rs->patient_id, "%s", a.patient_id);
 	snprintf(rs->patient_birth_date, sizeof rs->patient_birth_date, "%s", a.patient_birth_date);
 	snprintf(rs->patient_sex, sizeof rs->patient_sex, "%s", a.patient_sex);
@@ -375,13 +375,13 @@ static void run_job(struct worker *w, const struct job *job)
 	}
 	f.lesions = lesions;
 	f.n_lesions = (size_t)res.nlesions;
-	snprintf(f.algorithm_name, sizeof f.algorithm_name, "%s", man->name);
+	snprintf(f.algorithm_name, sizeof f.algorithm_name, "%.64s", man->name);
 	snprintf(f.algorithm_version, sizeof f.algorithm_version, "%s", man->version);
 	snprintf(f.device_observer_uid, sizeof f.device_observer_uid, "%s", man->device_uid);
 	snprintf(f.device_observer_name, sizeof f.device_observer_name, "dicomaid");
 	snprintf(f.device_manufacturer, sizeof f.device_manufacturer, "%s",
 		 man->manufacturer[0] ? man->manufacturer : "dicomaid project");
-	snprintf(f.device_model_name, sizeof f.device_model_name, "%s", man->name);
+	snprintf(f.device_model_name, sizeof f.device_model_name, "%.64s", man->name);
 	report_new_uid(f.sr_series_instance_uid);
 	report_new_uid(f.sr_sop_instance_uid);
 	report_new_uid(f.gsps_series_instance_uid);

@@ -89,6 +89,13 @@ int jobs_schedule(struct index *ix, int64_t cutoff_ms, int64_t now_ms, const cha
 	int rc = exec_fmt(db, "BEGIN IMMEDIATE", NULL);
 	if (rc != SQLITE_OK)
 		goto out;
+	/* Documents (reports, presentation states, our own results) are never analysed. */
+	rc = exec_fmt(db,
+		      "UPDATE series SET analysis_due = 0 WHERE analysis_due = 1 AND "
+		      "modality IN ('SR', 'PR', 'KO', 'SEG', 'DOC')",
+		      NULL);
+	if (rc != SQLITE_OK)
+		goto rollback;
 	rc = sqlite3_prepare_v2(db,
 				"SELECT s.id, s.series_uid, "
 				"(SELECT count(*) FROM instances i WHERE i.series_ref = s.id) "

@@ -22,6 +22,7 @@ ae_title = PACS
 host = 127.0.0.1
 port = $PACS_PORT
 " start_daemon
+for _ in $(seq 1 100); do grep -q 'event=analysis_ready' "$T/daemon.log" && break; sleep 0.1; done
 grep -q 'event=analysis_ready' "$T/daemon.log" || fail "analysis not ready"
 
 n_src=$(ls "$FIX"/*.dcm | wc -l)
