@@ -6,6 +6,7 @@
 # CT series is recorded as not applicable. A restart resends nothing already confirmed.
 . "$(dirname "$0")/lib.sh"
 FIX="$top_srcdir/tests/analysis/fixtures/sim"
+ANALYSIS=yes
 PACS_PORT=$(( $(pick_port) + 2 ))
 
 mkdir -p "$T/pacs"
