@@ -91,6 +91,31 @@ const char *pipeline_default_model(void)
 	return path;
 }
 
+/* The analysis pixel reader's decoder for compressed syntaxes: dcmtk, through the adapter. */
+static int dcmtk_decode(const char *path, float **pixels, int rows, int cols, char *err,
+			size_t errlen)
+{
+	struct report_image img;
+	memset(&img, 0, sizeof img);
+	int rc = report_decode_pixels(path, &img, err, errlen);
+	if (rc < 0)
+		return rc;
+	if ((int)img.rows != rows || (int)img.cols != cols || img.frames < 1) {
+		snprintf(err, errlen, "decoded image is %ux%u, header says %dx%d", img.rows, img.cols,
+			 rows, cols);
+		report_image_free(&img);
+		return -1;
+	}
+	*pixels = malloc((size_t)rows * (size_t)cols * sizeof **pixels);
+	if (!*pixels) {
+		report_image_free(&img);
+		return -1;
+	}
+	memcpy(*pixels, img.pixels, (size_t)rows * (size_t)cols * sizeof **pixels);
+	report_image_free(&img);
+	return 0;
+}
+
 /* ---- workers ------------------------------------------------------------------------ */
 
 static void commit_done_cb(struct store_req *req)
@@ -810,6 +835,7 @@ int pipeline_start(struct server *srv)
 {
 	memset(&P, 0, sizeof P);
 	P.srv = srv;
+	pix_set_external_decoder(dcmtk_decode);
 	pthread_mutex_init(&P.mu, NULL);
 	pthread_cond_init(&P.wake, NULL);
 	atomic_init(&P.stopping, false);

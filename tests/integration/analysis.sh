@@ -28,6 +28,16 @@ grep -q 'event=analysis_ready' "$T/daemon.log" || fail "analysis not ready"
 
 n_src=$(ls "$FIX"/*.dcm | wc -l)
 storescu -aet MODALITY -aec DICOMAID 127.0.0.1 "$PORT" "$FIX"/*.dcm || fail "storescu study"
+# The same slices as another series, JPEG-LS compressed: decoded through dcmtk.
+mkdir -p "$T/jls"
+for f in "$FIX"/*.dcm; do
+	b=$(basename "$f")
+	dcmcjpls "$f" "$T/jls/$b" || fail "dcmcjpls"
+	dcmodify -nb -m "(0020,000E)=$(dcmdump -q +P 0020,000E "$f" | sed 's/.*\[\(.*\)\].*/\1/').9" \
+		-m "(0008,0018)=$(dcmdump -q +P 0008,0018 "$f" | sed 's/.*\[\(.*\)\].*/\1/').9" "$T/jls/$b" \
+		>/dev/null 2>&1 || fail dcmodify
+done
+storescu -aet MODALITY -aec DICOMAID -xt 127.0.0.1 "$PORT" "$T"/jls/*.dcm || fail "storescu JPEG-LS"
 storescu -aet MODALITY -aec DICOMAID 127.0.0.1 "$PORT" "$PYDICOM_FILES/CT_small.dcm" || fail "storescu CT"
 
 # Wait for the SR at the PACS.
@@ -57,12 +67,15 @@ ok "the SR references all $n_src source images"
 for _ in $(seq 1 20); do
 	[ "$(sql "select count(*) from deliveries where state = 'sent'")" -ge 1 ] && break; sleep 0.3
 done
-[ "$(sql "select count(*) from analyses where state = 'done'")" = 1 ] || fail "analysis not done"
+for _ in $(seq 1 60); do
+	[ "$(sql "select count(*) from analyses where state in ('done', 'failed')")" -ge 2 ] && break; sleep 0.5
+done
+[ "$(sql "select count(*) from analyses where state = 'done'")" = 2 ] || { sql "select state, last_error from analyses"; fail "analyses not done"; }
 [ "$(sql "select count(*) from analyses where state = 'not-applicable'")" = 1 ] || fail "CT not marked not-applicable"
-sr_uid=$(sql "select sr_uid from analyses where state = 'done'")
+sr_uid=$(sql "select sr_uid from analyses where state = 'done' order by id limit 1")
 [ "$(sql "select count(*) from instances where sop_instance_uid = '$sr_uid'")" = 1 ] || fail "SR not indexed"
 [ "$(sql "select count(*) from deliveries where state = 'sent' and sop_instance_uid = '$sr_uid'")" = 1 ] || fail "delivery not recorded as sent"
-ok "analysis done, CT not applicable, SR indexed, delivery sent"
+ok "both series analysed (one JPEG-LS, decoded by dcmtk), CT not applicable, SR indexed, delivery sent"
 
 # Restart: nothing is analysed or sent again.
 n_pacs=$(ls "$T/pacs" | wc -l)
@@ -70,7 +83,7 @@ stop_daemon || fail "exit status"
 WRITE_CONFIG=no PORT_FIXED=$PORT start_daemon
 sleep 4
 [ "$(ls "$T/pacs" | wc -l)" = "$n_pacs" ] || fail "results sent again after a restart"
-[ "$(sql "select count(*) from analyses")" = 2 ] || fail "series analysed again after a restart"
+[ "$(sql "select count(*) from analyses")" = 3 ] || fail "series analysed again after a restart"
 ok "restart: no duplicate analysis or delivery"
 
 stop_daemon || fail "exit status"
