@@ -111,6 +111,7 @@ say() { echo "# $*" >&2; }
 # ---- ports and processes
 USED_PORTS=" "
 listening() { ss -Htln "sport = :$1" 2>/dev/null | grep -q .; }
+# free_port VAR: sets VAR to a port nothing listens on and this run has not used yet.
 free_port() {
 	local p
 	while :; do
@@ -118,7 +119,7 @@ free_port() {
 		case "$USED_PORTS" in *" $p "*) continue ;; esac
 		listening "$p" && continue
 		USED_PORTS="$USED_PORTS$p "
-		echo "$p"
+		printf -v "$1" '%s' "$p"
 		return
 	done
 }
@@ -141,12 +142,12 @@ stop_pid() {
 	PIDS=("${rest[@]}")
 }
 
-ARCH_PORT=$(free_port)
+free_port ARCH_PORT
 
 # start_dicomaid NAME DATADIR: dicomaid on a fresh port; sets DA_PORT and DA_PID.
 start_dicomaid() {
 	local name=$1 data=$2
-	DA_PORT=$(free_port)
+	free_port DA_PORT
 	mkdir -p "$data"
 	cat >"$W/$name.conf" <<CONF
 [server]
@@ -184,7 +185,7 @@ CONF
 # studies (DB_UpperMaxStudies in dcmqrdbi.h) and deletes the oldest study past it. ARCHIVE is a
 # known move destination. Sets QR_PORT and QR_PID.
 start_dcmqrscp() {
-	QR_PORT=$(free_port)
+	free_port QR_PORT
 	mkdir -p "$W/dcmqr" "$W/dcmqrm"
 	cat >"$W/dcmqrscp.cfg" <<CFG
 NetworkTCPPort  = $QR_PORT
@@ -260,7 +261,7 @@ server_cpu() {
 }
 
 # ---- results
-declare -A TS CPU
+declare -A TS CPU MED
 # measure KEY PID CMD...: runs CMD (timed); appends its wall time (us) to TS[KEY] and the server
 # PID's CPU time (ms) over it to CPU[KEY].
 measure() {
@@ -339,7 +340,7 @@ find_suite() {
 		row "C-FIND universal ($n of $n)" "$label" "$(ms "$muni")" "$(best uni)" "$(ms $((muni - mecho)))" \
 			"$(rate "$n" $((muni - mecho)))" "matches/s" "$(cpu_per "$label.uni" 1)/query"
 		ECHO_US=$mecho
-		eval "FIND_${label}_SEL=$msel FIND_${label}_UNI=$muni FIND_${label}_REP=$(((mrep - mecho) / REPEAT))"
+		MED[$label.sel]=$msel MED[$label.uni]=$muni MED[$label.rep]=$(((mrep - mecho) / REPEAT))
 	done
 }
 
@@ -426,7 +427,7 @@ done
 for op in move get; do
 	for k in dicomaid dcmqrscp; do
 		m=$(echo "${TS[$k.$op]}" | median)
-		eval "${op^^}_$k=$m"
+		MED[$k.$op]=$m
 		if [ $op = move ]; then l="C-MOVE study of $MOVE_INSTANCES to storescp"
 		else l="C-GET study of $MOVE_INSTANCES (getscu)"; fi
 		row "$l" "$k" "$(ms "$m")" "$(ms "$(echo "${TS[$k.$op]}" | minimum)")" "-" \
@@ -439,7 +440,8 @@ stop_pid "$SCP_PID"
 server_problems "$W/fair.log"
 
 # ==== report
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a <= 0) print "n/a"; else printf "%.2f", b / a }'; }
+ratio() { awk -v a="${MED[dicomaid.$1]}" -v b="${MED[dcmqrscp.$1]}" \
+	'BEGIN { if (a <= 0) print "n/a"; else printf "%.2f", b / a }'; }
 cpu_ratio() { awk -v a="$(cpu_per "dicomaid.$1" 1)" -v b="$(cpu_per "dcmqrscp.$1" 1)" \
 	'BEGIN { if (a <= 0) print "n/a"; else printf "%.2f", b / a }'; }
 {
@@ -456,15 +458,15 @@ cpu_ratio() { awk -v a="$(cpu_per "dicomaid.$1" 1)" -v b="$(cpu_per "dcmqrscp.$1
 	echo
 	echo "-- ratios dicomaid/dcmqrscp (> 1 = dicomaid better)    wall (medians)  server CPU"
 	printf '%-50s %8s %10s\n' "C-FIND selective (PatientID), own association" \
-		"$(ratio "$FIND_dicomaid_SEL" "$FIND_dcmqrscp_SEL")" "$(cpu_ratio sel)"
+		"$(ratio sel)" "$(cpu_ratio sel)"
 	printf '%-50s %8s %10s\n' "C-FIND selective, $REPEAT in one association" \
-		"$(ratio "$FIND_dicomaid_REP" "$FIND_dcmqrscp_REP")" "$(cpu_ratio rep)"
+		"$(ratio rep)" "$(cpu_ratio rep)"
 	printf '%-50s %8s %10s\n' "C-FIND universal" \
-		"$(ratio "$FIND_dicomaid_UNI" "$FIND_dcmqrscp_UNI")" "$(cpu_ratio uni)"
+		"$(ratio uni)" "$(cpu_ratio uni)"
 	printf '%-50s %8s %10s\n' "C-MOVE $MOVE_INSTANCES instances" \
-		"$(ratio "$MOVE_dicomaid" "$MOVE_dcmqrscp")" "$(cpu_ratio move)"
+		"$(ratio move)" "$(cpu_ratio move)"
 	printf '%-50s %8s %10s\n' "C-GET $MOVE_INSTANCES instances" \
-		"$(ratio "$GET_dicomaid" "$GET_dcmqrscp")" "$(cpu_ratio get)"
+		"$(ratio get)" "$(cpu_ratio get)"
 } >"$W/report.txt"
 cat "$W/report.txt"
 [ -z "${RESULTS:-}" ] || cp "$W/report.txt" "$RESULTS"
