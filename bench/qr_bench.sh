@@ -6,7 +6,7 @@
 #   SMALL=1 bench/qr_bench.sh         reduced sizes (see below) for a quick run
 # Environment (defaults for the full run; SMALL=1 values in brackets):
 #   BIG_STUDIES=10000 [10000]  studies in the generated index for dicomaid alone
-#                              (tests/query/gen_index: 3 series, ~10 instances a study, no files)
+#                              (tests/query/gen_index: 3 series, ~15 instances a study, no files)
 #   FAIR_STUDIES=500 [200]     studies of one small (64x64) real file each, stored into BOTH
 #                              servers for the side-by-side C-FIND comparison; at most 500,
 #                              dcmqrscp's compiled-in limit of studies in one storage area
@@ -41,15 +41,16 @@
 #   server used (dicomaid: the process, all threads; dcmqrscp: the parent and its per-association
 #   children), from /proc in clock ticks (10 ms), summed over all runs and divided by the runs
 #   (x instances or queries): it is robust to load from other work, unlike wall time.
-#   Runs alternate between the two servers (C-FIND: each query kind) so that load from other work on the machine falls
+#   Runs alternate between the two servers, so that load from other work on the machine falls
 #   on both alike. Every result count is checked (a wrong count stops the benchmark).
 # Setup (not measured as the subject): dicomaid with fsync = no, max_matches = 1000000;
-# dcmqrscp forking per association (its default), quota big enough that nothing is deleted,
-# filled by storescu (the store times are printed for information).
+# dcmqrscp forking per association (its default), two AEs of 500 studies (its maximum), so that
+# nothing is deleted, filled by storescu (the store times are printed for information).
 # Limits: dcmqrscp and storescp cannot bind one address, they listen on every interface for the
 # length of the run (dicomaid binds 127.0.0.1); all clients connect to 127.0.0.1.
 # Needs: dcmtk (findscu movescu getscu echoscu storescu storescp dcmqrscp), /usr/bin/python3 with
-# pydicom and numpy (bench/qr/gen_files.py), sqlite3 not needed.
+# pydicom and numpy (bench/qr/gen_files.py), ss (iproute2) and pgrep (procps).
+# Figures and caveats of a run: bench/qr/README.md.
 set -euo pipefail
 
 srcdir=$(cd "$(dirname "$0")/.." && pwd)
