@@ -111,6 +111,9 @@ int main(int argc, char **argv)
 	if (index_open(cfg.index_database, false, &ix, err, sizeof err) < 0)
 		fatal("event=startup_failed index=%s err=\"%s\"", cfg.index_database, err);
 
+	if (!cfg.storage_fsync)
+		index_set_durable(ix, false);
+
 	uv_loop_t *loop = uv_default_loop();
 	static struct server srv;
 	struct store *store = NULL;

@@ -609,3 +609,12 @@ int index_sql_errno(int sqlite_rc)
 {
 	return sql_errno(sqlite_rc);
 }
+
+int index_set_durable(struct index *ix, bool durable)
+{
+	pthread_mutex_lock(&ix->lock);
+	int rc = sqlite3_exec(ix->db, durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = OFF",
+			      NULL, NULL, NULL);
+	pthread_mutex_unlock(&ix->lock);
+	return sql_errno(rc);
+}

@@ -93,4 +93,8 @@ void index_unlock(struct index *ix);
 /* SQLite result code -> 0 or a negative errno-style code, as the index functions return. */
 int index_sql_errno(int sqlite_rc);
 
+/* durable false ([storage] fsync = no, benchmarks only): commits no longer wait for the
+ * disk (PRAGMA synchronous = OFF). Default true (FULL). */
+int index_set_durable(struct index *ix, bool durable);
+
 #endif
