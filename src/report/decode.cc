@@ -14,6 +14,10 @@
 
 using namespace report_impl;
 
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "decode.cc reads dcmtk's host-order OW pixel data as little endian"
+#endif
+
 namespace {
 
 /* Transfer syntaxes whose pixel data the registered decoders (or dcmdata itself) handle. */
@@ -149,7 +153,7 @@ extern "C" int report_decode_pixels(const char *path, struct report_image *out, 
 	if (spp != 1 || (photometric != "MONOCHROME1" && photometric != "MONOCHROME2"))
 		return fail(err, errlen, REPORT_EUNSUPP, "%s: only MONOCHROME1/2 with one sample is "
 		            "supported (got %s, %u samples)", path, photometric.c_str(), spp);
-	if ((ba != 8 && ba != 16) || bs == 0 || bs > ba || hb >= ba || hb + 1 < bs)
+	if ((ba != 8 && ba != 16 && ba != 32) || bs == 0 || bs > ba || hb >= ba || hb + 1 < bs)
 		return fail(err, errlen, REPORT_EUNSUPP, "%s: unsupported bit layout (allocated %u, "
 		            "stored %u, high bit %u)", path, ba, bs, hb);
 	Sint32 nframes = 1;
@@ -169,28 +173,23 @@ extern "C" int report_decode_pixels(const char *path, struct report_image *out, 
 		return fail(err, errlen, REPORT_EFORMAT, "%s: cannot decode pixel data (%s): %s", path,
 		            dx.getXferName(), c.bad() ? c.text() : "no native representation");
 
+	/* The native value as a little-endian byte stream: dcmtk keeps OW in host order, which
+	 * is little endian on every platform dicomaid builds for (checked at compile time). */
 	DcmElement *el = NULL;
 	if (ds.findAndGetElement(DCM_PixelData, el).bad() || !el)
 		return fail(err, errlen, REPORT_EFORMAT, "%s: no Pixel Data", path);
-	size_t bpp = ba / 8;
-	size_t need = (size_t)npix * bpp;
-	Uint32 have = el->getLength();
+	const size_t bpp = ba / 8;
+	const size_t need = (size_t)npix * bpp;
+	const Uint32 have = el->getLength();
 	Uint8 *bytes = NULL;
 	Uint16 *words = NULL;
-	if (el->getVR() == EVR_OW || ba == 16)
-		el->getUint16Array(words);
-	if (!words)
-		el->getUint8Array(bytes);
-	if ((!words && !bytes) || have < need)
+	if (el->getVR() == EVR_OW && el->getUint16Array(words).good() && words)
+		bytes = (Uint8 *)words;
+	else if (el->getUint8Array(bytes).bad())
+		bytes = NULL;
+	if (!bytes || have < need)
 		return fail(err, errlen, REPORT_EFORMAT, "%s: pixel data too short (%lu of %zu bytes)",
 		            path, (unsigned long)have, need);
-	if (!bytes)
-		bytes = (Uint8 *)words; /* dcmtk holds OW in host order; 8-bit samples need LE bytes */
-	if (ba == 8 && words) {
-		const uint16_t probe = 1;
-		if (*(const uint8_t *)&probe != 1)
-			return fail(err, errlen, REPORT_EUNSUPP, "%s: 8-bit OW on a big-endian host", path);
-	}
 
 	double slope = 1.0, intercept = 0.0;
 	get_doubles(ds, DCM_RescaleSlope, DCM_PixelValueTransformationSequence, &slope, 1);
@@ -201,15 +200,24 @@ extern "C" int report_decode_pixels(const char *path, struct report_image *out, 
 	float *px = (float *)malloc((size_t)npix * sizeof(float));
 	if (!px)
 		return fail(err, errlen, REPORT_ENOMEM, "%s: out of memory", path);
+	/* dcmtk byte-swaps OW from big endian per 16-bit word, which leaves the two halves of
+	 * a 32-bit sample in big-endian order. */
+	const bool word_swapped = xfer == EXS_BigEndianExplicit && el->getVR() == EVR_OW;
+	/* PS3.5 8.1.1: Bits Stored bits ending at High Bit; two's complement when signed. */
 	const unsigned shift = (unsigned)(hb + 1 - bs);
 	const uint32_t mask = bs >= 32 ? 0xffffffffu : ((1u << bs) - 1u);
 	const uint32_t sign = 1u << (bs - 1);
 	for (uint64_t i = 0; i < npix; i++) {
-		uint32_t raw = ba == 16 ? (words ? words[i] : (uint32_t)(bytes[2 * i] | bytes[2 * i + 1] << 8))
-		                        : bytes[i];
+		const Uint8 *p = bytes + i * bpp;
+		uint32_t raw = p[0];
+		if (bpp >= 2)
+			raw |= (uint32_t)p[1] << 8;
+		if (bpp == 4)
+			raw = word_swapped ? (raw << 16 | (uint32_t)p[2] | (uint32_t)p[3] << 8)
+			                   : (raw | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
 		uint32_t v = (raw >> shift) & mask;
-		double s = (pr == 1 && (v & sign)) ? (double)((int64_t)v - ((int64_t)1 << bs)) : (double)v;
-		px[i] = (float)(s * slope + intercept);
+		double sv = (pr == 1 && (v & sign)) ? (double)((int64_t)v - ((int64_t)1 << bs)) : (double)v;
+		px[i] = (float)(sv * slope + intercept);
 	}
 
 	out->pixels = px;

@@ -55,24 +55,52 @@ static void write_all(const char *path, const char *buf, size_t len)
 	fclose(fp);
 }
 
-/* Independent reference: MR_small.dcm is Explicit VR LE, 16-bit signed, no rescale; find its
- * (7FE0,0010) OW element by its bytes and read the values directly. */
-static int16_t *reference(size_t *count)
+/* Independent reference: the values of a native little-endian file's (7FE0,0010), found by
+ * its tag bytes (explicit "OW" or implicit VR), read as unsigned little-endian samples of
+ * `bytes` bytes each (no rescale in these files). */
+static int64_t *raw_values(const char *path, int bytes, int is_signed, size_t *count)
 {
 	size_t len;
-	char *buf = read_all(FILES "/MR_small.dcm", &len);
-	const char tag[8] = {'\xe0', '\x7f', '\x10', '\x00', 'O', 'W', 0, 0};
+	char *buf = read_all(path, &len);
+	const char tag[4] = {'\xe0', '\x7f', '\x10', '\x00'};
 	char *p = memmem(buf, len, tag, sizeof tag);
 	cr_assert_not_null(p);
-	uint32_t vlen = (uint8_t)p[8] | (uint8_t)p[9] << 8 | (uint8_t)p[10] << 16 |
-	                (uint32_t)(uint8_t)p[11] << 24;
-	cr_assert_leq(p + 12 + vlen, buf + len);
-	int16_t *v = malloc(vlen);
-	for (uint32_t i = 0; i < vlen / 2; i++)
-		v[i] = (int16_t)((uint8_t)p[12 + 2 * i] | (uint8_t)p[13 + 2 * i] << 8);
+	size_t at;
+	uint32_t vlen;
+	if (memcmp(p + 4, "OW", 2) == 0 || memcmp(p + 4, "OB", 2) == 0) {
+		vlen = (uint8_t)p[8] | (uint8_t)p[9] << 8 | (uint8_t)p[10] << 16 |
+		       (uint32_t)(uint8_t)p[11] << 24;
+		at = 12;
+	} else {
+		vlen = (uint8_t)p[4] | (uint8_t)p[5] << 8 | (uint8_t)p[6] << 16 |
+		       (uint32_t)(uint8_t)p[7] << 24;
+		at = 8;
+	}
+	cr_assert_leq(p + at + vlen, buf + len);
+	size_t n = vlen / (size_t)bytes;
+	int64_t *v = malloc(n * sizeof *v);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t x = 0;
+		for (int b = bytes - 1; b >= 0; b--)
+			x = x << 8 | (uint8_t)p[at + i * (size_t)bytes + (size_t)b];
+		if (is_signed && bytes == 2)
+			v[i] = (int16_t)x;
+		else
+			v[i] = (int64_t)x;
+	}
 	free(buf);
-	*count = vlen / 2;
+	*count = n;
 	return v;
+}
+
+static int16_t *reference(size_t *count)
+{
+	int64_t *v = raw_values(FILES "/MR_small.dcm", 2, 1, count);
+	int16_t *r = malloc(*count * sizeof *r);
+	for (size_t i = 0; i < *count; i++)
+		r[i] = (int16_t)v[i];
+	free(v);
+	return r;
 }
 
 /* Makes tmpdir/name from MR_small.dcm with a dcmtk encoder command (IN and OUT substituted). */
@@ -184,6 +212,47 @@ Test(decode, lossy_jpeg_decodes)
 		cr_assert_gt(mx, mn, "decoded image is flat");
 		report_image_free(&img);
 	}
+}
+
+/* Multi-frame: pydicom's 15-frame 32-bit RT Dose in implicit LE, explicit BE and RLE. */
+Test(decode, multiframe_32bit_variants_identical)
+{
+	size_t n;
+	int64_t *ref = raw_values(FILES "/rtdose.dcm", 4, 0, &n);
+	static const char *const files[] = {"rtdose.dcm", "rtdose_expb.dcm", "rtdose_rle.dcm"};
+	for (int f = 0; f < 3; f++) {
+		char path[256], err[256] = "";
+		snprintf(path, sizeof path, "%s/%s", FILES, files[f]);
+		struct report_image img;
+		cr_assert_eq(report_decode_pixels(path, &img, err, sizeof err), 0, "%s: %s", path, err);
+		cr_assert_eq(img.frames, 15);
+		cr_assert_eq((size_t)img.rows * img.cols * img.frames, n);
+		for (size_t i = 0; i < n; i++)
+			cr_assert_eq((double)img.pixels[i], (double)(float)ref[i], "%s: value %zu",
+			             files[f], i);
+		report_image_free(&img);
+	}
+	free(ref);
+}
+
+/* 12-bit JPEG extended from other encoders: decodes, and both files hold the same picture. */
+Test(decode, jpeg_extended_from_other_encoders)
+{
+	struct report_image a, b;
+	char err[256] = "";
+	cr_assert_eq(report_decode_pixels(FILES "/JPGExtended.dcm", &a, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(report_decode_pixels(FILES "/JPEG-lossy.dcm", &b, err, sizeof err), 0, "%s", err);
+	cr_assert_str_eq(a.transfer_syntax_uid, "1.2.840.10008.1.2.4.51");
+	cr_assert_eq(a.rows, b.rows);
+	cr_assert_eq(a.cols, b.cols);
+	cr_assert_eq(memcmp(a.pixels, b.pixels, (size_t)a.rows * a.cols * sizeof(float)), 0);
+	float mx = 0;
+	for (size_t i = 0; i < (size_t)a.rows * a.cols; i++)
+		mx = a.pixels[i] > mx ? a.pixels[i] : mx;
+	cr_assert_gt(mx, 0.0f);
+	cr_assert_leq(mx, 4095.0f); /* 12 bits stored */
+	report_image_free(&a);
+	report_image_free(&b);
 }
 
 Test(decode, jpeg2000_is_a_clean_error)
