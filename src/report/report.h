@@ -146,6 +146,8 @@ struct report_findings {
 	/* output identity */
 	char sr_series_instance_uid[REPORT_UID_LEN], sr_sop_instance_uid[REPORT_UID_LEN];
 	int32_t sr_series_number;                  /* 0 = 900 */
+	int sr_comprehensive_2d; /* nonzero: Comprehensive SR (1.2.840.10008.5.1.4.1.1.88.33) for a
+	                            PACS without 88.34; same tree (no SCOORD3D is used) */
 	char gsps_series_instance_uid[REPORT_UID_LEN], gsps_sop_instance_uid[REPORT_UID_LEN];
 	int32_t gsps_series_number;                /* 0 = 901 */
 	/* the SR this one supersedes (Predecessor Documents Sequence); empty = none */
@@ -155,7 +157,8 @@ struct report_findings {
 	char predecessor_study_instance_uid[REPORT_UID_LEN]; /* empty = this study */
 };
 
-/* Writes the TID 1500 Comprehensive 3D SR (1.2.840.10008.5.1.4.1.1.88.34) for f to out_path
+/* Writes the TID 1500 Comprehensive 3D SR (1.2.840.10008.5.1.4.1.1.88.34, or Comprehensive SR
+ * when f->sr_comprehensive_2d) for f to out_path
  * (Explicit VR Little Endian Part 10, written to out_path.tmp then renamed; no fsync). The document
  * is validated in-process first (template and IOD checks, a strict read-back of the encoded data
  * set, every referenced image present in the evidence); a failing document is not written and

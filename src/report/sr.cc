@@ -299,7 +299,9 @@ extern "C" int report_write_sr(const struct report_findings *f, const char *out_
 
 	DSRDocument doc;
 	b.ok(doc.setTreeFromRootTemplate(report, OFTrue /* expand */), "document tree");
-	b.ok(doc.changeDocumentType(DSRTypes::DT_Comprehensive3DSR), "document type");
+	const DSRTypes::E_DocumentType type = f->sr_comprehensive_2d ? DSRTypes::DT_ComprehensiveSR
+	                                                             : DSRTypes::DT_Comprehensive3DSR;
+	b.ok(doc.changeDocumentType(type), "document type");
 	DSRDocumentTree &tree = doc.getTree();
 	if (b.rc == 0 && f->n_lesions > 0) {
 		size_t im = tree.gotoNamedNode(DSRCodedEntryValue(CODE_DCM_ImagingMeasurements));
@@ -394,7 +396,7 @@ extern "C" int report_write_sr(const struct report_findings *f, const char *out_
 	OFCondition c = check.read(dset);
 	if (c.bad())
 		return fail(err, errlen, REPORT_EINVALID, "SR check: read-back failed: %s", c.text());
-	if (check.getDocumentType() != DSRTypes::DT_Comprehensive3DSR || !check.isValid())
+	if (check.getDocumentType() != type || !check.isValid())
 		return fail(err, errlen, REPORT_EINVALID, "SR check: read-back document not valid");
 	size_t scoords = 0, want = 0;
 	rc = check_evidence(check, err, errlen, &scoords);

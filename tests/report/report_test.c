@@ -500,6 +500,24 @@ Test(writer, gsps_with_and_without_lesions)
 	cr_assert_eq(report_write_gsps(&s.f, path, err, sizeof err), 0, "%s", err);
 }
 
+/* Patient data in the source's character set is copied byte for byte, with the set named. */
+Test(writer, specific_character_set_copied)
+{
+	static struct sample s;
+	sample_fill(&s, 1);
+	strcpy(s.f.study.specific_character_set, "ISO_IR 100");
+	strcpy(s.f.study.patient_name, "M\xfcller^Hans");
+	char path[128], err[256] = "";
+	snprintf(path, sizeof path, "%s/latin1.dcm", tmpdir);
+	cr_assert_eq(report_write_sr(&s.f, path, err, sizeof err), 0, "%s", err);
+	cr_assert(file_has(path, "ISO_IR 100"));
+	cr_assert(file_has(path, "M\xfcller^Hans"));
+	snprintf(path, sizeof path, "%s/latin1pr.dcm", tmpdir);
+	cr_assert_eq(report_write_gsps(&s.f, path, err, sizeof err), 0, "%s", err);
+	cr_assert(file_has(path, "ISO_IR 100"));
+	cr_assert(file_has(path, "M\xfcller^Hans"));
+}
+
 Test(writer, new_uids_are_distinct_and_valid)
 {
 	char a[REPORT_UID_LEN], b[REPORT_UID_LEN];
@@ -511,4 +529,54 @@ Test(writer, new_uids_are_distinct_and_valid)
 	for (const char *p = a + 5; *p; p++)
 		cr_assert(*p >= '0' && *p <= '9');
 	cr_assert_neq(a[5], '0');
+}
+
+/* SR and GSPS writers and the decoder used from several threads at once. */
+struct wjob {
+	int id;
+	int rc;
+};
+
+static void *writer_thread(void *arg)
+{
+	struct wjob *j = arg;
+	static struct sample s[4];
+	sample_fill(&s[j->id], j->id % 2 == 0);
+	for (int round = 0; round < 5 && j->rc == 0; round++) {
+		char path[160], err[256];
+		snprintf(path, sizeof path, "%s/w%d_%d_sr.dcm", tmpdir, j->id, round);
+		j->rc = report_write_sr(&s[j->id].f, path, err, sizeof err);
+		if (j->rc == 0) {
+			snprintf(path, sizeof path, "%s/w%d_%d_pr.dcm", tmpdir, j->id, round);
+			j->rc = report_write_gsps(&s[j->id].f, path, err, sizeof err);
+		}
+		if (j->rc == 0) {
+			struct report_image img;
+			j->rc = report_decode_pixels(FILES "/MR_small_jpeg_ls_lossless.dcm", &img, err,
+			                             sizeof err);
+			report_image_free(&img);
+		}
+	}
+	return NULL;
+}
+
+Test(writer, concurrent_threads)
+{
+	pthread_t t[4];
+	struct wjob jobs[4];
+	for (int i = 0; i < 4; i++) {
+		jobs[i].id = i;
+		jobs[i].rc = 0;
+		cr_assert_eq(pthread_create(&t[i], NULL, writer_thread, &jobs[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		cr_assert_eq(jobs[i].rc, 0, "thread %d: %d", i, jobs[i].rc);
+	}
+	for (int i = 0; i < 4; i++)
+		for (int r = 0; r < 5; r++) {
+			char path[160];
+			snprintf(path, sizeof path, "%s/w%d_%d_sr.dcm", tmpdir, i, r);
+			cr_assert(file_has(path, i % 2 == 0 ? "125007" : "111286"), "%s", path);
+		}
 }

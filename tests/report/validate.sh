@@ -19,6 +19,7 @@ done
 "$tool" predsr "$tmp/pred.dcm" || fail "superseding SR not written"
 "$tool" gsps "$tmp/pr.dcm" || fail "GSPS not written"
 "$tool" mfsr "$tmp/mf.dcm" || fail "multi-frame SR not written"
+"$tool" sr2d "$tmp/sr2d.dcm" || fail "Comprehensive SR not written"
 "$tool" mfgsps "$tmp/mfpr.dcm" || fail "multi-frame GSPS not written"
 
 # count LINES PATTERN: number of lines of LINES matching the fixed string PATTERN
@@ -110,6 +111,13 @@ expect "GSPS units" "$(count "$d" '(0070,0005) CS [PIXEL]')" 6
 expect "GSPS labels" "$(count "$d" '(0070,0006) ST [Lesion ')" 6
 expect "GSPS annotated images" "$(count "$d" '(0070,0002) CS [AI_FINDINGS]')" 6 # 5 images + layer
 expect "GSPS referenced images" "$(count "$d" '(0008,1155) UI [2.25.3000')" $((8 + 5))
+
+# the Comprehensive SR (88.33) fallback: same tree, other IOD
+dsrdump -v "$tmp/sr2d.dcm" 2>&1 | grep -E '^(E|F): ' && fail "sr2d: dsrdump errors"
+v=$(dciodvfy -new "$tmp/sr2d.dcm" 2>&1)
+printf '%s\n' "$v" | grep '^Error' && fail "sr2d: dciodvfy errors"
+expect "sr2d: IOD" "$(printf '%s\n' "$v" | head -n 1)" "ComprehensiveSR"
+expect "sr2d: scoords" "$(count "$(dsrdump "$tmp/sr2d.dcm")" 'SCOORD')" 6
 
 # multi-frame source (one Enhanced MR instance, 8 frames): frame-exact references
 out=$(dsrdump -v +Pu "$tmp/mf.dcm" 2>&1) || fail "mf: dsrdump exit status"
