@@ -329,11 +329,33 @@ static void damage(const char *src, const char *name, size_t from_end, int expec
 	free(buf);
 }
 
-Test(decode, damaged_bitstreams_no_crash)
+/* JPEG and JPEG-LS bitstreams carry enough structure for damage to be detected; RLE has no
+ * check data (PS3.5 Annex G), so damage inside a segment can only be required not to crash. */
+Test(decode, damaged_bitstreams)
 {
-	damage(FILES "/MR_small_jpeg_ls_lossless.dcm", "jls_bad.dcm", 2000, 0);
+	damage(FILES "/MR_small_jpeg_ls_lossless.dcm", "jls_bad.dcm", 2000, 1);
+	damage(variant("sv1.dcm", "dcmcjpeg", "+e1"), "sv1_bad.dcm", 2000, 1);
 	damage(FILES "/MR_small_RLE.dcm", "rle_bad.dcm", 3000, 0);
-	damage(variant("sv1.dcm", "dcmcjpeg", "+e1"), "sv1_bad.dcm", 2000, 0);
+}
+
+Test(decode, truncated_encapsulated_is_an_error)
+{
+	static const char *const files[] = {FILES "/MR_small_jpeg_ls_lossless.dcm",
+	                                    FILES "/MR_small_RLE.dcm"};
+	for (int f = 0; f < 2; f++) {
+		size_t len;
+		char *buf = read_all(files[f], &len);
+		char path[128];
+		snprintf(path, sizeof path, "%s/cut%d.dcm", tmpdir, f);
+		for (size_t cut = 200; cut <= 2000; cut += 450) {
+			write_all(path, buf, len - cut);
+			struct report_image img;
+			char err[256];
+			cr_assert_eq(report_decode_pixels(path, &img, err, sizeof err), REPORT_EFORMAT,
+			             "%s cut by %zu", files[f], cut);
+		}
+		free(buf);
+	}
 }
 
 Test(decode, rle_header_damage_is_an_error)
