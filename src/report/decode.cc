@@ -1,7 +1,9 @@
 /* decode.cc: pixel decoding for the analysis workers. Reads a Part 10 file with dcmtk, converts
  * any accepted encapsulated or native transfer syntax to native Explicit VR Little Endian
  * (PS3.5 Annex A; dcmtk's JPEG, JPEG-LS and RLE decoders, registered once in common.cc),
- * applies the Modality LUT's linear form (Rescale Slope/Intercept, PS3.3 C.11.1.1.2) and returns
+ * applies the Modality LUT (Rescale Slope/Intercept or a Modality LUT Sequence, PS3.3
+ * C.11.1; for Enhanced MR the Shared, else the first Per-frame, Pixel Value Transformation
+ * applies to every frame) and returns
  * float32 modality values plus the geometry the caller sorts and scales slices by. Each call
  * owns its own DcmFileFormat, so calls on different threads share no state. */
 #include "report/report_impl.hh"
@@ -102,6 +104,48 @@ void read_study(DcmItem &ds, report_study *s)
 	get_str(ds, DCM_StudyDescription, s->study_description, sizeof s->study_description);
 }
 
+/* Modality LUT Sequence (0028,3000) item: PS3.3 C.11.1. When present it replaces the
+ * rescale. Entries are held as 16-bit words, or two 8-bit entries per word when the
+ * descriptor says 8 bits and the data is packed. */
+struct Lut {
+	const Uint16 *data = NULL;
+	unsigned long n = 0;     /* number of entries (descriptor value 0 means 65536) */
+	long first = 0;          /* first stored value mapped */
+	bool packed8 = false;
+	unsigned value(long k) const
+	{
+		if (!packed8)
+			return data[k];
+		const Uint8 *b = (const Uint8 *)data; /* little-endian host, see the #error above */
+		return b[k];
+	}
+};
+
+int read_modality_lut(DcmItem &ds, bool signed_pixels, Lut *lut)
+{
+	DcmItem *it = NULL;
+	if (ds.findAndGetSequenceItem(DCM_ModalityLUTSequence, it, 0).bad() || !it)
+		return 0;
+	Uint16 desc[3];
+	for (unsigned long i = 0; i < 3; i++)
+		if (it->findAndGetUint16(DCM_LUTDescriptor, desc[i], i).bad())
+			return REPORT_EFORMAT;
+	const Uint16 *data = NULL;
+	unsigned long count = 0;
+	if (it->findAndGetUint16Array(DCM_LUTData, data, &count).bad() || !data)
+		return REPORT_EFORMAT;
+	lut->n = desc[0] ? desc[0] : 65536ul;
+	/* the first mapped value is SS when the pixels are signed (C.11.1.1.1) */
+	lut->first = signed_pixels ? (long)(Sint16)desc[1] : (long)desc[1];
+	lut->packed8 = desc[2] == 8 && count < lut->n && count * 2 >= lut->n;
+	if (count < lut->n && !lut->packed8)
+		return REPORT_EFORMAT;
+	if (desc[2] < 8 || desc[2] > 16)
+		return REPORT_EUNSUPP;
+	lut->data = data;
+	return 0;
+}
+
 } // namespace
 
 extern "C" void report_image_free(struct report_image *img)
@@ -196,6 +240,10 @@ extern "C" int report_decode_pixels(const char *path, struct report_image *out, 
 	get_doubles(ds, DCM_RescaleIntercept, DCM_PixelValueTransformationSequence, &intercept, 1);
 	if (slope == 0.0)
 		slope = 1.0;
+	Lut lut;
+	int rc = read_modality_lut(ds, pr == 1, &lut);
+	if (rc != 0)
+		return fail(err, errlen, rc, "%s: unusable Modality LUT Sequence", path);
 
 	float *px = (float *)malloc((size_t)npix * sizeof(float));
 	if (!px)
@@ -217,7 +265,15 @@ extern "C" int report_decode_pixels(const char *path, struct report_image *out, 
 			                   : (raw | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
 		uint32_t v = (raw >> shift) & mask;
 		double sv = (pr == 1 && (v & sign)) ? (double)((int64_t)v - ((int64_t)1 << bs)) : (double)v;
-		px[i] = (float)(sv * slope + intercept);
+		if (lut.data) {
+			/* PS3.3 C.11.1.1.1: values below the first mapped value take the first entry,
+			 * values beyond the last take the last */
+			long k = (long)sv - lut.first;
+			k = k < 0 ? 0 : (k >= (long)lut.n ? (long)lut.n - 1 : k);
+			px[i] = (float)lut.value(k);
+		} else {
+			px[i] = (float)(sv * slope + intercept);
+		}
 	}
 
 	out->pixels = px;

@@ -255,6 +255,32 @@ Test(decode, jpeg_extended_from_other_encoders)
 	report_image_free(&b);
 }
 
+/* A Modality LUT Sequence replaces the rescale: LUT entry k = 3k + 7 for 4096 entries. */
+Test(decode, modality_lut_sequence)
+{
+	static char cmd[40000];
+	char path[128];
+	snprintf(path, sizeof path, "%s/mlut.dcm", tmpdir);
+	int n = snprintf(cmd, sizeof cmd, "cp '%s' '%s' && dcmodify -nb "
+	                 "-i '(0028,3000)[0].(0028,3002)=4096\\0\\16' "
+	                 "-i '(0028,3000)[0].(0028,3004)=US' -i '(0028,3000)[0].(0028,3006)=",
+	                 FILES "/MR_small.dcm", path);
+	for (int k = 0; k < 4096; k++)
+		/* dcmodify reads OW values as hexadecimal */
+		n += snprintf(cmd + n, sizeof cmd - (size_t)n, "%s%x", k ? "\\" : "", 3 * k + 7);
+	snprintf(cmd + n, sizeof cmd - (size_t)n, "' '%s' >/dev/null 2>&1", path);
+	cr_assert_eq(system(cmd), 0);
+	size_t count;
+	int16_t *ref = reference(&count);
+	struct report_image img;
+	char err[256] = "";
+	cr_assert_eq(report_decode_pixels(path, &img, err, sizeof err), 0, "%s", err);
+	for (size_t i = 0; i < count; i++)
+		cr_assert_eq(img.pixels[i], (float)(3 * ref[i] + 7), "pixel %zu", i);
+	report_image_free(&img);
+	free(ref);
+}
+
 Test(decode, jpeg2000_is_a_clean_error)
 {
 	struct report_image img;
@@ -494,6 +520,18 @@ Test(writer, contract_violations_are_not_written)
 	sample_fill(&s, 1);
 	s.lesions[0].probability = 1.5;
 	expect_rejected(&s, REPORT_EINVAL, "probability");
+	sample_fill(&s, 1);
+	strcpy(s.lesions[1].tracking_uid, s.lesions[0].tracking_uid);
+	expect_rejected(&s, REPORT_EINVAL, "shared tracking UID");
+	sample_fill(&s, 1);
+	s.lesions[0].n_boxes = 0;
+	expect_rejected(&s, REPORT_EINVAL, "lesion without boxes");
+	sample_fill(&s, 1);
+	s.boxes[0][0].row_min = s.boxes[0][0].row_max;
+	expect_rejected(&s, REPORT_EINVAL, "empty box");
+	sample_fill(&s, 1);
+	s.f.device_observer_uid[0] = '\0';
+	expect_rejected(&s, REPORT_EINVAL, "no device observer UID");
 }
 
 Test(writer, dcmtk_check_failure_is_not_written)
