@@ -146,6 +146,33 @@ int read_modality_lut(DcmItem &ds, bool signed_pixels, Lut *lut)
 	return 0;
 }
 
+/* Per-frame Image Position (Patient) of a multi-frame image, or NULL (caller frees). */
+double *frame_positions(DcmItem &ds, unsigned long nframes)
+{
+	DcmSequenceOfItems *pf = NULL;
+	if (nframes < 2 || ds.findAndGetSequence(DCM_PerFrameFunctionalGroupsSequence, pf).bad() ||
+	    !pf || pf->card() != nframes)
+		return NULL;
+	double *v = (double *)malloc(nframes * 3 * sizeof *v);
+	if (!v)
+		return NULL;
+	for (unsigned long f = 0; f < nframes; f++) {
+		DcmItem *pos = NULL;
+		bool ok = pf->getItem(f)->findAndGetSequenceItem(DCM_PlanePositionSequence, pos, 0).good()
+		          && pos;
+		for (unsigned long k = 0; ok && k < 3; k++) {
+			Float64 x;
+			ok = pos->findAndGetFloat64(DCM_ImagePositionPatient, x, k).good() && isfinite(x);
+			v[f * 3 + k] = x;
+		}
+		if (!ok) {
+			free(v);
+			return NULL;
+		}
+	}
+	return v;
+}
+
 } // namespace
 
 extern "C" void report_image_free(struct report_image *img)
@@ -153,6 +180,7 @@ extern "C" void report_image_free(struct report_image *img)
 	if (!img)
 		return;
 	free(img->pixels);
+	free(img->frame_positions);
 	memset(img, 0, sizeof *img);
 }
 
@@ -290,6 +318,11 @@ extern "C" int report_decode_pixels(const char *path, struct report_image *out, 
 	if (!get_doubles(ds, DCM_WindowCenter, DCM_FrameVOILUTSequence, &out->window_center, 1) ||
 	    !get_doubles(ds, DCM_WindowWidth, DCM_FrameVOILUTSequence, &out->window_width, 1))
 		out->window_center = out->window_width = 0.0;
+	out->frame_positions = frame_positions(ds, (unsigned long)nframes);
+	if (out->frame_positions) {
+		memcpy(out->position, out->frame_positions, sizeof out->position);
+		out->has_position = 1;
+	}
 	Sint32 inst = 0;
 	if (ds.findAndGetSint32(DCM_InstanceNumber, inst).good())
 		out->instance_number = inst;

@@ -235,6 +235,40 @@ Test(decode, multiframe_32bit_variants_identical)
 	free(ref);
 }
 
+/* Per-frame Plane Position (Enhanced MR layout, PS3.3 C.7.6.16.2.3): the 15-frame dose file
+ * given a Per-frame Functional Groups Sequence with z = 2.5 * frame by dcmodify. */
+Test(decode, per_frame_positions)
+{
+	static char cmd[8192];
+	char path[128];
+	snprintf(path, sizeof path, "%s/pf.dcm", tmpdir);
+	int n = snprintf(cmd, sizeof cmd, "cp '%s' '%s' && dcmodify -nb", FILES "/rtdose.dcm", path);
+	for (int f = 0; f < 15; f++)
+		n += snprintf(cmd + n, sizeof cmd - (size_t)n,
+		              " -i '(5200,9230)[%d].(0020,9113)[0].(0020,0032)=-10\\20.5\\%g'", f,
+		              2.5 * f);
+	snprintf(cmd + n, sizeof cmd - (size_t)n, " '%s' >/dev/null 2>&1", path);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+	struct report_image img;
+	char err[256] = "";
+	cr_assert_eq(report_decode_pixels(path, &img, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(img.frames, 15);
+	cr_assert_not_null(img.frame_positions);
+	for (int f = 0; f < 15; f++) {
+		cr_assert_eq(img.frame_positions[3 * f], -10.0);
+		cr_assert_eq(img.frame_positions[3 * f + 1], 20.5);
+		cr_assert_eq(img.frame_positions[3 * f + 2], 2.5 * f);
+	}
+	cr_assert(img.has_position);
+	cr_assert_eq(img.position[2], 0.0);
+	report_image_free(&img);
+	cr_assert_null(img.frame_positions);
+	/* without per-frame groups: no array */
+	cr_assert_eq(report_decode_pixels(FILES "/rtdose.dcm", &img, err, sizeof err), 0, "%s", err);
+	cr_assert_null(img.frame_positions);
+	report_image_free(&img);
+}
+
 /* 12-bit JPEG extended from other encoders: decodes, and both files hold the same picture. */
 Test(decode, jpeg_extended_from_other_encoders)
 {
