@@ -160,6 +160,9 @@ __attribute__((target("avx2,fma"))) static void kern(int K, const float *a, cons
 	_mm256_storeu_ps(c + 16, c32);
 }
 
+struct job;
+static void group_conv(struct job *jb_, struct nn_pool *pool, float *scratch);
+
 struct job {
 	const struct nn_params *p;
 	int n, c, h, w, m;
@@ -330,30 +333,69 @@ __attribute__((target("avx2,fma"))) static void epilogue_task(void *arg, int t, 
 
 static void group_conv(struct job *jb_, struct nn_pool *pool, float *scratch);
 
-void nn_fast_conv(const struct nn_params *p, int n, int c, int h, int w, const float *x, int m,
-		  const float *bias, const float *sum, float *y, float *scratch,
-		  struct nn_pool *pool)
+struct items_job {
+	struct job base;
+	float *scratch;
+	int64_t stride;
+	int groups;
+};
+
+static void setup_group(const struct job *src, int i0, struct job *jb)
 {
-	struct job jb = {.p = p, .n = n, .c = c, .h = h, .w = w, .m = m, .x = x, .bias = bias,
-			 .sum = sum, .y = y};
+	const struct nn_params *p = src->p;
+	*jb = *src;
+	jb->n = src->n - i0 < p->maxb ? src->n - i0 : p->maxb;
+	jb->x = src->x + (int64_t)i0 * src->c * src->h * src->w;
+	jb->y = src->y + (int64_t)i0 * src->m * p->oh * p->ow;
+	if (src->sum) {
+		int64_t si = (int64_t)src->m * p->oh * p->ow;
+		if (p->sum_fh)
+			si /= (int64_t)p->sum_fh * p->sum_fw;
+		jb->sum = src->sum + (int64_t)i0 * si;
+	}
+}
+
+static void prepare_scratch(const struct nn_params *p, struct job *jb, float *scratch)
+{
 	int64_t xs = p->direct_in ? 0 : p->nq + p->slack;
-	jb.yp = scratch + xs;
-	jb.uprow = jb.yp + (int64_t)p->group * p->mpad * p->ldy;
+	jb->yp = scratch + xs;
+	jb->uprow = jb->yp + (int64_t)p->group * p->mpad * p->ldy;
 	if (!p->direct_in)
 		/* slack after the last plane: read by columns that are thrown away */
 		memset(scratch + p->nq, 0, sizeof(float) * (size_t)p->slack);
+}
+
+/* item-parallel task: one whole item group on one thread, in that thread's scratch */
+static void items_task(void *arg, int t, int tid)
+{
+	struct items_job *ij = arg;
+	struct job jb;
+	float *scratch = ij->scratch + (int64_t)tid * ij->stride;
+	setup_group(&ij->base, t * ij->base.p->maxb, &jb);
+	prepare_scratch(ij->base.p, &jb, scratch);
+	group_conv(&jb, NULL, scratch);
+}
+
+void nn_fast_conv(const struct nn_params *p, int n, int c, int h, int w, const float *x, int m,
+		  const float *bias, const float *sum, float *y, float *scratch,
+		  int64_t scratch_stride, struct nn_pool *pool)
+{
+	struct job jb = {.p = p, .n = n, .c = c, .h = h, .w = w, .m = m, .x = x, .bias = bias,
+			 .sum = sum, .y = y};
+	int groups = (n + p->maxb - 1) / p->maxb;
+	int threads = nn_pool_threads(pool);
+	if (threads > 1 && groups >= threads) {
+		/* enough items: each thread convolves whole groups in its own cache */
+		struct items_job ij = {.base = jb, .scratch = scratch, .stride = scratch_stride,
+				       .groups = groups};
+		nn_pool_run(pool, items_task, &ij, groups);
+		return;
+	}
 	for (int i0 = 0; i0 < n; i0 += p->maxb) {
-		int gn = n - i0 < p->maxb ? n - i0 : p->maxb;
-		jb.n = gn;
-		jb.x = x + (int64_t)i0 * c * h * w;
-		jb.y = y + (int64_t)i0 * m * p->oh * p->ow;
-		if (sum) {
-			int64_t si = (int64_t)m * p->oh * p->ow;
-			if (p->sum_fh)
-				si /= (int64_t)p->sum_fh * p->sum_fw;
-			jb.sum = sum + (int64_t)i0 * si;
-		}
-		group_conv(&jb, pool, scratch);
+		struct job g;
+		setup_group(&jb, i0, &g);
+		prepare_scratch(p, &g, scratch);
+		group_conv(&g, pool, scratch);
 	}
 }
 
@@ -391,8 +433,9 @@ static void group_conv(struct job *jb_, struct nn_pool *pool, float *scratch)
 
 void nn_fast_conv(const struct nn_params *p, int n, int c, int h, int w, const float *x, int m,
 		  const float *bias, const float *sum, float *y, float *scratch,
-		  struct nn_pool *pool)
+		  int64_t scratch_stride, struct nn_pool *pool)
 {
+	(void)scratch_stride;
 	(void)p, (void)n, (void)c, (void)h, (void)w, (void)x, (void)m, (void)bias, (void)sum;
 	(void)y, (void)scratch, (void)pool;
 }

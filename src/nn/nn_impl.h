@@ -215,7 +215,7 @@ int nn_fast_setup(struct nn_params *p, int c, int h, int w, int m, int oh, int o
 int64_t nn_fast_scratch(const struct nn_params *p);
 void nn_fast_conv(const struct nn_params *p, int n, int c, int h, int w, const float *x, int m,
 		  const float *bias, const float *sum, float *y, float *scratch,
-		  struct nn_pool *pool);
+		  int64_t scratch_stride, struct nn_pool *pool);
 void nn_resize_check_replicate(struct nn_params *p, int h, int w, int oh, int ow);
 int64_t nn_conv_scratch(const struct nn_params *p, int c, int m, int oh, int ow, int h,
 			int w, int transposed);

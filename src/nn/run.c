@@ -40,7 +40,7 @@ struct nn_ctx *nn_ctx_new(const struct nn_model *m)
 	c->m = m;
 	c->ptr = calloc(m->nvals ? m->nvals : 1, sizeof(float *));
 	c->arena = aligned_alloc(64, ((size_t)m->arena_floats * 4 + 64) / 64 * 64);
-	c->scratch = aligned_alloc(64, ((size_t)m->scratch_floats * 4 + 64) / 64 * 64);
+	c->scratch = aligned_alloc(64, ((size_t)(m->scratch_floats + 64) * 4 + 64) / 64 * 64);
 	if (!c->ptr || !c->arena || !c->scratch) {
 		nn_ctx_free(c);
 		return NULL;
@@ -72,6 +72,13 @@ int nn_ctx_set_threads(struct nn_ctx *c, int threads)
 		return NN_EARG;
 	nn_pool_free(c->pool);
 	c->pool = NULL;
+	/* one scratch region per thread (item-parallel convolutions) */
+	size_t per = (size_t)(c->m->scratch_floats + 64);
+	float *s = aligned_alloc(64, (per * (size_t)threads * 4 + 64) / 64 * 64);
+	if (!s)
+		return NN_ENOMEM;
+	free(c->scratch);
+	c->scratch = s;
 	if (threads > 1 && !(c->pool = nn_pool_new(threads - 1)))
 		return NN_ENOMEM;
 	return 0;
@@ -436,7 +443,7 @@ int nn_run(struct nn_ctx *c, int batch, const float *input, float **outputs)
 			if (n->op == OP_CONV && n->p.fast)
 				nn_fast_conv(&n->p, (int)xd[0], (int)xd[1], h, w, x, (int)yd[1],
 					     n->p.bias, n->p.sum_in ? ptr[n->in[n->nin - 1]] : NULL,
-					     y, c->scratch, c->pool);
+					     y, c->scratch, m->scratch_floats + 64, c->pool);
 			else if (n->op == OP_CONV)
 				nn_conv(&n->p, (int)xd[0], (int)xd[1], h, w, x, (int)yd[1], oh, ow,
 					n->p.wt, n->p.bias, n->p.sum_in ? ptr[n->in[n->nin - 1]] : NULL,
