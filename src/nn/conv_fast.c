@@ -54,6 +54,12 @@ int nn_fast_setup(struct nn_params *p, int c, int h, int w, int m, int oh, int o
 {
 	int g = p->group, cg = c / g, mg = m / g;
 	int hp = h + p->pt + p->pb, wp = w + p->pl + p->pr;
+	/* stride 1: a row's right padding can be the next row's left padding (reads past a
+	 * row land in zeros as long as the row holds W + max(pl, pr)); one garbage column
+	 * less per row */
+	int shared = p->pl < p->pr ? p->pl : p->pr;
+	if (p->sh == 1 && p->sw == 1 && shared <= (p->kw - 1) * p->dw)
+		wp = w + (p->pl > p->pr ? p->pl : p->pr);
 	/* items per GEMM: enough to give deep, small layers long rows, few enough that the
 	 * transformed input and the raw output of a group stay cache-sized */
 	int64_t per_item = ((int64_t)c * p->sh * p->sw + (int64_t)g * ((mg + MR - 1) / MR * MR)) *
@@ -410,6 +416,13 @@ static void group_conv(struct job *jb_, struct nn_pool *pool, float *scratch)
 	} else {
 		jb.xq = scratch;
 		nn_pool_run(pool, transform_task, &jb, c * n);
+		if (n < p->maxb) {
+			/* the last row of item n-1 may read into item n's first row (shared
+			 * padding): keep that row zero */
+			int64_t cstride = plane * p->maxb;
+			for (int64_t q = 0; q < (int64_t)c * p->sh * p->sw; q++)
+				memset(scratch + q * cstride + n * plane, 0, sizeof(float) * p->wq);
+		}
 	}
 	/* output columns: items side by side, the last one only up to its last valid row */
 	jb.ncols = ((int64_t)(n - 1) * plane + (int64_t)p->oh * p->wq + NR - 1) / NR * NR;
