@@ -93,8 +93,8 @@ static struct nn_node *sole_conv(struct nn_model *m, int v)
 
 static int will_be_fast(const struct nn_model *m, const struct nn_node *c)
 {
-	return c->op == OP_CONV && nn_fast_available() &&
-	       !(c->p.group > 1 && c->p.group == m->vals[c->in[0]].dims[1]);
+	(void)m;
+	return c->op == OP_CONV && nn_fast_available();
 }
 
 /* moves node c to just before position pn in the order (c is earlier) */
@@ -353,8 +353,6 @@ int nn_plan(struct nn_loadctx *lc)
 		const struct nn_val *x = &m->vals[n->in[0]], *y = &m->vals[n->out[0]];
 		int sp2 = x->ndim == 4;
 		int c = (int)x->dims[1];
-		if (n->p.group > 1 && n->p.group == c)
-			continue; /* depthwise: direct kernel */
 		if ((rc = nn_fast_setup(&n->p, c, sp2 ? (int)x->dims[2] : 1,
 					(int)x->dims[sp2 ? 3 : 2], (int)y->dims[1],
 					sp2 ? (int)y->dims[2] : 1, (int)y->dims[sp2 ? 3 : 2],
