@@ -28,18 +28,15 @@
 #define MR 4
 #define NR 24
 
+/* Whether the CPU has AVX2 and FMA (and DICOMAID_NN_NO_FAST=1 is not set). Only consulted
+ * while loading; loads may run on several threads at once, so the answer is recomputed. */
 int nn_fast_available(void)
 {
 #if HAVE_X86
-	static int cached = -1;
-	if (cached < 0) {
-		__builtin_cpu_init();
-		cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-		const char *e = getenv("DICOMAID_NN_NO_FAST");
-		if (e && *e == '1')
-			cached = 0;
-	}
-	return cached;
+	__builtin_cpu_init();
+	int ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+	const char *e = getenv("DICOMAID_NN_NO_FAST");
+	return ok && !(e && *e == '1');
 #else
 	return 0;
 #endif
@@ -64,11 +61,8 @@ int nn_fast_setup(struct nn_params *p, int c, int h, int w, int m, int oh, int o
 	 * transformed input and the raw output of a group stay cache-sized */
 	int64_t per_item = ((int64_t)c * p->sh * p->sw + (int64_t)g * ((mg + MR - 1) / MR * MR)) *
 			   ((int64_t)((hp + p->sh - 1) / p->sh) * ((wp + p->sw - 1) / p->sw)) * 4;
-	static int64_t budget = 0;
-	if (!budget) {
-		const char *e = getenv("DICOMAID_NN_GROUP_BYTES");
-		budget = e ? atoll(e) : 512 << 10; /* L2 */
-	}
+	const char *e = getenv("DICOMAID_NN_GROUP_BYTES"); /* tests and tuning */
+	int64_t budget = e && atoll(e) > 0 ? atoll(e) : 512 << 10; /* L2 */
 	int gmax = (int)(budget / (per_item ? per_item : 1));
 	if (gmax < 1)
 		gmax = 1;
@@ -111,6 +105,8 @@ int nn_fast_setup(struct nn_params *p, int c, int h, int w, int m, int oh, int o
 					float v = mm < mg ? p->wt[((int64_t)(gi * mg + mm)) * K + k] : 0;
 					p->apack[(((int64_t)gi * (p->mpad / MR) + mb) * K + k) * MR + r] = v;
 				}
+	/* loop order of the GEMM: tile outer when a B tile and all panels fit L1 */
+	p->tile_outer = (int64_t)(NR + p->mpad) * K * 4 <= 24576;
 	p->fast = 1;
 	return 0;
 }
@@ -241,12 +237,7 @@ static void gemm_task(void *arg, int t, int tid)
 	(void)g;
 	const float *a0 = p->apack + (int64_t)gi * mb_n * K * MR;
 	float *y0 = jb->yp + (int64_t)gi * p->mpad * p->ldy;
-	static int order = -1;
-	if (order < 0) {
-		const char *e = getenv("DICOMAID_NN_L1_BYTES");
-		order = e ? atoi(e) : 24576;
-	}
-	if ((int64_t)(NR + p->mpad) * K * 4 <= order) {
+	if (p->tile_outer) {
 		/* B tile and all panels fit L1: tile outer */
 		for (int64_t c = c0; c < c1; c += NR)
 			for (int mb = 0; mb < mb_n; mb++)

@@ -101,7 +101,7 @@ struct nn_params {
 	/* Resize: integer nearest replication factors (0 when not such a resize) */
 	int rep_h, rep_w;
 	/* fast path (conv_fast.c): phase-split padded input, offset table, packed panels */
-	int fast, direct_in;
+	int fast, direct_in, tile_outer;
 	int hq, wq, oh, ow, mpad, kdim, maxb;
 	int64_t nq, ldy, slack;
 	int *koff;              /* owned */
