@@ -512,6 +512,23 @@ int nn_run(struct nn_ctx *c, int batch, const float *input, float **outputs)
 				}
 			break;
 		}
+		case OP_SPLIT: {
+			int64_t outer = 1, inner = 1;
+			for (int i = 0; i < n->p.axis; i++)
+				outer *= xd[i];
+			for (int i = n->p.axis + 1; i < vx->ndim; i++)
+				inner *= xd[i];
+			int64_t full = vx->dims[n->p.axis] * inner, pos = 0;
+			for (int k = 0; k < n->nout; k++) {
+				const struct nn_val *vk = &m->vals[n->out[k]];
+				int64_t chunk = vk->dims[n->p.axis] * inner;
+				float *dst = ptr[n->out[k]];
+				for (int64_t o = 0; o < outer; o++)
+					memcpy(dst + o * chunk, x + o * full + pos, sizeof(float) * chunk);
+				pos += chunk;
+			}
+			break;
+		}
 		case OP_RESIZE:
 		case OP_UPSAMPLE:
 			nn_resize(&n->p, (int)(xd[0] * xd[1]), (int)xd[2], (int)xd[3], x, (int)yd[2],

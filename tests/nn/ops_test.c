@@ -1087,3 +1087,32 @@ Test(fused, small_item_groups_and_threads)
 	for (size_t i = 0; i < sizeof conv_cases / sizeof conv_cases[0]; i++)
 		conv_case_run(&conv_cases[i], 1);
 }
+
+/* Split along channels (sizes 1, 3, 2), swapped back by Concat: y = [c, a, b] */
+Test(move, split_and_concat)
+{
+	struct mb b;
+	mb_init(&b, 13);
+	int N = 2, C = 6, H = 3, W = 5;
+	int64_t in[4] = {-1, C, H, W};
+	mb_input(&b, "x", 4, in);
+	mb_ints(&b, "sizes", 3, I64(1), I64(3), I64(2));
+	Onnx__NodeProto *n = mb_node(&b, "Split", "sp", "x,sizes", "a,b,c");
+	mb_attr_i(&b, n, "axis", 1);
+	n = mb_node(&b, "Concat", "cat", "c,a,b", "y");
+	mb_attr_i(&b, n, "axis", 1);
+	mb_output(&b, "y");
+	float *x = rand_buf(N * C * H * W), want[180];
+	const int src_ch[6] = {4, 5, 0, 1, 2, 3};
+	for (int bb = 0; bb < N; bb++)
+		for (int c = 0; c < C; c++)
+			memcpy(want + (bb * C + c) * H * W, x + (bb * C + src_ch[c]) * H * W,
+			       sizeof(float) * H * W);
+	int64_t gn;
+	float *got = run1(&b, 2, N, x, &gn);
+	cr_assert_eq(gn, N * C * H * W);
+	expect_close(got, want, gn, "split/concat");
+	free(got);
+	free(x);
+	mb_free(&b);
+}
