@@ -49,6 +49,8 @@ struct nn_load_opts {
 					     (the batch) is ignored unless the model fixes
 					     it, then it must match */
 	size_t max_file_bytes;            /* 0 means 1 GiB */
+	size_t max_arena_bytes;           /* per-context working memory at max batch and one
+					     thread; 0 means 4 GiB */
 };
 
 struct nn_model;

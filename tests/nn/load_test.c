@@ -465,3 +465,17 @@ Test(load, mutated_models)
 	free(orig);
 	mb_free(&b);
 }
+
+Test(load, working_memory_cap)
+{
+	struct mb b;
+	good_model(&b);
+	struct nn_load_opts o = {.max_batch = 1000, .max_arena_bytes = 100000};
+	expect_fail(&b, &o, "working memory", NULL);
+	o.max_batch = 1;
+	struct nn_model *m;
+	char err[256];
+	cr_expect_eq(mb_load(&b, &o, &m, err, sizeof err), 0, "%s", err);
+	nn_model_free(m);
+	mb_free(&b);
+}
