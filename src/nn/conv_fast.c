@@ -203,20 +203,34 @@ __attribute__((target("avx2,fma"))) static void transform_task(void *arg, int t,
 					memcpy(d + lo, src, sizeof(float) * (size_t)(hi - lo));
 					memset(d + hi, 0, sizeof(float) * (size_t)(p->wq - hi));
 				} else {
-					memset(d, 0, sizeof(float) * p->wq);
 					int x0 = (p->pl - b + p->sw - 1) / p->sw;
 					int ix0 = x0 * p->sw + b - p->pl;
 					int cnt = (w - ix0 + p->sw - 1) / p->sw;
 					if (cnt > p->wq - x0)
 						cnt = p->wq - x0;
+					if (cnt < 0)
+						cnt = 0;
+					memset(d, 0, sizeof(float) * x0);
+					memset(d + x0 + cnt, 0, sizeof(float) * (size_t)(p->wq - x0 - cnt));
 					float *dd = d + x0;
 					const float *ss = src + ix0;
-					if (p->sw == 2)
-						for (int k = 0; k < cnt; k++)
+					int k = 0;
+					if (p->sw == 2) {
+						/* every other element: shuffle the evens out of 16 */
+						for (; k + 8 <= cnt && 2 * k + 16 <= w - ix0; k += 8) {
+							__m256 lo = _mm256_loadu_ps(ss + 2 * k);
+							__m256 hi = _mm256_loadu_ps(ss + 2 * k + 8);
+							__m256 ev = _mm256_shuffle_ps(lo, hi, 0x88);
+							ev = _mm256_castpd_ps(_mm256_permute4x64_pd(
+								_mm256_castps_pd(ev), 0xd8));
+							_mm256_storeu_ps(dd + k, ev);
+						}
+						for (; k < cnt; k++)
 							dd[k] = ss[2 * k];
-					else
-						for (int k = 0; k < cnt; k++)
+					} else {
+						for (; k < cnt; k++)
 							dd[k] = ss[k * p->sw];
+					}
 				}
 			}
 		}
