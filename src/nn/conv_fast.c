@@ -13,6 +13,7 @@
  */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,7 +46,7 @@ int nn_fast_available(void)
 /*
  * Prepares p for the fast path: offsets, packed weights, sizes. maxb is the most items a run
  * may carry; items are laid side by side inside each phase plane ([c][a][b][item][Hq][Wq]) so
- * one GEMM covers the whole batch. 0 or NN_ENOMEM.
+ * one GEMM covers several. 0 (p->fast set), 1 (layer unsuitable) or NN_ENOMEM.
  */
 int nn_fast_setup(struct nn_params *p, int c, int h, int w, int m, int oh, int ow, int maxb)
 {
@@ -81,6 +82,8 @@ int nn_fast_setup(struct nn_params *p, int c, int h, int w, int m, int oh, int o
 	p->slack = (int64_t)((p->kh - 1) * p->dh / p->sh + 2) * p->wq + 2 * NR + 64;
 	p->ldy = ((int64_t)maxb * plane + NR - 1) / NR * NR;
 	p->mpad = (mg + MR - 1) / MR * MR;
+	if (p->nq + p->slack >= INT32_MAX)
+		return 1; /* offsets are 32-bit: leave this layer to the im2col path */
 	int K = cg * p->kh * p->kw;
 	p->kdim = K;
 	p->koff = malloc(sizeof(int) * K);

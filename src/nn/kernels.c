@@ -119,13 +119,24 @@ static void im2col(const struct nn_params *p, int c, int h, int w, const float *
 }
 
 /* y[o][.] = act(y[o][.] + bias[o] + sum[o][.]) over m channels of plane size hw */
-static void epilogue(const struct nn_params *p, int m, int64_t hw, float *y, const float *bias,
-		     const float *sum)
+static void epilogue(const struct nn_params *p, int m, int oh, int ow, float *y,
+		     const float *bias, const float *sum)
 {
+	int64_t hw = (int64_t)oh * ow;
 	for (int o = 0; o < m; o++) {
 		float *yo = y + (int64_t)o * hw;
 		float b = bias ? bias[o] : 0;
-		if (sum) {
+		if (sum && p->sum_fh) {
+			/* summand nearest-upsampled by (sum_fh, sum_fw) */
+			int sw = ow / p->sum_fw;
+			const float *so = sum + (int64_t)o * (oh / p->sum_fh) * sw;
+			for (int yy = 0; yy < oh; yy++) {
+				const float *sr = so + (int64_t)(yy / p->sum_fh) * sw;
+				float *yr = yo + (int64_t)yy * ow;
+				for (int xx = 0; xx < ow; xx++)
+					yr[xx] += b + sr[xx / p->sum_fw];
+			}
+		} else if (sum) {
 			const float *so = sum + (int64_t)o * hw;
 			for (int64_t k = 0; k < hw; k++)
 				yo[k] += b + so[k];
@@ -197,7 +208,9 @@ void nn_conv(const struct nn_params *p, int n, int c, int h, int w, const float 
 					    0.0f, yb + (int64_t)gi * mg * ohw, (int)ohw);
 			}
 		}
-		epilogue(p, m, ohw, yb, bias, sum ? sum + (int64_t)b * m * ohw : NULL);
+		int64_t sum_item = p->sum_fh ? (int64_t)m * ohw / ((int64_t)p->sum_fh * p->sum_fw)
+					     : (int64_t)m * ohw;
+		epilogue(p, m, oh, ow, yb, bias, sum ? sum + (int64_t)b * sum_item : NULL);
 	}
 }
 

@@ -91,12 +91,6 @@ static struct nn_node *sole_conv(struct nn_model *m, int v)
 	return c;
 }
 
-static int will_be_fast(const struct nn_model *m, const struct nn_node *c)
-{
-	(void)m;
-	return c->op == OP_CONV && nn_fast_available();
-}
-
 /* moves node c to just before position pn in the order (c is earlier) */
 static void move_to(struct nn_model *m, int ci, int pn)
 {
@@ -145,7 +139,7 @@ static int fuse(struct nn_model *m)
 			int src = rv, fh = 0, fw = 0;
 			struct nn_node *rs = r->producer >= 0 ? &m->nodes[r->producer] : NULL;
 			if (rs && !rs->dead && (rs->op == OP_RESIZE || rs->op == OP_UPSAMPLE) &&
-			    rs->p.rep_h && r->nuses == 1 && !r->is_output && will_be_fast(m, c)) {
+			    rs->p.rep_h && r->nuses == 1 && !r->is_output) {
 				src = rs->in[0];
 				fh = rs->p.rep_h;
 				fw = rs->p.rep_w;
@@ -358,6 +352,8 @@ int nn_plan(struct nn_loadctx *lc)
 					sp2 ? (int)y->dims[2] : 1, (int)y->dims[sp2 ? 3 : 2],
 					x->batched ? m->max_batch : (int)x->dims[0])) < 0)
 			return rc;
+		if (!n->p.fast)
+			continue;
 		if (n->p.direct_in && x->off < 0)
 			n->p.direct_in = 0; /* never read past the caller's buffer */
 		int64_t sc = nn_fast_scratch(&n->p);

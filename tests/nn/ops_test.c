@@ -1059,6 +1059,7 @@ static void upsample_add_run(int threads)
 	struct nn_model *m;
 	char err[256];
 	cr_assert_eq(mb_load(&b, &o, &m, err, sizeof err), 0, "%s", err);
+	cr_expect_eq(nn_model_exec_nodes(m), 2, "resize, add and relu fuse into the conv");
 	struct nn_ctx *c = nn_ctx_new(m);
 	cr_assert_eq(nn_ctx_set_threads(c, threads), 0);
 	float *outs[1];
