@@ -39,8 +39,10 @@ struct nn_val {
 	int is_output;
 	int nuses;      /* consumers among live nodes */
 	int first, last; /* exec steps of definition and last use (plan) */
-	int64_t off;    /* arena offset in floats, -1 when not in the arena */
+	int planned;    /* lives in the arena */
+	int64_t off;    /* arena offset in floats at the maximum batch, -1 when not planned */
 	int64_t size;   /* arena floats at max batch */
+	int64_t off1, size1; /* the same in the one-item arena */
 	int is_param;   /* float initializer from the file */
 };
 
@@ -147,6 +149,7 @@ struct nn_model {
 	int nopc;
 	struct nn_opcount *opc;
 	int64_t arena_floats;   /* activations at max batch */
+	int64_t arena1_floats;  /* activations of one item (item-by-item execution) */
 	int64_t scratch_floats; /* im2col etc. */
 	/* name hash (open addressing over vals) */
 	int hcap;
@@ -160,6 +163,9 @@ struct nn_ctx {
 	float **ptr;     /* per value: data pointer for this run */
 	double *prof;    /* borrowed; per exec step seconds, or NULL */
 	struct nn_pool *pool; /* owned; NULL when single-threaded */
+	int threads;
+	float *arena1;   /* owned; threads one-item arenas */
+	float **ptr1;    /* owned; threads x nvals pointer tables into arena1 */
 };
 
 /* load.c helpers used by the other load stages */

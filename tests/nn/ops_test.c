@@ -68,6 +68,11 @@ static float *run1(struct mb *b, int max_batch, int batch, const float *x, int64
 	float *r = malloc(sizeof(float) * (size_t)n);
 	memcpy(r, outs[0], sizeof(float) * (size_t)n);
 	*out_elems = n;
+	/* again with more threads than items: layer by layer, the batch inside each kernel
+	 * (the run above went item by item); both must agree */
+	cr_assert_eq(nn_ctx_set_threads(c, batch + 1), 0);
+	cr_assert_eq(nn_run(c, batch, x, outs), 0);
+	expect_close(outs[0], r, n, "layer-wise vs item-wise");
 	nn_ctx_free(c);
 	nn_model_free(m);
 	return r;
