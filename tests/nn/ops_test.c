@@ -1122,3 +1122,45 @@ Test(move, split_and_concat)
 	free(x);
 	mb_free(&b);
 }
+
+/* Conv1d (NCW): runs as a 2-D convolution of height 1 */
+Test(conv, one_dimensional)
+{
+	struct mb b;
+	mb_init(&b, 13);
+	int N = 2, C = 3, L = 17, M = 4, K = 5, S = 2, P = 2;
+	int64_t in[3] = {-1, C, L}, wd[3] = {M, C, K}, bd[1] = {M};
+	mb_input(&b, "x", 3, in);
+	float *wt = rand_buf(M * C * K), *bias = rand_buf(M);
+	mb_init_f(&b, "w", 3, wd, wt);
+	mb_init_f(&b, "b", 1, bd, bias);
+	Onnx__NodeProto *n = mb_node(&b, "Conv", "c1d", "x,w,b", "y");
+	mb_attr_ints(&b, n, "strides", 1, I64(S));
+	mb_attr_ints(&b, n, "pads", 2, I64(P), I64(P));
+	mb_output(&b, "y");
+	int OL = (L + 2 * P - K) / S + 1;
+	float *x = rand_buf(N * C * L);
+	float *want = malloc(sizeof(float) * N * M * OL);
+	for (int bb = 0; bb < N; bb++)
+		for (int o = 0; o < M; o++)
+			for (int ox = 0; ox < OL; ox++) {
+				double s = bias[o];
+				for (int c = 0; c < C; c++)
+					for (int k = 0; k < K; k++) {
+						int ix = ox * S - P + k;
+						if (ix >= 0 && ix < L)
+							s += x[(bb * C + c) * L + ix] * wt[(o * C + c) * K + k];
+					}
+				want[(bb * M + o) * OL + ox] = (float)s;
+			}
+	int64_t gn;
+	float *got = run1(&b, 2, N, x, &gn);
+	cr_assert_eq(gn, N * M * OL);
+	expect_close(got, want, gn, "conv1d");
+	free(got);
+	free(want);
+	free(x);
+	free(wt);
+	free(bias);
+	mb_free(&b);
+}
