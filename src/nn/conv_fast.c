@@ -325,7 +325,7 @@ __attribute__((target("avx2,fma"))) static void epilogue_task(void *arg, int t, 
 				if (r)
 					v = _mm256_add_ps(v, _mm256_loadu_ps(r + ox));
 				if (relu)
-					v = _mm256_max_ps(v, zero);
+					v = _mm256_max_ps(zero, v);
 				_mm256_storeu_ps(d + ox, v);
 			}
 		}
@@ -338,7 +338,7 @@ __attribute__((target("avx2,fma"))) static void epilogue_task(void *arg, int t, 
 		}
 		if (relu) {
 			for (ox = tail; ox < ow; ox++)
-				d[ox] = d[ox] > 0 ? d[ox] : 0;
+				d[ox] = d[ox] < 0 ? 0 : d[ox];
 		} else if (p->act != ACT_NONE) {
 			nn_act_apply(p->act, p->a0, p->a1, d, ow);
 		}

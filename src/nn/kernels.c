@@ -14,13 +14,32 @@
 
 #include "nn/nn_impl.h"
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+/* branch-free ReLU; max(0, v) keeps NaN as NaN like the scalar form below */
+__attribute__((target("avx2"))) static int64_t relu_avx2(float *x, int64_t n)
+{
+	const __m256 zero = _mm256_setzero_ps();
+	int64_t i = 0;
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(x + i, _mm256_max_ps(zero, _mm256_loadu_ps(x + i)));
+	return i;
+}
+#endif
+
 void nn_act_apply(int act, float a0, float a1, float *x, int64_t n)
 {
 	switch (act) {
-	case ACT_RELU:
-		for (int64_t i = 0; i < n; i++)
-			x[i] = x[i] > 0 ? x[i] : 0;
+	case ACT_RELU: {
+		int64_t i = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+		if (n >= 8 && __builtin_cpu_supports("avx2"))
+			i = relu_avx2(x, n);
+#endif
+		for (; i < n; i++)
+			x[i] = x[i] < 0 ? 0 : x[i];
 		break;
+	}
 	case ACT_LEAKY:
 		for (int64_t i = 0; i < n; i++)
 			x[i] = x[i] >= 0 ? x[i] : x[i] * a0;
@@ -144,10 +163,7 @@ static void epilogue(const struct nn_params *p, int m, int oh, int ow, float *y,
 			for (int64_t k = 0; k < hw; k++)
 				yo[k] += b;
 		}
-		if (p->act == ACT_RELU) {
-			for (int64_t k = 0; k < hw; k++)
-				yo[k] = yo[k] > 0 ? yo[k] : 0;
-		} else if (p->act != ACT_NONE) {
+		if (p->act != ACT_NONE) {
 			nn_act_apply(p->act, p->a0, p->a1, yo, hw);
 		}
 	}
@@ -241,16 +257,24 @@ void nn_convt(const struct nn_params *p, int n, int c, int h, int w, const float
 					for (int j = 0; j < p->kw; j++) {
 						const float *cr =
 							scratch + ((int64_t)(mo * p->kh + i) * p->kw + j) * hw;
+						/* input columns whose output column lands inside */
+						int xoff = j * p->dw - p->pl;
+						int lo = xoff >= 0 ? 0 : (-xoff + p->sw - 1) / p->sw;
+						int hi = ow - xoff <= 0 ? 0 : (ow - xoff + p->sw - 1) / p->sw;
+						if (hi > w)
+							hi = w;
 						for (int iy = 0; iy < h; iy++) {
 							int oy = iy * p->sh - p->pt + i * p->dh;
 							if (oy < 0 || oy >= oh)
 								continue;
 							float *yr = yo + (int64_t)oy * ow;
 							const float *cx = cr + (int64_t)iy * w;
-							for (int ix = 0; ix < w; ix++) {
-								int ox = ix * p->sw - p->pl + j * p->dw;
-								if (ox >= 0 && ox < ow)
-									yr[ox] += cx[ix];
+							if (p->sw == 1) {
+								for (int ix = lo; ix < hi; ix++)
+									yr[ix + xoff] += cx[ix];
+							} else {
+								for (int ix = lo; ix < hi; ix++)
+									yr[ix * p->sw + xoff] += cx[ix];
 							}
 						}
 					}
