@@ -285,16 +285,74 @@ void nn_convt(const struct nn_params *p, int n, int c, int h, int w, const float
 	}
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+/* 2x2 stride-2 max pooling of one plane, no padding: rows pairwise, then column pairs */
+__attribute__((target("avx2"))) static void maxpool2x2_avx2(int h, int w, const float *x, int oh,
+							    int ow, float *y)
+{
+	for (int oy = 0; oy < oh; oy++) {
+		const float *r0 = x + (int64_t)(2 * oy) * w, *r1 = r0 + w;
+		float *d = y + (int64_t)oy * ow;
+		int ox = 0;
+		for (; ox + 8 <= ow && 2 * ox + 16 <= w; ox += 8) {
+			__m256 a = _mm256_max_ps(_mm256_loadu_ps(r0 + 2 * ox), _mm256_loadu_ps(r1 + 2 * ox));
+			__m256 b = _mm256_max_ps(_mm256_loadu_ps(r0 + 2 * ox + 8),
+						 _mm256_loadu_ps(r1 + 2 * ox + 8));
+			__m256 ev = _mm256_shuffle_ps(a, b, 0x88), od = _mm256_shuffle_ps(a, b, 0xdd);
+			__m256 mx = _mm256_max_ps(ev, od);
+			mx = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(mx), 0xd8));
+			_mm256_storeu_ps(d + ox, mx);
+		}
+		for (; ox < ow; ox++) {
+			float m0 = r0[2 * ox] > r0[2 * ox + 1] ? r0[2 * ox] : r0[2 * ox + 1];
+			float m1 = r1[2 * ox] > r1[2 * ox + 1] ? r1[2 * ox] : r1[2 * ox + 1];
+			d[ox] = m0 > m1 ? m0 : m1;
+		}
+	}
+}
+#endif
+
 void nn_pool(const struct nn_params *p, int maxpool, int nc, int h, int w, const float *x,
 	     int oh, int ow, float *y)
 {
+#if defined(__x86_64__) && defined(__GNUC__)
+	if (maxpool && p->kh == 2 && p->kw == 2 && p->sh == 2 && p->sw == 2 && p->dh == 1 &&
+	    p->dw == 1 && p->pt == 0 && p->pl == 0 && 2 * oh <= h && 2 * ow <= w &&
+	    __builtin_cpu_supports("avx2")) {
+		for (int64_t pl = 0; pl < nc; pl++)
+			maxpool2x2_avx2(h, w, x + pl * h * w, oh, ow, y + pl * oh * ow);
+		return;
+	}
+#endif
+	int dh = maxpool ? p->dh : 1, dw = maxpool ? p->dw : 1;
+	/* output columns whose whole window is inside the image: no bounds checks there */
+	int ox_lo = (p->pl + p->sw - 1) / p->sw;
+	int ox_hi = w - 1 - (p->kw - 1) * dw + p->pl;
+	ox_hi = ox_hi < 0 ? 0 : ox_hi / p->sw + 1;
+	if (ox_hi > ow)
+		ox_hi = ow;
 	for (int64_t pl = 0; pl < nc; pl++) {
 		const float *xp = x + pl * h * w;
 		float *yp = y + pl * oh * ow;
 		for (int oy = 0; oy < oh; oy++) {
 			int ys = oy * p->sh - p->pt;
+			int row_in = ys >= 0 && ys + (p->kh - 1) * dh < h;
 			for (int ox = 0; ox < ow; ox++) {
 				int xs = ox * p->sw - p->pl;
+				if (row_in && ox >= ox_lo && ox < ox_hi) {
+					const float *wp = xp + (int64_t)ys * w + xs;
+					float acc = maxpool ? wp[0] : 0;
+					for (int i = 0; i < p->kh; i++)
+						for (int j = 0; j < p->kw; j++) {
+							float v = wp[(int64_t)i * dh * w + j * dw];
+							if (maxpool)
+								acc = v > acc ? v : acc;
+							else
+								acc += v;
+						}
+					yp[oy * ow + ox] = maxpool ? acc : acc / (p->kh * p->kw);
+					continue;
+				}
 				if (maxpool) {
 					float mx = -INFINITY;
 					for (int i = 0; i < p->kh; i++) {

@@ -383,6 +383,11 @@ Test(pool, max_and_average)
 	pool_run("MaxPool", 3, 9, 11, 3, 2, 1, 0, 0, 1);
 	pool_run("MaxPool", 3, 9, 11, 3, 2, 1, 1, 0, 1);
 	pool_run("MaxPool", 2, 8, 8, 2, 2, 0, 0, 0, 1);
+	pool_run("MaxPool", 3, 10, 37, 2, 2, 0, 0, 0, 1);
+	pool_run("MaxPool", 2, 11, 41, 2, 2, 0, 1, 0, 1);
+	pool_run("AveragePool", 2, 12, 40, 2, 2, 0, 0, 0, 1);
+	pool_run("MaxPool", 2, 12, 40, 3, 2, 1, 0, 0, 1);
+	pool_run("AveragePool", 2, 13, 40, 3, 1, 1, 0, 1, 1);
 	pool_run("MaxPool", 2, 10, 9, 3, 1, 1, 0, 0, 2);
 	pool_run("AveragePool", 3, 9, 11, 3, 2, 1, 0, 0, 1);
 	pool_run("AveragePool", 3, 9, 11, 3, 2, 1, 0, 1, 1);
