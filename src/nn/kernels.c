@@ -473,38 +473,63 @@ void nn_resize(const struct nn_params *p, int nc, int h, int w, const float *x, 
 		}
 		return;
 	}
+	/* per-column source indices and weights, computed once per call (on the stack for
+	 * widths up to RS_TAB; wider images compute them per pixel) */
+	enum { RS_TAB = 2048 };
+	int cx0[RS_TAB], cx1[RS_TAB];
+	float cwx[RS_TAB];
+	int tab = ow <= RS_TAB;
+	for (int ox = 0; tab && ox < ow; ox++) {
+		float cx = src_coord(p->ctm, ox, p->rs_w, w, ow);
+		if (!p->linear) {
+			cx0[ox] = nearest_index(p->nearest_mode, cx, w);
+			continue;
+		}
+		cx = cx < 0 ? 0 : cx > w - 1 ? (float)(w - 1) : cx;
+		cx0[ox] = (int)cx;
+		cx1[ox] = cx0[ox] + 1 < w ? cx0[ox] + 1 : w - 1;
+		cwx[ox] = cx - cx0[ox];
+	}
 	for (int64_t pl = 0; pl < nc; pl++) {
 		const float *xp = x + pl * h * w;
 		float *yp = y + pl * oh * ow;
 		for (int oy = 0; oy < oh; oy++) {
 			float cy = src_coord(p->ctm, oy, p->rs_h, h, oh);
+			float *d = yp + (int64_t)oy * ow;
 			if (!p->linear) {
-				int iy = nearest_index(p->nearest_mode, cy, h);
-				const float *row = xp + (int64_t)iy * w;
-				for (int ox = 0; ox < ow; ox++) {
-					float cx = src_coord(p->ctm, ox, p->rs_w, w, ow);
-					yp[oy * ow + ox] = row[nearest_index(p->nearest_mode, cx, w)];
+				const float *row = xp + (int64_t)nearest_index(p->nearest_mode, cy, h) * w;
+				if (tab) {
+					for (int ox = 0; ox < ow; ox++)
+						d[ox] = row[cx0[ox]];
+				} else {
+					for (int ox = 0; ox < ow; ox++)
+						d[ox] = row[nearest_index(
+							p->nearest_mode,
+							src_coord(p->ctm, ox, p->rs_w, w, ow), w)];
 				}
 				continue;
 			}
-			if (cy < 0)
-				cy = 0;
-			if (cy > h - 1)
-				cy = (float)(h - 1);
+			cy = cy < 0 ? 0 : cy > h - 1 ? (float)(h - 1) : cy;
 			int y0 = (int)cy, y1 = y0 + 1 < h ? y0 + 1 : h - 1;
 			float wy = cy - y0;
 			const float *r0 = xp + (int64_t)y0 * w, *r1 = xp + (int64_t)y1 * w;
 			for (int ox = 0; ox < ow; ox++) {
-				float cx = src_coord(p->ctm, ox, p->rs_w, w, ow);
-				if (cx < 0)
-					cx = 0;
-				if (cx > w - 1)
-					cx = (float)(w - 1);
-				int x0 = (int)cx, x1 = x0 + 1 < w ? x0 + 1 : w - 1;
-				float wx = cx - x0;
+				int x0, x1;
+				float wx;
+				if (tab) {
+					x0 = cx0[ox];
+					x1 = cx1[ox];
+					wx = cwx[ox];
+				} else {
+					float cx = src_coord(p->ctm, ox, p->rs_w, w, ow);
+					cx = cx < 0 ? 0 : cx > w - 1 ? (float)(w - 1) : cx;
+					x0 = (int)cx;
+					x1 = x0 + 1 < w ? x0 + 1 : w - 1;
+					wx = cx - x0;
+				}
 				float top = r0[x0] + (r0[x1] - r0[x0]) * wx;
 				float bot = r1[x0] + (r1[x1] - r1[x0]) * wx;
-				yp[oy * ow + ox] = top + (bot - top) * wy;
+				d[ox] = top + (bot - top) * wy;
 			}
 		}
 	}

@@ -718,6 +718,9 @@ Test(resize, modes)
 	resize_run("linear", "pytorch_half_pixel", NULL, 5, 7, 10, 14, 0);
 	resize_run("linear", "half_pixel", NULL, 6, 6, 3, 3, 0);
 	resize_run("linear", "asymmetric", NULL, 3, 5, 6, 10, 0);
+	/* wider than the per-call column table */
+	resize_run("linear", "half_pixel", NULL, 2, 1100, 4, 2200, 0);
+	resize_run("nearest", "half_pixel", "round_prefer_floor", 2, 1500, 3, 2250, 1);
 }
 
 Test(resize, unsupported_mode_is_named)
