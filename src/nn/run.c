@@ -366,9 +366,24 @@ static void pad(const struct nn_params *p, const struct nn_val *vx, const float 
 				oob = 1;
 			off += si * istr[i];
 		}
-		for (int64_t k = 0; k < inner; k++) {
-			int64_t si = pad_src(p->padmode, k - p->start[nd - 1], d[nd - 1]);
-			y[o + k] = (oob || si < 0) ? p->padval : x[off + si];
+		if (p->padmode == 0) {
+			/* constant: [fill][copy of the row][fill] */
+			int64_t b = p->start[nd - 1], len = d[nd - 1];
+			int64_t lo = b > 0 ? b : 0, hi = b + len < inner ? b + len : inner;
+			if (oob || hi <= lo) {
+				lo = hi = 0;
+			}
+			for (int64_t k = 0; k < lo; k++)
+				y[o + k] = p->padval;
+			if (hi > lo)
+				memcpy(y + o + lo, x + off + (lo - b), sizeof(float) * (size_t)(hi - lo));
+			for (int64_t k = hi > lo ? hi : 0; k < inner; k++)
+				y[o + k] = p->padval;
+		} else {
+			for (int64_t k = 0; k < inner; k++) {
+				int64_t si = pad_src(p->padmode, k - p->start[nd - 1], d[nd - 1]);
+				y[o + k] = (oob || si < 0) ? p->padval : x[off + si];
+			}
 		}
 		for (int i = nd - 2; i >= 0; i--) {
 			if (++cnt[i] < od[i])
