@@ -143,6 +143,7 @@ struct nn_model {
 	int *outputs;    /* value indices */
 	int max_batch;
 	int static_batch; /* > 0: the model has a fixed batch (nothing is batched) */
+	int item_ok;      /* input and every output batched: runs may go item by item */
 	int opset;
 	int64_t params;
 	double flops;

@@ -353,6 +353,10 @@ int nn_plan(struct nn_loadctx *lc)
 		m->vals[m->outputs[i]].last = m->nexec;
 	if ((rc = place(m, 0)) < 0 || (rc = place(m, 1)) < 0)
 		return rc;
+	m->item_ok = m->vals[m->input].batched;
+	for (int i = 0; i < m->noutputs; i++)
+		if (!m->vals[m->outputs[i]].batched)
+			m->item_ok = 0;
 	/* fast convolution path where the CPU has it */
 	for (int s = 0; s < m->nexec && nn_fast_available(); s++) {
 		struct nn_node *n = &m->nodes[m->exec[s]];

@@ -639,7 +639,7 @@ int nn_run(struct nn_ctx *c, int batch, const float *input, float **outputs)
 	if (batch < 1 || batch > m->max_batch || !input || !outputs ||
 	    (m->static_batch && batch != m->static_batch))
 		return NN_EARG;
-	if (batch >= 2 && batch >= c->threads && c->ptr1 && m->vals[m->input].batched) {
+	if (batch >= 2 && batch >= c->threads && c->ptr1 && m->item_ok) {
 		/* several items: each thread runs whole items, no synchronisation per layer */
 		struct item_run ir = {c, input, m->vals[m->input].nelem};
 		nn_pool_run(c->pool, item_task, &ir, batch);
