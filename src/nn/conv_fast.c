@@ -128,6 +128,7 @@ __attribute__((target("avx2,fma"))) static void kern(int K, const float *a, cons
 	__m256 c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
 	for (int k = 0; k < K; k++) {
 		const float *bp = b + off[k];
+		_mm_prefetch((const char *)(bp + NR + 16), _MM_HINT_T0);
 		__m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8),
 		       b2 = _mm256_loadu_ps(bp + 16);
 		__m256 av = _mm256_broadcast_ss(a);
