@@ -166,6 +166,24 @@ __attribute__((target("avx2,fma"))) static void kern(int K, const float *a, cons
 	_mm256_storeu_ps(c + 16, c32);
 }
 
+/* one output channel x 24 columns (depthwise: one input channel per output channel); the
+ * weights are row 0 of a [K][MR] panel */
+__attribute__((target("avx2,fma"))) static void kern_row(int K, const float *a, const float *b,
+							  const int *off, float *c)
+{
+	__m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0;
+	for (int k = 0; k < K; k++) {
+		const float *bp = b + off[k];
+		__m256 av = _mm256_broadcast_ss(a + (int64_t)k * MR);
+		c0 = _mm256_fmadd_ps(av, _mm256_loadu_ps(bp), c0);
+		c1 = _mm256_fmadd_ps(av, _mm256_loadu_ps(bp + 8), c1);
+		c2 = _mm256_fmadd_ps(av, _mm256_loadu_ps(bp + 16), c2);
+	}
+	_mm256_storeu_ps(c, c0);
+	_mm256_storeu_ps(c + 8, c1);
+	_mm256_storeu_ps(c + 16, c2);
+}
+
 struct job;
 static void group_conv(struct job *jb_, struct nn_pool *pool, float *scratch);
 
@@ -255,6 +273,12 @@ static void gemm_task(void *arg, int t, int tid)
 	(void)g;
 	const float *a0 = p->apack + (int64_t)gi * mb_n * K * MR;
 	float *y0 = jb->yp + (int64_t)gi * p->mpad * p->ldy;
+	if (jb->m / p->group == 1) {
+		/* one output channel per group (depthwise): skip the three empty panel rows */
+		for (int64_t c = c0; c < c1; c += NR)
+			kern_row(K, a0, xg + c, p->koff, y0 + c);
+		return;
+	}
 	if (p->tile_outer) {
 		/* B tile and all panels fit L1: tile outer */
 		for (int64_t c = c0; c < c1; c += NR)
