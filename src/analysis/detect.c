@@ -72,7 +72,7 @@ static int visit(const char *path, const struct stat *st, int flag, struct FTW *
 		return 0;
 	}
 	W.dicom++;
-	if (series_set_add(&W.set, path, &im) != 0) {
+	if (series_set_add(&W.set, path, &im) < 0) {
 		fprintf(stderr, PROG ": out of memory\n");
 		return -1;
 	}

@@ -28,6 +28,10 @@ grep -q '"study_probability": 0.9933' "$tmp/out.json"
 "$b/src/dicomaid-detect" --model "$tmp/64/tiny.ini" --verbose "$tmp/64/study" 2>"$tmp/err" >/dev/null
 grep -q '9 DICOM files, 1 other files skipped, 3 series, 0 errors' "$tmp/err"
 
+# the same folder twice: each instance counted once, the same answer
+"$b/src/dicomaid-detect" --model "$tmp/64/tiny.ini" "$tmp/64/study" "$tmp/64/study" >"$tmp/out.json"
+diff -u "$s/tests/analysis/tiny64.json" "$tmp/out.json"
+
 # an empty folder: no series, status 0
 mkdir "$tmp/empty"
 "$b/src/dicomaid-detect" --model "$tmp/64/tiny.ini" "$tmp/empty" >"$tmp/out.json"
