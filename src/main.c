@@ -14,6 +14,9 @@
 
 #include "config.h"
 #include "net/server.h"
+#include "pipeline/pipeline.h"
+#include "services/services.h"
+#include "query/query.h"
 #include "storage/index.h"
 #include "storage/store.h"
 #include "util/config.h"
@@ -88,6 +91,9 @@ int main(int argc, char **argv)
 	}
 	log_set_level(debug ? LOG_LVL_DEBUG : (enum log_level)cfg.log_level);
 	signal(SIGPIPE, SIG_IGN);
+	query_set_options(&(struct query_options){ .pn_case_insensitive = cfg.pn_case_insensitive,
+						   .retrieve_ae = cfg.ae_title,
+						   .storage_root = cfg.storage_path });
 	/* libuv's threadpool writes data sets and audit rows; give it room for both. */
 	setenv("UV_THREADPOOL_SIZE", "8", 0);
 
@@ -104,6 +110,9 @@ int main(int argc, char **argv)
 	struct index *ix = NULL;
 	if (index_open(cfg.index_database, false, &ix, err, sizeof err) < 0)
 		fatal("event=startup_failed index=%s err=\"%s\"", cfg.index_database, err);
+
+	if (!cfg.storage_fsync)
+		index_set_durable(ix, false);
 
 	uv_loop_t *loop = uv_default_loop();
 	static struct server srv;
@@ -125,10 +134,17 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	pipeline_start(&srv);
+
 	uv_run(loop, UV_RUN_DEFAULT);
 
-	/* Every association is gone; drain the committer, then close the index. */
+	/* Every association is gone. Drain the committer (which also wakes any analysis worker
+	 * waiting for its result to be committed), stop the workers, then close the index. */
 	store_close(store);
+	services_store_committed(&srv);
+	pipeline_join();
+	services_store_committed(&srv);
+	store_free(store);
 	uv_close((uv_handle_t *)&srv.committed, NULL);
 	uv_walk(loop, close_walk, NULL);
 	uv_run(loop, UV_RUN_DEFAULT);

@@ -422,9 +422,14 @@ int pix_read_mem(const uint8_t *buf, size_t len, unsigned flags, struct pix_imag
 
 	const char *why;
 	char whybuf[sizeof out->skip];
-	if (ts->encapsulated || c.pixels_encapsulated)
+	if (ts->encapsulated || c.pixels_encapsulated) {
 		snprintf(out->skip, sizeof out->skip, "unsupported transfer syntax %s (%s)",
 			 meta.ts_uid, ts->name);
+		/* Decodable by the external decoder when it is a syntax we accept (single frame,
+		 * one sample: what the model reads). */
+		out->external = ts->accepted && out->samples == 1 && out->frames <= 1 &&
+				c.have_pixels;
+	}
 	else if (!c.have_pixels)
 		snprintf(out->skip, sizeof out->skip, "no Pixel Data");
 	else if ((why = check_decodable(out, whybuf, sizeof whybuf)) != NULL)
@@ -435,6 +440,10 @@ int pix_read_mem(const uint8_t *buf, size_t len, unsigned flags, struct pix_imag
 	free(inflated);
 	return rc;
 }
+
+static pix_decoder_fn external_decoder;
+
+void pix_set_external_decoder(pix_decoder_fn fn) { external_decoder = fn; }
 
 int pix_read_file(const char *path, unsigned flags, struct pix_image *out, char *err,
 		  size_t errlen)
@@ -474,6 +483,17 @@ int pix_read_file(const char *path, unsigned flags, struct pix_image *out, char 
 	fclose(f);
 	rc = pix_read_mem(buf, (size_t)sz, flags, out, err, errlen);
 	free(buf);
+	if (rc == 0 && out->external && external_decoder) {
+		/* A compressed syntax: the external decoder reads the pixels. */
+		out->skip[0] = '\0';
+		if (flags & PIX_READ_PIXELS) {
+			rc = external_decoder(path, &out->pixels, out->rows, out->cols, err, errlen);
+			if (rc < 0) {
+				out->pixels = NULL;
+				return PIX_ECORRUPT;
+			}
+		}
+	}
 	return rc;
 }
 

@@ -60,7 +60,19 @@ struct pix_image {
 	/* result */
 	float *pixels;             /* rows*cols, row-major, rescaled; owned, NULL unless decoded */
 	char skip[160];            /* why the pixels cannot be decoded here; "" when they can */
+	bool external;             /* compressed: decoded by the external decoder (see below) */
 };
+
+/*
+ * An external decoder for the compressed transfer syntaxes this reader does not decode
+ * (JPEG, JPEG-LS, RLE): given the file, it returns the frame's modality values (rows*cols,
+ * malloc'ed) or <0 with a one-line err. The daemon and dicomaid-detect install the dcmtk
+ * adapter's (src/report) at start-up; without one such files are skipped with a reason.
+ * Set it once, before any thread reads images.
+ */
+typedef int (*pix_decoder_fn)(const char *path, float **pixels, int rows, int cols, char *err,
+			      size_t errlen);
+void pix_set_external_decoder(pix_decoder_fn fn);
 
 /*
  * Read the file at `path` (borrowed). On 0 `out` is filled; when flags has PIX_READ_PIXELS

@@ -46,6 +46,7 @@ tests_dicom_dcmtool_LDADD = $(DICOM_LIBS)
 # mutation fuzzing in make check; the same target builds under libFuzzer (see fuzz_parser.c)
 check_PROGRAMS += tests/dicom/fuzz_test
 TESTS += tests/dicom/fuzz_test
-tests_dicom_fuzz_test_SOURCES = tests/dicom/fuzz_test.c tests/dicom/fuzz_parser.c
-tests_dicom_fuzz_test_CFLAGS = $(TEST_CFLAGS)
+tests_dicom_fuzz_test_SOURCES = tests/dicom/fuzz_test.c tests/dicom/fuzz_parser.c \
+	tests/dicom/events.c tests/dicom/events.h
+tests_dicom_fuzz_test_CFLAGS = $(TEST_CFLAGS) $(ZLIB_CFLAGS)
 tests_dicom_fuzz_test_LDADD = $(DICOM_LIBS) $(TEST_LIBS)

@@ -94,3 +94,15 @@ const struct dcm_ts *dcm_ts_all(size_t *n)
 	*n = sizeof ts_table / sizeof ts_table[0];
 	return ts_table;
 }
+
+const struct dcm_ts *dcm_ts_choose(const char *const *uids, size_t n)
+{
+	const struct dcm_ts *best = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct dcm_ts *t = dcm_ts_find(uids[i]);
+		if (t && t->accepted && (best == NULL || t->rank > best->rank))
+			best = t;
+	}
+	return best;
+}

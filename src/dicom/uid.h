@@ -42,4 +42,10 @@ const struct dcm_ts *dcm_ts_find(const char *uid);
 /* The whole table; *n receives its length. Static, read-only. */
 const struct dcm_ts *dcm_ts_all(size_t *n);
 
+/* The acceptor's pick among the `n` transfer syntax UIDs a peer offers in one presentation
+ * context (PS3.8 9.3.2.2): the accepted one with the highest rank, or NULL when none is
+ * accepted (reject the context with result 4, PS3.8 9.3.3.2). `uids` is borrowed; NULL
+ * entries and unknown UIDs are skipped. */
+const struct dcm_ts *dcm_ts_choose(const char *const *uids, size_t n);
+
 #endif

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "net/server.h"
+#include "query/query.h"
 #include "storage/index.h"
 #include "services/services.h"
 #include "services/sop_classes.h"
@@ -172,8 +173,16 @@ static int send_bytes(struct assoc *a, const uint8_t *data, size_t len)
 
 int assoc_send_command(struct assoc *a, uint8_t pc_id, const struct dimse_cmd *cmd)
 {
+	return assoc_send_message(a, pc_id, cmd, NULL, 0);
+}
+
+int assoc_send_message(struct assoc *a, uint8_t pc_id, const struct dimse_cmd *cmd,
+		       const uint8_t *data, size_t len)
+{
 	struct dimse_txbuf tx = { 0 };
 	int rc = dimse_tx_command(&tx, pc_id, cmd, a->peer_max_pdu);
+	if (rc == 0 && len > 0)
+		rc = dimse_tx_data(&tx, pc_id, data, len, true, a->peer_max_pdu);
 	if (rc == 0) {
 		assoc_event(a, UL_EVT9, NULL);
 		rc = send_bytes(a, tx.data, tx.len);
@@ -233,6 +242,7 @@ static void maybe_free(struct assoc *a)
 		dimse_rx_free(&a->rx);
 	free(a->pcs);
 	free(a->rbuf);
+	free(a->series);
 	free(a);
 	server_assoc_gone(srv);
 }
@@ -245,6 +255,27 @@ static void on_handle_closed(uv_handle_t *h)
 }
 
 void assoc_ref(struct assoc *a) { a->refs++; }
+
+/* At most this many series are remembered per association; past it the oldest is dropped
+ * (a series stays unanalysed no longer than its association plus stable_seconds anyway). */
+#define ASSOC_MAX_SERIES 64
+
+void assoc_note_series(struct assoc *a, const char *series_uid)
+{
+	for (unsigned i = 0; i < a->n_series; i++)
+		if (strcmp(a->series[i], series_uid) == 0)
+			return;
+	if (!a->series) {
+		a->series = calloc(ASSOC_MAX_SERIES, sizeof *a->series);
+		if (!a->series)
+			return;
+	}
+	if (a->n_series == ASSOC_MAX_SERIES) {
+		memmove(a->series[0], a->series[1], (ASSOC_MAX_SERIES - 1) * sizeof a->series[0]);
+		a->n_series--;
+	}
+	snprintf(a->series[a->n_series++], sizeof a->series[0], "%s", series_uid);
+}
 
 void assoc_unref(struct assoc *a)
 {
@@ -266,6 +297,7 @@ static void assoc_close(struct assoc *a)
 		services_store_abandon(a->cur_store);
 		a->cur_store = NULL;
 	}
+	qr_abandon(a);
 	log_info("assoc=%llu event=closed peer=%s calling=%s called=%s instances=%llu "
 		 "outcome=%s ms=%llu",
 		 (unsigned long long)a->id, a->peer_ip, a->calling_ae[0] ? a->calling_ae : "-",
@@ -285,18 +317,58 @@ static bool ae_equal(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
-/* The best transfer syntax the peer offers for this context, by dicomaid's preference. */
-static const struct dcm_ts *choose_ts(const struct ul_pc_rq *pc)
+/*
+ * The best transfer syntax the peer offers for this context. As a receiver we prefer the
+ * peer's lossless compression, then Explicit VR LE, then Implicit VR LE (the dcm_ts rank).
+ * On a context where we will send (the requestor takes the SCP role, C-GET), we prefer
+ * what instances are usually stored in: Explicit VR LE, then Implicit VR LE.
+ */
+static const struct dcm_ts *choose_ts(const struct ul_pc_rq *pc, bool sending)
 {
 	const struct dcm_ts *best = NULL;
+	int best_rank = -1000;
 	for (unsigned i = 0; i < pc->n_ts; i++) {
 		const struct dcm_ts *ts = dcm_ts_find(pc->ts[i]);
 		if (!ts || !ts->accepted)
 			continue;
-		if (!best || ts->rank > best->rank)
+		int rank = ts->rank;
+		if (sending)
+			rank = !ts->explicit_vr ? 900 : (!ts->big_endian && !ts->encapsulated &&
+							 !ts->deflated) ? 1000 : ts->rank;
+		if (!best || rank > best_rank) {
 			best = ts;
+			best_rank = rank;
+		}
 	}
 	return best;
+}
+
+/* Did the requestor propose the SCP role for this SOP class (PS3.7 D.3.3.4)? */
+static bool wants_scp_role(const struct ul_assoc_rq *rq, const char *uid)
+{
+	for (unsigned i = 0; i < rq->ui.n_roles && i < UL_MAX_ROLES; i++)
+		if (rq->ui.roles[i].scp && strcmp(rq->ui.roles[i].uid, uid) == 0)
+			return true;
+	return false;
+}
+
+static bool is_qr_class(const char *uid)
+{
+	enum query_model m;
+	enum query_op o;
+	return query_sop_class(uid, &m, &o) == 0;
+}
+
+const struct pctx *assoc_find_scp_role_pc(const struct assoc *a, const char *sop_class,
+					  const char *ts_uid)
+{
+	for (unsigned i = 0; i < a->n_pcs; i++) {
+		const struct pctx *c = &a->pcs[i];
+		if (c->result == 0 && c->scp_role && strcmp(c->abstract, sop_class) == 0 &&
+		    strcmp(c->ts->uid, ts_uid) == 0)
+			return c;
+	}
+	return NULL;
 }
 
 /* An IPv4 peer may show as an IPv4-mapped IPv6 address on a dual-stack listener. */
@@ -333,28 +405,24 @@ static void send_reject(struct assoc *a, uint8_t result, uint8_t source, uint8_t
 	assoc_event(a, UL_EVT8, pdu);
 }
 
-/* AE-6 then the local decision: accept (Evt7 → AE-7) or reject (Evt8 → AE-8). */
-static void negotiate(struct assoc *a, const uint8_t *body, size_t len)
+/* The argument of Evt6: the A-ASSOCIATE-RQ, decoded before the event is fed (an RQ that
+ * does not decode is Evt19, PS3.8 Table 9-10), and the decoder's result. */
+struct rq_arg {
+	const struct ul_assoc_rq *rq;
+	int rc;
+};
+
+/* AE-6 then the local decision: accept (Evt7 → AE-7) or reject (Evt8 → AE-8). rq borrowed. */
+static void negotiate(struct assoc *a, const struct ul_assoc_rq *rq, int rc)
 {
 	struct server *srv = a->srv;
-	struct ul_assoc_rq *rq = calloc(1, sizeof *rq);
 	struct ul_assoc_ac *ac = calloc(1, sizeof *ac);
-	if (!rq || !ac) {
-		free(rq);
-		free(ac);
+	if (!ac) {
 		send_reject(a, 2, 3, 2, "out of memory");
 		return;
 	}
-	int rc = ul_assoc_rq_decode(body, len, rq);
 	if (rc == UL_E_PROTOCOL_VERSION) {
 		send_reject(a, 1, 2, 2, "protocol version not supported");
-		goto out;
-	}
-	if (rc < 0) {
-		log_warn("assoc=%llu event=bad_pdu pdu=A-ASSOCIATE-RQ err=\"%s\"",
-			 (unsigned long long)a->id, ul_strerror(rc));
-		a->outcome = "bad-pdu";
-		assoc_event(a, UL_EVT19, &rc);
 		goto out;
 	}
 	snprintf(a->calling_ae, sizeof a->calling_ae, "%s", rq->calling);
@@ -381,6 +449,9 @@ static void negotiate(struct assoc *a, const uint8_t *body, size_t len)
 		goto out;
 	}
 
+	const struct config_peer *known = config_find_peer(srv->cfg, a->calling_ae);
+	a->services = known ? known->services : CONFIG_SVC_ALL;
+
 	/* Presentation contexts: answer every one (PS3.8 9.3.3.2). */
 	a->pcs = calloc(rq->n_pc ? rq->n_pc : 1, sizeof *a->pcs);
 	if (!a->pcs) {
@@ -395,14 +466,16 @@ static void negotiate(struct assoc *a, const uint8_t *body, size_t len)
 		snprintf(c->abstract, sizeof c->abstract, "%s", p->abstract);
 		struct ul_pc_ac *r = &ac->pc[ac->n_pc++];
 		r->id = p->id;
-		if (strcmp(p->abstract, UID_VERIFICATION) != 0 && !sop_class_is_storage(p->abstract)) {
+		bool storage = sop_class_is_storage(p->abstract);
+		if (strcmp(p->abstract, UID_VERIFICATION) != 0 && !storage && !is_qr_class(p->abstract)) {
 			c->result = r->result = 3;
 			snprintf(r->ts, sizeof r->ts, "%s", p->n_ts ? p->ts[0] : "1.2.840.10008.1.2");
 			log_info("assoc=%llu event=pc_rejected pc=%u abstract=%s result=3",
 				 (unsigned long long)a->id, p->id, p->abstract);
 			continue;
 		}
-		const struct dcm_ts *ts = choose_ts(p);
+		c->scp_role = storage && wants_scp_role(rq, p->abstract);
+		const struct dcm_ts *ts = choose_ts(p, c->scp_role);
 		if (!ts) {
 			c->result = r->result = 4;
 			snprintf(r->ts, sizeof r->ts, "%s", p->n_ts ? p->ts[0] : "1.2.840.10008.1.2");
@@ -433,11 +506,12 @@ static void negotiate(struct assoc *a, const uint8_t *body, size_t len)
 		ac->ui.max_performed = 1;
 	}
 	for (unsigned i = 0; i < rq->ui.n_roles && i < UL_MAX_ROLES; i++) {
-		/* We accept the requestor as SCU of what it proposes; we take no SCP role. */
+		/* The requestor may be SCU of what it proposes, and SCP of storage classes (to
+		 * receive C-GET sub-operations); we answer each role item (PS3.7 D.3.3.4). */
 		struct ul_role *r = &ac->ui.roles[ac->ui.n_roles++];
 		snprintf(r->uid, sizeof r->uid, "%s", rq->ui.roles[i].uid);
 		r->scu = rq->ui.roles[i].scu;
-		r->scp = 0;
+		r->scp = rq->ui.roles[i].scp && sop_class_is_storage(rq->ui.roles[i].uid) ? 1 : 0;
 	}
 	a->peer_max_pdu = rq->ui.max_length;
 
@@ -460,7 +534,6 @@ static void negotiate(struct assoc *a, const uint8_t *body, size_t len)
 	assoc_event(a, UL_EVT7, &out_pdu);
 	free(pdu);
 out:
-	free(rq);
 	free(ac);
 }
 
@@ -502,7 +575,7 @@ static void handle_pdata(struct assoc *a, const uint8_t *body, size_t len)
 		rc = dimse_rx_pdv(&a->rx, pdv.pc_id, pdv.mch, pdv.data, pdv.len);
 		if (rc < 0) {
 			log_warn("assoc=%llu event=dimse_error err=\"%s\"", (unsigned long long)a->id,
-				 dimse_strerror(rc));
+				 rc > -4096 && rc < 0 && rc > -200 ? strerror(-rc) : dimse_strerror(rc));
 			a->outcome = "dimse-error";
 			assoc_abort(a, "DIMSE protocol error");
 			return;
@@ -577,9 +650,9 @@ static void assoc_event(struct assoc *a, enum ul_event ev, const void *arg)
 		start_artim(a);
 		break;
 	case UL_AE6: { /* A-ASSOCIATE-RQ: stop ARTIM, decide */
-		const struct { const uint8_t *p; size_t n; } *b = arg;
+		const struct rq_arg *r = arg;
 		uv_timer_stop(&a->timer);
-		negotiate(a, b->p, b->n);
+		negotiate(a, r->rq, r->rc);
 		break;
 	}
 	case UL_AE7: { /* send A-ASSOCIATE-AC */
@@ -615,7 +688,13 @@ static void assoc_event(struct assoc *a, enum ul_event ev, const void *arg)
 			a->outcome = "released";
 		start_artim(a);
 		break;
-	case UL_AA1: /* local abort: send A-ABORT (service-user), start ARTIM */
+	case UL_AA1: /* local abort, or a PDU Sta2 does not expect: A-ABORT (service-user) */
+		if (ev != UL_EVT15 && ev != UL_EVT19) { /* Evt19 is logged where it is found */
+			if (!a->outcome)
+				a->outcome = "protocol-error";
+			log_warn("assoc=%llu event=unexpected_pdu state=%s ev=%s action=AA-1",
+				 (unsigned long long)a->id, ul_state_name(from), ul_event_name(ev));
+		}
 		send_abort(a, 0, 0);
 		if (a->cur_store) {
 			services_store_abandon(a->cur_store);
@@ -712,6 +791,13 @@ static uint32_t max_body(const struct assoc *a, uint8_t type)
 	}
 }
 
+static const char *pdu_name(uint8_t type)
+{
+	static const char *const names[] = { "?", "A-ASSOCIATE-RQ", "A-ASSOCIATE-AC",
+		"A-ASSOCIATE-RJ", "P-DATA-TF", "A-RELEASE-RQ", "A-RELEASE-RP", "A-ABORT" };
+	return type < 8 ? names[type] : "unknown";
+}
+
 static enum ul_event event_for_pdu(uint8_t type)
 {
 	switch (type) {
@@ -744,8 +830,8 @@ static void process_input(struct assoc *a)
 		}
 		int chk = ul_pdu_check(type, blen);
 		if (chk < 0) {
-			log_warn("assoc=%llu event=bad_pdu type=0x%02x length=%u err=\"%s\"",
-				 (unsigned long long)a->id, type, blen, ul_strerror(chk));
+			log_warn("assoc=%llu event=bad_pdu pdu=%s type=0x%02x length=%u err=\"%s\"",
+				 (unsigned long long)a->id, pdu_name(type), type, blen, ul_strerror(chk));
 			a->outcome = "bad-pdu";
 			assoc_event(a, UL_EVT19, &chk);
 			break;
@@ -767,7 +853,26 @@ static void process_input(struct assoc *a)
 		}
 		const uint8_t *body = a->rbuf + pos + 6;
 		pos += 6 + (size_t)blen;
-		if (ev == UL_EVT16) {
+		if (ev == UL_EVT6 && a->sm.state == UL_STA2) {
+			/* PS3.8 Table 9-10: an A-ASSOCIATE-RQ that does not decode is an invalid PDU
+			 * (Evt19 → AA-1 in Sta2), not Evt6. */
+			struct ul_assoc_rq *rq = calloc(1, sizeof *rq);
+			if (!rq) {
+				assoc_abort(a, "out of memory");
+				return;
+			}
+			int rc = ul_assoc_rq_decode(body, blen, rq);
+			if (rc < 0 && rc != UL_E_PROTOCOL_VERSION) {
+				log_warn("assoc=%llu event=bad_pdu pdu=A-ASSOCIATE-RQ err=\"%s\"",
+					 (unsigned long long)a->id, ul_strerror(rc));
+				a->outcome = "bad-pdu";
+				assoc_event(a, UL_EVT19, &rc);
+			} else {
+				struct rq_arg r = { rq, rc };
+				assoc_event(a, UL_EVT6, &r);
+			}
+			free(rq);
+		} else if (ev == UL_EVT16) {
 			assoc_event(a, ev, NULL);
 		} else {
 			struct { const uint8_t *p; size_t n; } b = { body, blen };
@@ -861,6 +966,7 @@ void assoc_accept(struct server *srv)
 	a->timer.data = a;
 	a->handles_open = 2;
 	a->id = ++srv->next_assoc_id;
+	a->next_msg_id = 1;
 	a->t_start_ms = now_ms();
 	ul_sm_init(&a->sm, false);
 	uv_tcp_nodelay(&a->tcp, 1);

@@ -8,6 +8,7 @@
 #ifndef DICOMAID_NET_ASSOC_H
 #define DICOMAID_NET_ASSOC_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,6 +21,7 @@
 
 struct server;
 struct store_op;
+struct qr_rq;
 
 /* One negotiated presentation context (PS3.8 9.3.3.2). */
 struct pctx {
@@ -27,6 +29,7 @@ struct pctx {
 	uint8_t result;               /* 0 acceptance, 3 abstract syntax, 4 transfer syntaxes */
 	const struct dcm_ts *ts;      /* the accepted transfer syntax (result 0) */
 	char abstract[65];            /* the abstract syntax (SOP Class UID) */
+	bool scp_role;                /* the requestor is SCP: we may send C-STORE (C-GET) */
 };
 
 struct assoc {
@@ -39,6 +42,7 @@ struct assoc {
 	char peer_ip[64];             /* remote address, text */
 	char calling_ae[17];          /* from the A-ASSOCIATE-RQ, trimmed */
 	char called_ae[17];
+	unsigned services;            /* CONFIG_SVC_* the calling peer may use */
 	uint32_t peer_max_pdu;        /* the peer's maximum P-DATA-TF length (0 = no limit) */
 	struct pctx *pcs;             /* answered presentation contexts, n_pcs of them */
 	unsigned n_pcs;
@@ -47,6 +51,11 @@ struct assoc {
 	uint8_t *rbuf;                /* receive buffer: PDUs being framed; NULL while empty */
 	size_t rlen, rcap;
 	struct store_op *cur_store;   /* the C-STORE whose data set is arriving, if any */
+	struct qr_rq *cur_qr;         /* the Q/R request whose identifier is arriving */
+	void *qr_active;              /* the running C-FIND/MOVE/GET operation */
+	void *qr_get;                 /* the same, when it is a C-GET (gets C-STORE-RSPs) */
+	atomic_bool *qr_cancel;       /* its cancel flag (C-CANCEL, association closing) */
+	uint16_t next_msg_id;         /* for C-STOREs we send (C-GET sub-operations) */
 	unsigned ops_pending;         /* stores received but not yet answered */
 	size_t write_bytes_inflight;  /* data-set bytes queued to disk, for backpressure */
 	unsigned refs;                /* store operations that still point here */
@@ -57,6 +66,9 @@ struct assoc {
 	bool release_pending;         /* A-RELEASE-RQ received; RP waits for ops_pending == 0 */
 	bool closing;                 /* uv_close called: callbacks must do nothing */
 	uint64_t instances;           /* instances stored on this association */
+	char (*series)[65];           /* series UIDs stored on this association (analysis waits
+	                               * until it closes), n_series of them */
+	unsigned n_series;
 	int64_t audit_id;             /* row in the associations table, once written */
 	uint8_t audit_state;          /* 0 none, 1 begin queued, 2 begin written */
 	bool audit_end_wanted;        /* closed while the begin row was being written */
@@ -70,6 +82,16 @@ void assoc_accept(struct server *srv);
 /* Sends a DIMSE command (no data set) on presentation context pc_id. */
 int assoc_send_command(struct assoc *a, uint8_t pc_id, const struct dimse_cmd *cmd);
 
+/* Sends a DIMSE message: the command, then the data set (len bytes, may be 0 for none)
+ * on presentation context pc_id, split to the peer's maximum PDU length. */
+int assoc_send_message(struct assoc *a, uint8_t pc_id, const struct dimse_cmd *cmd,
+		       const uint8_t *data, size_t len);
+
+/* An accepted context for sop_class in transfer syntax ts_uid on which the requestor took
+ * the SCP role (we send C-STORE there, for C-GET), or NULL. */
+const struct pctx *assoc_find_scp_role_pc(const struct assoc *a, const char *sop_class,
+					  const char *ts_uid);
+
 /* Local abort (AA-1): sends A-ABORT and closes. reason is logged. */
 void assoc_abort(struct assoc *a, const char *why);
 
@@ -79,6 +101,9 @@ void assoc_op_done(struct assoc *a);
 /* Stops or resumes reading from the socket (disk backpressure). */
 void assoc_pause_reading(struct assoc *a);
 void assoc_resume_reading(struct assoc *a);
+
+/* Remembers that this association stored into series_uid. */
+void assoc_note_series(struct assoc *a, const char *series_uid);
 
 void assoc_ref(struct assoc *a);
 void assoc_unref(struct assoc *a);

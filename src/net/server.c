@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "net/assoc.h"
+#include "pipeline/pipeline.h"
 #include "services/services.h"
 #include "util/log.h"
 
@@ -91,7 +92,8 @@ static void on_committed(uv_async_t *h)
 void server_committer_notify(void *arg)
 {
 	struct server *srv = arg;
-	uv_async_send(&srv->committed);
+	if (srv->committed_ready)
+		uv_async_send(&srv->committed);
 }
 
 static void close_cb_noop(uv_handle_t *h) { (void)h; }
@@ -136,6 +138,7 @@ void server_stop(struct server *srv)
 		return;
 	srv->stopping = true;
 	log_notice("event=stopping associations=%u", srv->n_assocs);
+	pipeline_stop_loop(srv);
 	if (srv->listener_open) {
 		uv_close((uv_handle_t *)&srv->listener, close_cb_noop);
 		srv->listener_open = false;
@@ -218,6 +221,7 @@ int server_start(struct server *srv, uv_loop_t *loop, struct config *cfg,
 	}
 	uv_async_init(loop, &srv->committed, on_committed);
 	srv->committed.data = srv;
+	srv->committed_ready = true;
 	uv_timer_init(loop, &srv->shutdown_timer);
 	srv->shutdown_timer.data = srv;
 	uv_signal_init(loop, &srv->sig_term);

@@ -34,6 +34,7 @@ struct server {
 	struct peer_addrs *peer_addrs; /* resolved [peer] hosts, one per cfg->peers entry */
 	bool stopping;                 /* no new connections; exit once the last one closes */
 	bool listener_open;
+	bool committed_ready;          /* the async handle exists (notify may use it) */
 	int exit_code;
 };
 

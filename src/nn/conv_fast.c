@@ -45,20 +45,41 @@ int nn_fast_available(void)
 #endif
 }
 
-/* Prepares p for the fast path: offsets, packed weights, sizes. 0 or NN_ENOMEM. */
-int nn_fast_setup(struct nn_params *p, int c, int h, int w, int m, int oh, int ow)
+/*
+ * Prepares p for the fast path: offsets, packed weights, sizes. maxb is the most items a run
+ * may carry; items are laid side by side inside each phase plane ([c][a][b][item][Hq][Wq]) so
+ * one GEMM covers the whole batch. 0 or NN_ENOMEM.
+ */
+int nn_fast_setup(struct nn_params *p, int c, int h, int w, int m, int oh, int ow, int maxb)
 {
 	int g = p->group, cg = c / g, mg = m / g;
 	int hp = h + p->pt + p->pb, wp = w + p->pl + p->pr;
-	p->direct_in = p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 && p->pt == 0 &&
-		       p->pl == 0 && p->pb == 0 && p->pr == 0;
+	/* items per GEMM: enough to give deep, small layers long rows, few enough that the
+	 * transformed input and the raw output of a group stay cache-sized */
+	int64_t per_item = ((int64_t)c * p->sh * p->sw + (int64_t)g * ((mg + MR - 1) / MR * MR)) *
+			   ((int64_t)((hp + p->sh - 1) / p->sh) * ((wp + p->sw - 1) / p->sw)) * 4;
+	static int64_t budget = 0;
+	if (!budget) {
+		const char *e = getenv("DICOMAID_NN_GROUP_BYTES");
+		budget = e ? atoll(e) : 512 << 10; /* L2 */
+	}
+	int gmax = (int)(budget / (per_item ? per_item : 1));
+	if (gmax < 1)
+		gmax = 1;
+	if (gmax > maxb)
+		gmax = maxb;
+	maxb = gmax;
+	p->maxb = maxb;
+	p->direct_in = maxb == 1 && p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 &&
+		       p->pt == 0 && p->pl == 0 && p->pb == 0 && p->pr == 0;
 	p->hq = (hp + p->sh - 1) / p->sh;
 	p->wq = (wp + p->sw - 1) / p->sw;
 	p->oh = oh;
 	p->ow = ow;
-	int64_t plane = (int64_t)p->hq * p->wq;
-	p->nq = (int64_t)c * p->sh * p->sw * plane;
-	p->npix = ((int64_t)oh * p->wq + NR - 1) / NR * NR;
+	int64_t plane = (int64_t)p->hq * p->wq, cstride = plane * maxb;
+	p->nq = (int64_t)c * p->sh * p->sw * cstride;
+	p->slack = (int64_t)((p->kh - 1) * p->dh / p->sh + 2) * p->wq + 2 * NR + 64;
+	p->ldy = ((int64_t)maxb * plane + NR - 1) / NR * NR;
 	p->mpad = (mg + MR - 1) / MR * MR;
 	int K = cg * p->kh * p->kw;
 	p->kdim = K;
@@ -71,7 +92,7 @@ int nn_fast_setup(struct nn_params *p, int c, int h, int w, int m, int oh, int o
 			for (int j = 0; j < p->kw; j++) {
 				int r = i * p->dh, q = j * p->dw;
 				int a = r % p->sh, b = q % p->sw;
-				int64_t o = ((int64_t)(ci * p->sh + a) * p->sw + b) * plane +
+				int64_t o = ((int64_t)(ci * p->sh + a) * p->sw + b) * cstride +
 					    (int64_t)(r / p->sh) * p->wq + q / p->sw;
 				p->koff[(ci * p->kh + i) * p->kw + j] = (int)o;
 			}
@@ -90,12 +111,11 @@ int nn_fast_setup(struct nn_params *p, int c, int h, int w, int m, int oh, int o
 
 int64_t nn_fast_scratch(const struct nn_params *p)
 {
-	int64_t s = p->direct_in ? 0 : p->nq + 2 * (int64_t)p->wq + 2 * NR + 64;
-	return s + (int64_t)p->group * p->mpad * p->npix + 64;
+	int64_t s = p->direct_in ? 0 : p->nq + p->slack;
+	return s + (int64_t)p->group * p->mpad * p->ldy + 64 * (p->ow + 64);
 }
 
 #if HAVE_X86
-
 __attribute__((target("avx2,fma"))) static void kern(int K, const float *a, const float *b,
 						      const int *off, float *c, int64_t ldc)
 {
@@ -140,126 +160,231 @@ __attribute__((target("avx2,fma"))) static void kern(int K, const float *a, cons
 	_mm256_storeu_ps(c + 16, c32);
 }
 
-/* zero-padded, phase-split copy of one item (c channels) */
-static void transform(const struct nn_params *p, int c, int h, int w, const float *x, float *xq)
+struct job {
+	const struct nn_params *p;
+	int n, c, h, w, m;
+	const float *x, *bias, *sum;
+	float *y, *xq, *yp, *uprow;
+	int64_t ncols, chunk;
+	int nchunks;
+};
+
+/* transform task t = (channel, item): zero-padded, phase-split copy */
+__attribute__((target("avx2,fma"))) static void transform_task(void *arg, int t, int tid)
 {
-	int64_t plane = (int64_t)p->hq * p->wq;
-	memset(xq, 0, sizeof(float) * (size_t)(p->nq + 2 * (int64_t)p->wq + 2 * NR + 64));
-	for (int ci = 0; ci < c; ci++)
-		for (int a = 0; a < p->sh; a++)
-			for (int b = 0; b < p->sw; b++) {
-				float *dst = xq + ((int64_t)(ci * p->sh + a) * p->sw + b) * plane;
-				for (int y = 0; y < p->hq; y++) {
-					int iy = y * p->sh + a - p->pt;
-					if (iy < 0 || iy >= h)
-						continue;
-					const float *src = x + ((int64_t)ci * h + iy) * w;
-					float *d = dst + (int64_t)y * p->wq;
-					if (p->sw == 1) {
-						/* x range: 0 <= xx - pl < w */
-						int lo = p->pl, hi = p->pl + w;
-						if (hi > p->wq)
-							hi = p->wq;
-						memcpy(d + lo, src, sizeof(float) * (size_t)(hi - lo));
-					} else {
-						for (int xx = 0; xx < p->wq; xx++) {
-							int ix = xx * p->sw + b - p->pl;
-							if (ix >= 0 && ix < w)
-								d[xx] = src[ix];
-						}
-					}
+	const struct job *jb = arg;
+	const struct nn_params *p = jb->p;
+	(void)tid;
+	int ci = t / jb->n, item = t % jb->n, h = jb->h, w = jb->w;
+	int64_t plane = (int64_t)p->hq * p->wq, cstride = plane * p->maxb;
+	const float *x = jb->x + ((int64_t)item * jb->c + ci) * h * w;
+	for (int a = 0; a < p->sh; a++)
+		for (int b = 0; b < p->sw; b++) {
+			float *dst = jb->xq + ((int64_t)(ci * p->sh + a) * p->sw + b) * cstride +
+				     item * plane;
+			for (int y = 0; y < p->hq; y++) {
+				float *d = dst + (int64_t)y * p->wq;
+				int iy = y * p->sh + a - p->pt;
+				if (iy < 0 || iy >= h) {
+					memset(d, 0, sizeof(float) * p->wq);
+					continue;
+				}
+				const float *src = x + (int64_t)iy * w;
+				if (p->sw == 1) {
+					int lo = p->pl, hi = p->pl + w;
+					if (hi > p->wq)
+						hi = p->wq;
+					memset(d, 0, sizeof(float) * lo);
+					memcpy(d + lo, src, sizeof(float) * (size_t)(hi - lo));
+					memset(d + hi, 0, sizeof(float) * (size_t)(p->wq - hi));
+				} else {
+					memset(d, 0, sizeof(float) * p->wq);
+					int x0 = (p->pl - b + p->sw - 1) / p->sw;
+					int ix0 = x0 * p->sw + b - p->pl;
+					int cnt = (w - ix0 + p->sw - 1) / p->sw;
+					if (cnt > p->wq - x0)
+						cnt = p->wq - x0;
+					float *dd = d + x0;
+					const float *ss = src + ix0;
+					if (p->sw == 2)
+						for (int k = 0; k < cnt; k++)
+							dd[k] = ss[2 * k];
+					else
+						for (int k = 0; k < cnt; k++)
+							dd[k] = ss[k * p->sw];
 				}
 			}
+		}
 }
 
-__attribute__((target("avx2,fma"))) static void epilogue(const struct nn_params *p, int m,
-							 const float *yp, const float *bias,
-							 const float *sum, float *y)
+/* GEMM task: one chunk of output columns, all output channels */
+static void gemm_task(void *arg, int t, int tid)
 {
+	const struct job *jb = arg;
+	const struct nn_params *p = jb->p;
+	(void)tid;
+	int K = p->kdim, g = p->group, mb_n = p->mpad / MR;
+	int64_t c0 = (int64_t)(t % jb->nchunks) * jb->chunk;
+	int gi = t / jb->nchunks;
+	int64_t c1 = c0 + jb->chunk < jb->ncols ? c0 + jb->chunk : jb->ncols;
+	int cgp = K / (p->kh * p->kw) * p->sh * p->sw; /* phase planes per group */
+	const float *xg = jb->xq + (int64_t)gi * cgp * p->hq * p->wq * p->maxb;
+	(void)g;
+	const float *a0 = p->apack + (int64_t)gi * mb_n * K * MR;
+	float *y0 = jb->yp + (int64_t)gi * p->mpad * p->ldy;
+	static int order = -1;
+	if (order < 0) {
+		const char *e = getenv("DICOMAID_NN_L1_BYTES");
+		order = e ? atoi(e) : 24576;
+	}
+	if ((int64_t)(NR + p->mpad) * K * 4 <= order) {
+		/* B tile and all panels fit L1: tile outer */
+		for (int64_t c = c0; c < c1; c += NR)
+			for (int mb = 0; mb < mb_n; mb++)
+				kern(K, a0 + (int64_t)mb * K * MR, xg + c, p->koff,
+				     y0 + (int64_t)mb * MR * p->ldy + c, p->ldy);
+		return;
+	}
+	for (int mb = 0; mb < mb_n; mb++) {
+		const float *a = a0 + (int64_t)mb * K * MR;
+		float *yb = y0 + (int64_t)mb * MR * p->ldy;
+		for (int64_t c = c0; c < c1; c += NR)
+			kern(K, a, xg + c, p->koff, yb + c, p->ldy);
+	}
+}
+
+/* epilogue task t = (output channel, item) */
+__attribute__((target("avx2,fma"))) static void epilogue_task(void *arg, int t, int tid)
+{
+	const struct job *jb = arg;
+	const struct nn_params *p = jb->p;
+	int o = t / jb->n, item = t % jb->n, m = jb->m;
 	int g = p->group, mg = m / g;
 	int oh = p->oh, ow = p->ow;
-	for (int o = 0; o < m; o++) {
-		int gi = o / mg, mm = o % mg;
-		const float *src = yp + ((int64_t)gi * p->mpad + mm) * p->npix;
-		float *dst = y + (int64_t)o * oh * ow;
-		const float *sm = sum ? sum + (int64_t)o * oh * ow : NULL;
-		__m256 bv = _mm256_set1_ps(bias[o]);
-		__m256 zero = _mm256_setzero_ps();
-		for (int oy = 0; oy < oh; oy++) {
-			const float *s = src + (int64_t)oy * p->wq;
-			float *d = dst + (int64_t)oy * ow;
-			const float *r = sm ? sm + (int64_t)oy * ow : NULL;
-			int ox = 0;
-			if (p->act == ACT_RELU || p->act == ACT_NONE) {
-				int relu = p->act == ACT_RELU;
-				for (; ox + 8 <= ow; ox += 8) {
-					__m256 v = _mm256_add_ps(_mm256_loadu_ps(s + ox), bv);
-					if (r)
-						v = _mm256_add_ps(v, _mm256_loadu_ps(r + ox));
-					if (relu)
-						v = _mm256_max_ps(v, zero);
-					_mm256_storeu_ps(d + ox, v);
+	int gi = o / mg, mm = o % mg;
+	int64_t plane = (int64_t)p->hq * p->wq;
+	const float *src = jb->yp + ((int64_t)gi * p->mpad + mm) * p->ldy + item * plane;
+	float *dst = jb->y + ((int64_t)item * m + o) * oh * ow;
+	int fh = p->sum_fh, fw = p->sum_fw;
+	int64_t sw_ = fw ? ow / fw : ow;
+	int64_t sum_plane = fh ? (oh / fh) * sw_ : (int64_t)oh * ow;
+	const float *sm = jb->sum ? jb->sum + ((int64_t)item * m + o) * sum_plane : NULL;
+	float *uprow = jb->uprow + (int64_t)tid * (ow + 64);
+	float bias = jb->bias[o];
+	__m256 bv = _mm256_set1_ps(bias);
+	__m256 zero = _mm256_setzero_ps();
+	for (int oy = 0; oy < oh; oy++) {
+		const float *s = src + (int64_t)oy * p->wq;
+		float *d = dst + (int64_t)oy * ow;
+		const float *r = NULL;
+		if (sm && fh) {
+			const float *srow = sm + (int64_t)(oy / fh) * sw_;
+			if (oy % fh == 0) {
+				if (fw == 2) {
+					const __m256i idx = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
+					int q = 0;
+					for (; q + 8 <= ow; q += 8)
+						_mm256_storeu_ps(uprow + q,
+								 _mm256_permutevar8x32_ps(
+									 _mm256_castps128_ps256(
+										 _mm_loadu_ps(srow + q / 2)),
+									 idx));
+					for (; q < ow; q++)
+						uprow[q] = srow[q / 2];
+				} else {
+					for (int q = 0; q < ow; q++)
+						uprow[q] = srow[q / fw];
 				}
 			}
-			for (; ox < ow; ox++) {
-				float v = s[ox] + bias[o];
+			r = uprow;
+		} else if (sm) {
+			r = sm + (int64_t)oy * ow;
+		}
+		int ox = 0;
+		int relu = p->act == ACT_RELU;
+		if (relu || p->act == ACT_NONE) {
+			for (; ox + 8 <= ow; ox += 8) {
+				__m256 v = _mm256_add_ps(_mm256_loadu_ps(s + ox), bv);
 				if (r)
-					v += r[ox];
-				d[ox] = v;
+					v = _mm256_add_ps(v, _mm256_loadu_ps(r + ox));
+				if (relu)
+					v = _mm256_max_ps(v, zero);
+				_mm256_storeu_ps(d + ox, v);
 			}
-			if (p->act != ACT_NONE && p->act != ACT_RELU)
-				nn_act_apply(p->act, p->a0, p->a1, d, ow);
-			else if (p->act == ACT_RELU)
-				for (ox = ow & ~7; ox < ow; ox++)
-					d[ox] = d[ox] > 0 ? d[ox] : 0;
+		}
+		int tail = ox;
+		for (; ox < ow; ox++) {
+			float v = s[ox] + bias;
+			if (r)
+				v += r[ox];
+			d[ox] = v;
+		}
+		if (relu) {
+			for (ox = tail; ox < ow; ox++)
+				d[ox] = d[ox] > 0 ? d[ox] : 0;
+		} else if (p->act != ACT_NONE) {
+			nn_act_apply(p->act, p->a0, p->a1, d, ow);
 		}
 	}
 }
 
-/* computes columns [n0, n1) of the output grid for all output channels */
-static void gemm_range(const struct nn_params *p, const float *xq, float *yp, int64_t n0,
-		       int64_t n1)
-{
-	int K = p->kdim, g = p->group, mb_n = p->mpad / MR;
-	int cgp = K / (p->kh * p->kw) * p->sh * p->sw; /* phase planes per group */
-	int64_t plane = (int64_t)p->hq * p->wq;
-	/* chunk so the B window of a chunk stays in L2 */
-	int64_t chunk = (int64_t)65536 / ((int64_t)(K / (p->kh * p->kw)) * p->kh + 1);
-	chunk = chunk / NR * NR;
-	if (chunk < NR)
-		chunk = NR;
-	for (int gi = 0; gi < g; gi++) {
-		const float *xg = xq + (int64_t)gi * cgp * plane;
-		for (int64_t c0 = n0; c0 < n1; c0 += chunk) {
-			int64_t c1 = c0 + chunk < n1 ? c0 + chunk : n1;
-			for (int mb = 0; mb < mb_n; mb++) {
-				const float *a = p->apack + ((int64_t)gi * mb_n + mb) * K * MR;
-				float *yb = yp + ((int64_t)gi * p->mpad + mb * MR) * p->npix;
-				for (int64_t t = c0; t < c1; t += NR)
-					kern(K, a, xg + t, p->koff, yb + t, p->npix);
-			}
-		}
-	}
-}
+static void group_conv(struct job *jb_, struct nn_pool *pool, float *scratch);
 
 void nn_fast_conv(const struct nn_params *p, int n, int c, int h, int w, const float *x, int m,
 		  const float *bias, const float *sum, float *y, float *scratch,
 		  struct nn_pool *pool)
 {
-	(void)pool;
-	int64_t xs = p->direct_in ? 0 : p->nq + 2 * (int64_t)p->wq + 2 * NR + 64;
-	float *yp = scratch + xs;
-	for (int b = 0; b < n; b++) {
-		const float *xb = x + (int64_t)b * c * h * w;
-		const float *xq = xb;
-		if (!p->direct_in) {
-			transform(p, c, h, w, xb, scratch);
-			xq = scratch;
+	struct job jb = {.p = p, .n = n, .c = c, .h = h, .w = w, .m = m, .x = x, .bias = bias,
+			 .sum = sum, .y = y};
+	int64_t xs = p->direct_in ? 0 : p->nq + p->slack;
+	jb.yp = scratch + xs;
+	jb.uprow = jb.yp + (int64_t)p->group * p->mpad * p->ldy;
+	if (!p->direct_in)
+		/* slack after the last plane: read by columns that are thrown away */
+		memset(scratch + p->nq, 0, sizeof(float) * (size_t)p->slack);
+	for (int i0 = 0; i0 < n; i0 += p->maxb) {
+		int gn = n - i0 < p->maxb ? n - i0 : p->maxb;
+		jb.n = gn;
+		jb.x = x + (int64_t)i0 * c * h * w;
+		jb.y = y + (int64_t)i0 * m * p->oh * p->ow;
+		if (sum) {
+			int64_t si = (int64_t)m * p->oh * p->ow;
+			if (p->sum_fh)
+				si /= (int64_t)p->sum_fh * p->sum_fw;
+			jb.sum = sum + (int64_t)i0 * si;
 		}
-		gemm_range(p, xq, yp, 0, p->npix);
-		epilogue(p, m, yp, bias, sum ? sum + (int64_t)b * m * p->oh * p->ow : NULL,
-			 y + (int64_t)b * m * p->oh * p->ow);
+		group_conv(&jb, pool, scratch);
 	}
+}
+
+static void group_conv(struct job *jb_, struct nn_pool *pool, float *scratch)
+{
+	struct job jb = *jb_;
+	const struct nn_params *p = jb.p;
+	int n = jb.n, c = jb.c, m = jb.m;
+	int64_t plane = (int64_t)p->hq * p->wq;
+	if (p->direct_in) {
+		jb.xq = (float *)jb.x;
+	} else {
+		jb.xq = scratch;
+		nn_pool_run(pool, transform_task, &jb, c * n);
+	}
+	/* output columns: items side by side, the last one only up to its last valid row */
+	jb.ncols = ((int64_t)(n - 1) * plane + (int64_t)p->oh * p->wq + NR - 1) / NR * NR;
+	int cgp = p->kdim / (p->kh * p->kw) * p->sh * p->sw;
+	int64_t halo = (int64_t)((p->kh - 1) * p->dh / p->sh + 1) * p->wq;
+	int64_t chunk = (int64_t)32768 / cgp - halo;
+	int threads = nn_pool_threads(pool);
+	int64_t even = (jb.ncols + 2 * threads - 1) / (2 * threads);
+	if (threads > 1 && chunk > even)
+		chunk = even;
+	chunk = chunk / NR * NR;
+	if (chunk < NR)
+		chunk = NR;
+	jb.chunk = chunk;
+	jb.nchunks = (int)((jb.ncols + chunk - 1) / chunk);
+	nn_pool_run(pool, gemm_task, &jb, jb.nchunks * p->group);
+	nn_pool_run(pool, epilogue_task, &jb, m * n);
 }
 
 #else

@@ -337,9 +337,47 @@ static int nearest_index(int mode, float c, int in)
 	return r < 0 ? 0 : r >= in ? in - 1 : r;
 }
 
+/* Sets rep_h/rep_w when this nearest resize is an exact integer replication
+ * (out[o] = in[o / f] on both axes), which has a fast path and fuses into convolutions. */
+void nn_resize_check_replicate(struct nn_params *p, int h, int w, int oh, int ow)
+{
+	p->rep_h = p->rep_w = 0;
+	if (p->linear || oh % h || ow % w)
+		return;
+	int fh = oh / h, fw = ow / w;
+	for (int o = 0; o < oh; o++)
+		if (nearest_index(p->nearest_mode, src_coord(p->ctm, o, p->rs_h, h, oh), h) != o / fh)
+			return;
+	for (int o = 0; o < ow; o++)
+		if (nearest_index(p->nearest_mode, src_coord(p->ctm, o, p->rs_w, w, ow), w) != o / fw)
+			return;
+	p->rep_h = fh;
+	p->rep_w = fw;
+}
+
 void nn_resize(const struct nn_params *p, int nc, int h, int w, const float *x, int oh, int ow,
 	       float *y)
 {
+	if (p->rep_h) {
+		for (int64_t pl = 0; pl < nc; pl++) {
+			const float *xp = x + pl * h * w;
+			float *yp = y + pl * oh * ow;
+			for (int iy = 0; iy < h; iy++) {
+				float *row = yp + (int64_t)iy * p->rep_h * ow;
+				const float *src = xp + (int64_t)iy * w;
+				if (p->rep_w == 2) {
+					for (int ix = 0; ix < w; ix++)
+						row[2 * ix] = row[2 * ix + 1] = src[ix];
+				} else {
+					for (int ox = 0; ox < ow; ox++)
+						row[ox] = src[ox / p->rep_w];
+				}
+				for (int r = 1; r < p->rep_h; r++)
+					memcpy(row + (int64_t)r * ow, row, sizeof(float) * ow);
+			}
+		}
+		return;
+	}
 	for (int64_t pl = 0; pl < nc; pl++) {
 		const float *xp = x + pl * h * w;
 		float *yp = y + pl * oh * ow;

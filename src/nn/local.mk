@@ -2,7 +2,7 @@
 # dicomaid-nn tool for model authors. Shares no code with the network side.
 noinst_LIBRARIES += src/nn/libnn.a
 src_nn_libnn_a_SOURCES = src/nn/nn.h src/nn/nn_impl.h src/nn/load.c src/nn/fold.c \
-	src/nn/shape.c src/nn/plan.c src/nn/kernels.c src/nn/conv_fast.c src/nn/run.c src/nn/npy.c src/nn/npy.h
+	src/nn/shape.c src/nn/plan.c src/nn/kernels.c src/nn/conv_fast.c src/nn/pool.c src/nn/run.c src/nn/npy.c src/nn/npy.h
 nodist_src_nn_libnn_a_SOURCES = src/nn/onnx.pb-c.c src/nn/onnx.pb-c.h
 src_nn_libnn_a_CFLAGS = $(AM_CFLAGS) -O3 $(PROTOBUFC_CFLAGS) $(OPENBLAS_CFLAGS)
 NN_LIBS = src/nn/libnn.a $(PROTOBUFC_LIBS) $(OPENBLAS_LIBS) -lm
@@ -26,7 +26,7 @@ check_PROGRAMS += tests/nn/ops_test tests/nn/load_test
 TESTS += tests/nn/ops_test tests/nn/load_test
 tests_nn_ops_test_SOURCES = tests/nn/ops_test.c tests/nn/onnx_build.h
 tests_nn_ops_test_CFLAGS = $(TEST_CFLAGS) $(PROTOBUFC_CFLAGS)
-tests_nn_ops_test_LDADD = $(NN_LIBS) $(TEST_LIBS)
+tests_nn_ops_test_LDADD = $(NN_LIBS) $(PTHREAD_LIBS) $(TEST_LIBS)
 tests_nn_load_test_SOURCES = tests/nn/load_test.c tests/nn/onnx_build.h
 tests_nn_load_test_CFLAGS = $(TEST_CFLAGS) $(PROTOBUFC_CFLAGS)
-tests_nn_load_test_LDADD = $(NN_LIBS) $(TEST_LIBS)
+tests_nn_load_test_LDADD = $(NN_LIBS) $(PTHREAD_LIBS) $(TEST_LIBS)

@@ -100,6 +100,13 @@ struct nn_ctx *nn_ctx_new(const struct nn_model *m);
 void nn_ctx_free(struct nn_ctx *c);
 
 /*
+ * Sets the number of threads (1..64) c uses for the engine's own convolution kernels; the
+ * caller's thread is one of them. Default 1. OpenBLAS's own count is set separately
+ * (openblas_set_num_threads). Returns 0, NN_EARG or NN_ENOMEM.
+ */
+int nn_ctx_set_threads(struct nn_ctx *c, int threads);
+
+/*
  * Runs the model on batch items (1..max_batch) of input laid out as the input's per-item
  * shape times batch, C order. outputs (array of nn_model_num_outputs() pointers) receives
  * pointers into c, valid until the next nn_run or nn_ctx_free on c; batched outputs hold

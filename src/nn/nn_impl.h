@@ -97,10 +97,13 @@ struct nn_params {
 	float *wt, *bias;
 	/* Conv: input index of a residual added after bias, before act; -1 none */
 	int sum_in;
+	int sum_fh, sum_fw;     /* > 0: the summand is nearest-upsampled by these factors */
+	/* Resize: integer nearest replication factors (0 when not such a resize) */
+	int rep_h, rep_w;
 	/* fast path (conv_fast.c): phase-split padded input, offset table, packed panels */
 	int fast, direct_in;
-	int hq, wq, oh, ow, mpad, kdim;
-	int64_t nq, npix;
+	int hq, wq, oh, ow, mpad, kdim, maxb;
+	int64_t nq, ldy, slack;
 	int *koff;              /* owned */
 	float *apack;           /* owned */
 	/* statistics */
@@ -156,6 +159,7 @@ struct nn_ctx {
 	float *scratch;
 	float **ptr;     /* per value: data pointer for this run */
 	double *prof;    /* borrowed; per exec step seconds, or NULL */
+	struct nn_pool *pool; /* owned; NULL when single-threaded */
 };
 
 /* load.c helpers used by the other load stages */
@@ -202,12 +206,17 @@ void nn_pool(const struct nn_params *p, int maxpool, int nc, int h, int w, const
 void nn_resize(const struct nn_params *p, int nc, int h, int w, const float *x, int oh,
 	       int ow, float *y);
 struct nn_pool;
+struct nn_pool *nn_pool_new(int nthreads);
+void nn_pool_free(struct nn_pool *p);
+int nn_pool_threads(const struct nn_pool *p);
+void nn_pool_run(struct nn_pool *p, void (*fn)(void *, int, int), void *arg, int ntasks);
 int nn_fast_available(void);
-int nn_fast_setup(struct nn_params *p, int c, int h, int w, int m, int oh, int ow);
+int nn_fast_setup(struct nn_params *p, int c, int h, int w, int m, int oh, int ow, int maxb);
 int64_t nn_fast_scratch(const struct nn_params *p);
 void nn_fast_conv(const struct nn_params *p, int n, int c, int h, int w, const float *x, int m,
 		  const float *bias, const float *sum, float *y, float *scratch,
 		  struct nn_pool *pool);
+void nn_resize_check_replicate(struct nn_params *p, int h, int w, int oh, int ow);
 int64_t nn_conv_scratch(const struct nn_params *p, int c, int m, int oh, int ow, int h,
 			int w, int transposed);
 

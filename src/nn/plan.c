@@ -77,6 +77,38 @@ static void fold_bn(struct nn_model *m, struct nn_node *c, struct nn_node *b)
 		c->p.bias[o] = c->p.bias[o] * b->p.scale[o] + b->p.shift[o];
 }
 
+/* the live convolution producing value v alone (v read by nobody else), or NULL */
+static struct nn_node *sole_conv(struct nn_model *m, int v)
+{
+	if (v < 0)
+		return NULL;
+	struct nn_val *x = &m->vals[v];
+	if (x->producer < 0 || x->nuses != 1 || x->is_output)
+		return NULL;
+	struct nn_node *c = &m->nodes[x->producer];
+	if (c->dead || (c->op != OP_CONV && c->op != OP_CONVT) || c->out[0] != v)
+		return NULL;
+	return c;
+}
+
+static int will_be_fast(const struct nn_model *m, const struct nn_node *c)
+{
+	return c->op == OP_CONV && nn_fast_available() &&
+	       !(c->p.group > 1 && c->p.group == m->vals[c->in[0]].dims[1]);
+}
+
+/* moves node c to just before position pn in the order (c is earlier) */
+static void move_to(struct nn_model *m, int ci, int pn)
+{
+	int pc = -1;
+	for (int j = 0; j < m->nnodes; j++)
+		if (m->order[j] == ci)
+			pc = j;
+	for (int j = pc; j < pn; j++)
+		m->order[j] = m->order[j + 1];
+	m->order[pn] = ci;
+}
+
 static int fuse(struct nn_model *m)
 {
 	int rc;
@@ -91,53 +123,64 @@ static int fuse(struct nn_model *m)
 		struct nn_node *n = &m->nodes[m->order[k]];
 		if (n->dead || n->nin < 1 || n->in[0] < 0)
 			continue;
-		struct nn_val *x = &m->vals[n->in[0]];
-		if (x->producer < 0 || x->nuses != 1 || x->is_output)
+		struct nn_node *c = sole_conv(m, n->in[0]);
+		int moved = 0;
+		if (n->op == OP_ADD && n->nin == 2) {
+			/* y = conv(..) + r  ->  conv epilogue adds r (or an upsampled source) */
+			int side = 0;
+			if (!c || c->op != OP_CONV || c->p.act != ACT_NONE || c->p.sum_in) {
+				c = sole_conv(m, n->in[1]);
+				side = 1;
+			}
+			if (!c || c->op != OP_CONV || c->p.act != ACT_NONE || c->p.sum_in)
+				continue;
+			int rv = n->in[1 - side];
+			if (rv < 0 || rv == c->out[0])
+				continue;
+			struct nn_val *x = &m->vals[c->out[0]], *r = &m->vals[rv];
+			const struct nn_val *y = &m->vals[n->out[0]];
+			if (r->is_const || y->nelem != x->nelem || r->batched != x->batched ||
+			    x->ndim != 4)
+				continue;
+			int src = rv, fh = 0, fw = 0;
+			struct nn_node *rs = r->producer >= 0 ? &m->nodes[r->producer] : NULL;
+			if (rs && !rs->dead && (rs->op == OP_RESIZE || rs->op == OP_UPSAMPLE) &&
+			    rs->p.rep_h && r->nuses == 1 && !r->is_output && will_be_fast(m, c)) {
+				src = rs->in[0];
+				fh = rs->p.rep_h;
+				fw = rs->p.rep_w;
+			} else if (r->nelem != x->nelem || r->ndim != x->ndim) {
+				continue;
+			}
+			c->in[c->nin++] = src;
+			c->p.sum_in = 1;
+			c->p.sum_fh = fh;
+			c->p.sum_fw = fw;
+			if (fh) {
+				rs->dead = 1;
+				r->nuses = 0;
+			}
+			moved = 1;
+		} else if (!c) {
 			continue;
-		struct nn_node *c = &m->nodes[x->producer];
-		if (c->dead || (c->op != OP_CONV && c->op != OP_CONVT) || c->out[0] != n->in[0])
-			continue;
-		if (n->op == OP_BN && c->p.act == ACT_NONE && !c->p.sum_in && x->ndim >= 2) {
+		} else if (n->op == OP_BN && c->p.act == ACT_NONE && !c->p.sum_in &&
+			   m->vals[n->in[0]].ndim >= 2) {
 			fold_bn(m, c, n);
 		} else if (is_act(n->op) && c->p.act == ACT_NONE) {
 			c->p.act = n->p.act;
 			c->p.a0 = n->p.a0;
 			c->p.a1 = n->p.a1;
-		} else if (n->op == OP_ADD && c->op == OP_CONV && c->p.act == ACT_NONE &&
-			   !c->p.sum_in && n->in[1] >= 0 && n->in[1] != n->in[0]) {
-			struct nn_val *r = &m->vals[n->in[1]];
-			const struct nn_val *y = &m->vals[n->out[0]];
-			if (r->ndim != x->ndim || r->nelem != x->nelem || r->batched != x->batched ||
-			    r->is_const || y->nelem != x->nelem)
-				continue;
-			c->in[c->nin] = n->in[1];
-			c->p.sum_in = 1;
-		} else if (n->op == OP_ADD && c->op == OP_CONV && n->in[1] == n->in[0]) {
-			continue;
 		} else {
 			continue;
 		}
 		/* c now produces n's output directly */
-		x->nuses = 0;
+		m->vals[c->out[0]].nuses = 0;
 		c->out[0] = n->out[0];
 		m->vals[n->out[0]].producer = (int)(c - m->nodes);
 		n->dead = 1;
-		if (c->p.sum_in && n->op == OP_ADD) {
-			c->nin++;
-			/* keep order valid: the residual is produced before n, which is after c;
-			 * move c to n's place in the order */
-			int ci = (int)(c - m->nodes), ni = (int)(n - m->nodes);
-			int pc = -1, pn = -1;
-			for (int j = 0; j < m->nnodes; j++) {
-				if (m->order[j] == ci)
-					pc = j;
-				if (m->order[j] == ni)
-					pn = j;
-			}
-			for (int j = pc; j < pn; j++)
-				m->order[j] = m->order[j + 1];
-			m->order[pn] = ci;
-			k = pn; /* continue after the moved conv */
+		if (moved) {
+			/* the summand is ready only at n: run c in n's place */
+			move_to(m, (int)(c - m->nodes), k);
 		}
 	}
 	return 0;
@@ -314,7 +357,8 @@ int nn_plan(struct nn_loadctx *lc)
 			continue; /* depthwise: direct kernel */
 		if ((rc = nn_fast_setup(&n->p, c, sp2 ? (int)x->dims[2] : 1,
 					(int)x->dims[sp2 ? 3 : 2], (int)y->dims[1],
-					sp2 ? (int)y->dims[2] : 1, (int)y->dims[sp2 ? 3 : 2])) < 0)
+					sp2 ? (int)y->dims[2] : 1, (int)y->dims[sp2 ? 3 : 2],
+					x->batched ? m->max_batch : (int)x->dims[0])) < 0)
 			return rc;
 		if (n->p.direct_in && x->off < 0)
 			n->p.direct_in = 0; /* never read past the caller's buffer */

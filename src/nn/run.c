@@ -59,10 +59,22 @@ void nn_ctx_free(struct nn_ctx *c)
 {
 	if (!c)
 		return;
+	nn_pool_free(c->pool);
 	free(c->ptr);
 	free(c->arena);
 	free(c->scratch);
 	free(c);
+}
+
+int nn_ctx_set_threads(struct nn_ctx *c, int threads)
+{
+	if (threads < 1 || threads > 64)
+		return NN_EARG;
+	nn_pool_free(c->pool);
+	c->pool = NULL;
+	if (threads > 1 && !(c->pool = nn_pool_new(threads - 1)))
+		return NN_ENOMEM;
+	return 0;
 }
 
 /* actual dims of value v at batch b; returns element count */
@@ -424,7 +436,7 @@ int nn_run(struct nn_ctx *c, int batch, const float *input, float **outputs)
 			if (n->op == OP_CONV && n->p.fast)
 				nn_fast_conv(&n->p, (int)xd[0], (int)xd[1], h, w, x, (int)yd[1],
 					     n->p.bias, n->p.sum_in ? ptr[n->in[n->nin - 1]] : NULL,
-					     y, c->scratch, NULL);
+					     y, c->scratch, c->pool);
 			else if (n->op == OP_CONV)
 				nn_conv(&n->p, (int)xd[0], (int)xd[1], h, w, x, (int)yd[1], oh, ow,
 					n->p.wt, n->p.bias, n->p.sum_in ? ptr[n->in[n->nin - 1]] : NULL,

@@ -603,6 +603,7 @@ static int infer_resize(struct nn_loadctx *lc, struct nn_node *n)
 		n->p.rs_h = scales[2];
 		n->p.rs_w = scales[3];
 	}
+	nn_resize_check_replicate(&n->p, (int)x->dims[2], (int)x->dims[3], (int)od[2], (int)od[3]);
 	return set_out(lc, n, 0, 4, od, x->batched);
 }
 

@@ -183,6 +183,10 @@ static int cmd_run(int argc, char **argv)
 		return 1;
 	}
 	struct nn_ctx *c = nn_ctx_new(m);
+	if (c && nn_ctx_set_threads(c, threads) < 0) {
+		fprintf(stderr, "cannot start %d threads\n", threads);
+		return 1;
+	}
 	int no = nn_model_num_outputs(m);
 	float **outs = calloc((size_t)no, sizeof *outs);
 	if (!c || !outs) {
@@ -222,6 +226,13 @@ static double now(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static double cpu_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
@@ -266,6 +277,10 @@ static int cmd_bench(int argc, char **argv)
 	float *in = malloc(per * batch * sizeof(float));
 	float **outs = calloc((size_t)nn_model_num_outputs(m), sizeof *outs);
 	struct nn_ctx *c = nn_ctx_new(m);
+	if (c && nn_ctx_set_threads(c, threads) < 0) {
+		fprintf(stderr, "cannot start %d threads\n", threads);
+		return 1;
+	}
 	if (!in || !outs || !c) {
 		fprintf(stderr, "out of memory\n");
 		return 1;
@@ -282,15 +297,29 @@ static int cmd_bench(int argc, char **argv)
 		nn_ctx_set_profile(c, prof);
 	}
 	int runs = 0;
+	double c0 = cpu_now();
 	double t0 = now(), t1;
+	/* best: the fastest block of runs covering at least 16 slices (so batch sizes compare
+	 * over windows of equal work on a shared machine) */
+	int block = batch >= 16 ? 1 : (16 + batch - 1) / batch, inblock = 0;
+	double best = 1e30, prev = t0;
 	do {
 		nn_run(c, batch, in, outs);
 		runs++;
 		t1 = now();
-	} while (t1 - t0 < seconds);
+		if (++inblock == block) {
+			if ((t1 - prev) / block < best)
+				best = (t1 - prev) / block;
+			prev = t1;
+			inblock = 0;
+		}
+	} while (t1 - t0 < seconds || best > 1e29);
+	double cpu = cpu_now() - c0;
 	double sps = (double)runs * batch / (t1 - t0);
-	printf("model=%s batch=%d threads=%d runs=%d seconds=%.3f\n", model, batch, threads, runs,
-	       t1 - t0);
+	printf("model=%s batch=%d threads=%d runs=%d seconds=%.3f cpu_seconds=%.3f "
+	       "slices_per_cpu_s=%.3f best_run_ms=%.3f best_slices_per_s=%.3f\n",
+	       model, batch, threads, runs, t1 - t0, cpu, (double)runs * batch / cpu, best * 1e3,
+	       batch / best);
 	if (prof) {
 		for (int i = 0; i < nn_model_exec_nodes(m); i++) {
 			const char *nm, *op;

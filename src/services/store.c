@@ -150,7 +150,10 @@ static void op_maybe_submit(struct store_op *op)
 			op_fail(op, STATUS_INSTANCE_MISMATCH,
 				"SOP Instance UID differs from the command's");
 		else if (!uid_ok(at->study_uid) || !uid_ok(at->series_uid) ||
-			 !uid_ok(at->sop_instance_uid))
+			 !uid_ok(at->sop_instance_uid) ||
+			 (at->truncated && (strlen(at->study_uid) == DCM_UID_MAX ||
+					    strlen(at->series_uid) == DCM_UID_MAX)))
+			/* A 64-character UID in a truncated record may have been cut. */
 			op_fail(op, STATUS_INVALID_UID, "missing or invalid Study/Series/SOP UID");
 	}
 	if (op->fail_status) {
@@ -167,10 +170,13 @@ static void on_written(uv_fs_t *fs)
 	struct write_req *w = (struct write_req *)fs;
 	struct store_op *op = w->op;
 	struct assoc *a = op->a;
-	if (fs->result < 0) {
+	if (fs->result < 0 && !op->fail_status) {
+		/* Logged once per instance: the writes queued behind this one fail alike. */
 		log_err("assoc=%llu event=write_failed path=%s err=%s", (unsigned long long)a->id,
 			op->req.part_path, uv_strerror((int)fs->result));
 		op_fail(op, DIMSE_OUT_OF_RESOURCES, uv_strerror((int)fs->result));
+	} else if (fs->result < 0) {
+		/* already failed and logged */
 	} else if ((size_t)fs->result != w->len) {
 		op_fail(op, DIMSE_OUT_OF_RESOURCES, "short write");
 	}
@@ -235,16 +241,12 @@ static void append(struct store_op *op, const uint8_t *p, size_t n)
 	}
 }
 
-int store_handle_rq(struct assoc *a, const struct pctx *pc, const struct dimse_cmd *cmd)
+static struct store_op *op_new(struct assoc *a, const struct pctx *pc,
+			       const struct dimse_cmd *cmd)
 {
-	if (a->cur_store) {
-		log_warn("assoc=%llu event=bad_message why=\"C-STORE-RQ while a data set is "
-			 "arriving\"", (unsigned long long)a->id);
-		return -EPROTO;
-	}
 	struct store_op *op = calloc(1, sizeof *op);
 	if (!op)
-		return -ENOMEM;
+		return NULL;
 	op->a = a;
 	assoc_ref(a);
 	a->ops_pending++;
@@ -258,7 +260,32 @@ int store_handle_rq(struct assoc *a, const struct pctx *pc, const struct dimse_c
 	snprintf(op->sop_instance, sizeof op->sop_instance, "%s", cmd->affected_sop_instance);
 	snprintf(op->req.ts_uid, sizeof op->req.ts_uid, "%s", pc->ts->uid);
 	snprintf(op->req.calling_ae, sizeof op->req.calling_ae, "%s", a->calling_ae);
+	return op;
+}
 
+int store_handle_refused(struct assoc *a, const struct pctx *pc, const struct dimse_cmd *cmd,
+			 uint16_t status)
+{
+	if (a->cur_store)
+		return -EPROTO;
+	struct store_op *op = op_new(a, pc, cmd);
+	if (!op)
+		return -ENOMEM;
+	a->cur_store = op;
+	op_fail(op, status, "not authorized");
+	return 0;
+}
+
+int store_handle_rq(struct assoc *a, const struct pctx *pc, const struct dimse_cmd *cmd)
+{
+	if (a->cur_store) {
+		log_warn("assoc=%llu event=bad_message why=\"C-STORE-RQ while a data set is "
+			 "arriving\"", (unsigned long long)a->id);
+		return -EPROTO;
+	}
+	struct store_op *op = op_new(a, pc, cmd);
+	if (!op)
+		return -ENOMEM;
 	if (!dimse_has_data_set(cmd)) {
 		/* A C-STORE-RQ must carry a data set (PS3.7 9.3.1.1). */
 		op_fail(op, DIMSE_CANNOT_UNDERSTAND, "C-STORE-RQ without a data set");
@@ -349,6 +376,11 @@ void services_store_committed(struct server *srv)
 	store_drain(srv->store, &done);
 	while (done) {
 		struct store_req *next = done->next;
+		if (done->done_cb) {
+			done->done_cb(done);
+			done = next;
+			continue;
+		}
 		struct store_op *op = done->token;
 		struct assoc *a = op->a;
 		uint16_t status = DIMSE_SUCCESS;
@@ -356,6 +388,7 @@ void services_store_committed(struct server *srv)
 		if (done->result == 0 || done->result == STORE_DUPLICATE_KEPT) {
 			srv->instances_stored++;
 			a->instances++;
+			assoc_note_series(a, done->attrs.series_uid);
 			log_info("assoc=%llu event=stored sop_instance=%s study=%s series=%s bytes=%lld "
 				 "ms=%llu%s",
 				 (unsigned long long)a->id, op->sop_instance, done->attrs.study_uid,

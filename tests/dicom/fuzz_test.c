@@ -10,7 +10,10 @@
 
 #include <criterion/criterion.h>
 
+#include <zlib.h>
+
 #include "dicom/part10.h"
+#include "events.h"
 
 int dcm_fuzz_one(const uint8_t *d, size_t n);
 
@@ -106,5 +109,102 @@ Test(fuzz, mutated_real_files, .timeout = 120)
 		/* the whole file, to hit the Part 10 reader */
 		fuzz_seed(d, len, seeds[i].ts, 100);
 		free(d);
+	}
+}
+
+/* Seeds with what the MR files lack: sequences of both length kinds nested, UN of undefined
+ * length, fragments; in each encoding, and deflated. */
+static void build_seed(struct vb *v)
+{
+	vb_str(v, DCM_TAG(0x0008, 0x0060), "CS", "MR");
+	vb_hdr(v, DCM_TAG(0x0008, 0x1140), "SQ", DCM_UNDEFINED_LENGTH);
+	vb_item(v, DCM_TAG_ITEM, DCM_UNDEFINED_LENGTH);
+	vb_hdr(v, DCM_TAG(0x0008, 0x1199), "SQ", v->ex ? 34 : 30);
+	vb_item(v, DCM_TAG_ITEM, v->ex ? 26 : 22);
+	vb_str(v, DCM_TAG(0x0008, 0x1150), "UI", "1.2.3.");
+	vb_hdr(v, DCM_TAG(0x0040, 0xA730), "SQ", 0);
+	vb_item(v, DCM_TAG_ITEM_DELIM, 0);
+	vb_item(v, DCM_TAG_ITEM, 0);
+	vb_item(v, DCM_TAG_SEQ_DELIM, 0);
+	if (v->ex) {
+		vb_hdr(v, DCM_TAG(0x0019, 0x1001), "UN", DCM_UNDEFINED_LENGTH);
+		bool be = v->be;
+		v->be = false;
+		vb_item(v, DCM_TAG_ITEM, DCM_UNDEFINED_LENGTH);
+		vb_u16(v, 0x0040);
+		vb_u16(v, 0xA040);
+		vb_u32(v, 4);
+		vb_raw(v, "TEXT", 4);
+		vb_item(v, DCM_TAG_ITEM_DELIM, 0);
+		vb_item(v, DCM_TAG_SEQ_DELIM, 0);
+		v->be = be;
+	}
+	vb_hdr(v, DCM_TAG(0x0028, 0x0010), "US", 2);
+	vb_u16(v, 64);
+	vb_hdr(v, DCM_TAG_PIXEL_DATA, "OB", DCM_UNDEFINED_LENGTH);
+	vb_item(v, DCM_TAG_ITEM, 4);
+	vb_u32(v, 0);
+	vb_item(v, DCM_TAG_ITEM, 6);
+	vb_raw(v, "\xff\xd8\xff\xd9\0\0", 6);
+	vb_item(v, DCM_TAG_SEQ_DELIM, 0);
+}
+
+/* With $DICOMAID_FUZZ_CORPUS set, also write the seeds there for a libFuzzer run. */
+static void save_seed(uint8_t ts, const uint8_t *d, size_t n)
+{
+	const char *dir = getenv("DICOMAID_FUZZ_CORPUS");
+	char path[4096];
+	FILE *f;
+
+	if (dir == NULL || *dir == '\0')
+		return;
+	snprintf(path, sizeof path, "%s/vector-ts%u", dir, ts);
+	f = fopen(path, "wb");
+	cr_assert_not_null(f, "%s", path);
+	fputc(ts, f);
+	fputc(128, f);
+	fwrite(d, 1, n, f);
+	fclose(f);
+}
+
+Test(fuzz, mutated_vectors, .timeout = 120)
+{
+	static const struct { bool ex, be; uint8_t ts; } enc[] = {
+		{false, false, 0}, {true, false, 1}, {true, true, 2}, {true, false, 4},
+	};
+	for (size_t i = 0; i < sizeof enc / sizeof enc[0]; i++) {
+		struct vb v;
+		vb_init(&v, enc[i].ex, enc[i].be);
+		build_seed(&v);
+		{
+			/* the seed itself is valid */
+			static const char *const uids[] = {DCM_TS_IMPLICIT_LE, DCM_TS_EXPLICIT_LE,
+							   DCM_TS_EXPLICIT_BE, DCM_TS_DEFLATED_LE, DCM_TS_RLE};
+			char *ev;
+			cr_assert_eq(ev_parse(dcm_ts_find(uids[enc[i].ts]), v.d, v.n, v.n, 0, &ev, 64), 0,
+				     "%s", ev);
+			cr_assert(strstr(ev, "X (7FE0,0010)") != NULL);
+			free(ev);
+		}
+		save_seed(enc[i].ts, v.d, v.n);
+		fuzz_seed(v.d, v.n, enc[i].ts, 3000);
+		if (enc[i].ts == 1) {
+			/* the same, deflated */
+			uLongf zn = compressBound(v.n) + 16;
+			uint8_t *z = malloc(zn);
+			z_stream zs = {0};
+			cr_assert_not_null(z);
+			cr_assert_eq(deflateInit2(&zs, 9, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
+			zs.next_in = v.d;
+			zs.avail_in = (uInt)v.n;
+			zs.next_out = z;
+			zs.avail_out = (uInt)zn;
+			cr_assert_eq(deflate(&zs, Z_FINISH), Z_STREAM_END);
+			fuzz_seed(z, zs.total_out, 3, 3000);
+			save_seed(3, z, zs.total_out);
+			deflateEnd(&zs);
+			free(z);
+		}
+		vb_free(&v);
 	}
 }

@@ -121,6 +121,22 @@ Test(ts, ranks)
 	cr_assert_eq(rank("1.2.840.10008.1.2.4.91"), 0);
 }
 
+Test(ts, choose)
+{
+	const char *const mr[] = {DCM_TS_IMPLICIT_LE, DCM_TS_EXPLICIT_LE, DCM_TS_EXPLICIT_BE};
+	const char *const j2k[] = {"1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91", "1.2.3"};
+	const char *const mixed[] = {NULL, "1.2.840.10008.1.2.4.90", DCM_TS_RLE, DCM_TS_IMPLICIT_LE,
+				     "1.2.840.10008.1.2.4.50"};
+	const char *const lossy[] = {"1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.50"};
+
+	cr_assert_str_eq(dcm_ts_choose(mr, 3)->uid, DCM_TS_EXPLICIT_LE);
+	cr_assert_str_eq(dcm_ts_choose(mr, 1)->uid, DCM_TS_IMPLICIT_LE);
+	cr_assert_null(dcm_ts_choose(j2k, 3));
+	cr_assert_null(dcm_ts_choose(mr, 0));
+	cr_assert_str_eq(dcm_ts_choose(mixed, 5)->uid, DCM_TS_RLE);
+	cr_assert_str_eq(dcm_ts_choose(lossy, 2)->uid, "1.2.840.10008.1.2.4.50");
+}
+
 Test(error, strings)
 {
 	cr_assert_str_eq(dcm_strerror(DCM_ETRUNC), "data set truncated");

@@ -40,6 +40,14 @@ require_known_peers = yes
 [peer modality]
 ae_title = ECHOSCU
 host = 127.0.0.1
+
+[peer storeonly]
+ae_title = STOREONLY
+services = store
+
+[peer elsewhere]
+ae_title = ELSEWHERE
+host = 127.0.0.2
 ' start_daemon
 echoscu -aet ECHOSCU -aec DICOMAID 127.0.0.1 "$PORT" || fail "known peer refused"
 if echoscu -aet STRANGER -aec DICOMAID 127.0.0.1 "$PORT" 2>"$T/out"; then
@@ -47,6 +55,17 @@ if echoscu -aet STRANGER -aec DICOMAID 127.0.0.1 "$PORT" 2>"$T/out"; then
 fi
 grep -qi 'Calling AE Title Not Recognized' "$T/out" || { cat "$T/out"; fail "echoscu did not see reason 3"; }
 ok "unknown calling AE rejected (reason 3)"
+
+if echoscu -aet ELSEWHERE -aec DICOMAID 127.0.0.1 "$PORT" 2>"$T/out"; then
+	fail "peer accepted from the wrong host"
+fi
+grep -qi 'Calling AE Title Not Recognized' "$T/out" || fail "wrong host: no reason 3"
+ok "known AE calling from another host rejected"
+
+echoscu -v -aet STOREONLY -aec DICOMAID 127.0.0.1 "$PORT" >"$T/out" 2>&1 || true
+grep -qi 'Status: 0x124' "$T/out" || { cat "$T/out"; fail "echo by a store-only peer not refused with 0124"; }
+grep -q 'event=not_authorized calling=STOREONLY command=C-ECHO-RQ' "$T/daemon.log" || fail "no not_authorized log line"
+ok "C-ECHO refused (0124) for a peer limited to store"
 
 # SIGHUP reloads the peer list: STRANGER becomes known.
 cat >> "$T/dicomaid.conf" <<CONF

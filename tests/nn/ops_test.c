@@ -1012,3 +1012,75 @@ Test(run, batch_smaller_than_max_and_bad_batch)
 	nn_model_free(m);
 	mb_free(&b);
 }
+
+/* ---------------- fused upsample-add, threads, item groups ---------------- */
+
+/* y = Relu(Resize2x(MaxPool2x2(x)) + Conv3x3(x)): the nearest upsample and the add fuse
+ * into the convolution's epilogue. Run with 1 and 3 threads and small item groups. */
+static void upsample_add_run(int threads)
+{
+	struct mb b;
+	mb_init(&b, 13);
+	int N = 5, C = 3, H = 10, W = 14, M = 3;
+	int64_t in[4] = {-1, C, H, W}, wd[4] = {M, C, 3, 3}, d4[1] = {4};
+	mb_input(&b, "x", 4, in);
+	float *wt = rand_buf(M * C * 9), sc[4] = {1, 1, 2, 2};
+	mb_init_f(&b, "w", 4, wd, wt);
+	mb_init_f(&b, "scales", 1, d4, sc);
+	Onnx__NodeProto *n = mb_node(&b, "MaxPool", "mp", "x", "p");
+	mb_attr_ints(&b, n, "kernel_shape", 2, I64(2), I64(2));
+	mb_attr_ints(&b, n, "strides", 2, I64(2), I64(2));
+	n = mb_node(&b, "Resize", "up", "p,,scales", "u");
+	mb_attr_s(&b, n, "mode", "nearest");
+	mb_attr_s(&b, n, "coordinate_transformation_mode", "asymmetric");
+	mb_attr_s(&b, n, "nearest_mode", "floor");
+	n = mb_node(&b, "Conv", "conv", "x,w", "c");
+	mb_attr_ints(&b, n, "pads", 4, I64(1), I64(1), I64(1), I64(1));
+	mb_node(&b, "Add", "add", "u,c", "s");
+	mb_node(&b, "Relu", "relu", "s", "y");
+	mb_output(&b, "y");
+	float *x = rand_buf(N * C * H * W);
+	float *want = malloc(sizeof(float) * N * M * H * W);
+	struct conv_case k = {C, H, W, M, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0};
+	ref_conv(&k, N, x, wt, NULL, want, H, W);
+	for (int bb = 0; bb < N; bb++)
+		for (int o = 0; o < M; o++)
+			for (int yy = 0; yy < H; yy++)
+				for (int xx = 0; xx < W; xx++) {
+					const float *xp = x + ((bb * C + o) * H + yy / 2 * 2) * W + xx / 2 * 2;
+					float mx = fmaxf(fmaxf(xp[0], xp[1]), fmaxf(xp[W], xp[W + 1]));
+					float *v = &want[((bb * M + o) * H + yy) * W + xx];
+					*v = fmaxf(*v + mx, 0);
+				}
+	struct nn_load_opts o = {.max_batch = N};
+	struct nn_model *m;
+	char err[256];
+	cr_assert_eq(mb_load(&b, &o, &m, err, sizeof err), 0, "%s", err);
+	struct nn_ctx *c = nn_ctx_new(m);
+	cr_assert_eq(nn_ctx_set_threads(c, threads), 0);
+	float *outs[1];
+	for (int rep = 0; rep < 2; rep++) {
+		cr_assert_eq(nn_run(c, N, x, outs), 0);
+		expect_close(outs[0], want, N * M * H * W, "upsample+add+relu");
+	}
+	cr_assert_eq(nn_run(c, 2, x, outs), 0);
+	expect_close(outs[0], want, 2 * M * H * W, "upsample+add+relu, batch 2");
+	nn_ctx_free(c);
+	nn_model_free(m);
+	free(want);
+	free(x);
+	free(wt);
+	mb_free(&b);
+}
+
+Test(fused, upsample_add_one_thread) { upsample_add_run(1); }
+Test(fused, upsample_add_three_threads) { upsample_add_run(3); }
+
+Test(fused, small_item_groups_and_threads)
+{
+	/* one item per GEMM group: exercises the group loop of the fast path */
+	setenv("DICOMAID_NN_GROUP_BYTES", "1", 1);
+	upsample_add_run(2);
+	for (size_t i = 0; i < sizeof conv_cases / sizeof conv_cases[0]; i++)
+		conv_case_run(&conv_cases[i], 1);
+}
