@@ -225,9 +225,17 @@ count_stored() { # target dir
 	esac
 }
 
-declare -A IPS MBS RSS STORED SECS SECSL ERRS
+declare -A IPS MBS RSS STORED SECS SECSL ERRS CPUL CPU CCPUL CCPU
 RESULTS="$W/results"
 : > "$RESULTS"
+
+# client PREFIX FILES...: one storescu association sending FILES to the current server; its log
+# goes to PREFIX.log and its CPU seconds (user + system, from bash's `times`) to PREFIX.cpu
+client() {
+	local prefix=$1; shift
+	CPUFILE="$prefix.cpu" TCP_NODELAY=1 bash -c 'storescu "$@"; rc=$?; times > "$CPUFILE"; exit $rc' \
+		storescu -aet BENCH -aec "$SAET" 127.0.0.1 "$SPORT" "$@" > "$prefix.log" 2>&1
+}
 
 run_one() { # target assocs
 	local target=$1 n=$2 d="$W/run.$1.$2" k rc=0 errs=0
@@ -238,12 +246,12 @@ run_one() { # target assocs
 	CLIENT_PIDS=()
 	if [ "$n" = 1 ]; then
 		mapfile -t files < "$W/list.all"
-		TCP_NODELAY=1 storescu -aet BENCH -aec "$SAET" 127.0.0.1 "$SPORT" "${files[@]}" > "$d/scu.0.log" 2>&1 &
+		client "$d/scu.0" "${files[@]}" &
 		CLIENT_PIDS+=($!)
 	else
 		for ((k = 0; k < n; k++)); do
 			mapfile -t files < "$W/list.$k"
-			TCP_NODELAY=1 storescu -aet BENCH -aec "$SAET" 127.0.0.1 "$SPORT" "${files[@]}" > "$d/scu.$k.log" 2>&1 &
+			client "$d/scu.$k" "${files[@]}" &
 			CLIENT_PIDS+=($!)
 		done
 	fi
@@ -260,12 +268,16 @@ run_one() { # target assocs
 	mbs=$(awk -v s="$secs" -v b="$NBYTES" 'BEGIN { printf "%.1f", b / 1e6 / s }')
 	rss=$(sed -n 's/.*peak_tree_rss_kib=\([0-9]*\).*/\1/p' "$d/rss" 2>/dev/null || true)
 	rss=$(awk -v r="${rss:-0}" 'BEGIN { printf "%.1f", r / 1024 }')
+	local cpu; cpu=$(sed -n 's/.*cpu_s=\([0-9.]*\).*/\1/p' "$d/rss" 2>/dev/null || true)
+	local ccpu; ccpu=$(for c in "$d"/scu.*.cpu; do sed -n 2p "$c"; done 2>/dev/null | tr 'ms' '  ' | awk '{ t += $1 * 60 + $2 + $3 * 60 + $4 } END { printf "%.2f", t }')
 	local key=$target@$n
 	SECSL[$key]="${SECSL[$key]:-}$secs "
 	RSS[$key]=$(awk -v a="${RSS[$key]:-0}" -v b="$rss" 'BEGIN { print (b > a ? b : a) }')
 	if [ -z "${STORED[$key]:-}" ] || [ "$stored" -lt "${STORED[$key]}" ]; then STORED[$key]=$stored; fi
 	ERRS[$key]=$(( ${ERRS[$key]:-0} + errs + rc ))
-	log "$target @$n: $stored/$NFILES stored in ${secs}s = $ips inst/s, $mbs MB/s, peak RSS $rss MiB, storescu errors $errs, failed clients $rc ($(cat "$d/rss" 2>/dev/null))"
+	CPUL[$key]="${CPUL[$key]:-}${cpu:-0} "
+	CCPUL[$key]="${CCPUL[$key]:-}${ccpu:-0} "
+	log "$target @$n: $stored/$NFILES stored in ${secs}s = $ips inst/s, $mbs MB/s, peak RSS $rss MiB, client CPU ${ccpu}s, storescu errors $errs, failed clients $rc ($(cat "$d/rss" 2>/dev/null))"
 	if [ "$stored" != "$NFILES" ] || [ "$errs" != 0 ] || [ "$rc" != 0 ]; then
 		log "$target @$n: PROBLEM — first storescu error lines:"; grep -h '^E:' "$d"/scu.*.log | head -5 >&2 || true
 		log "$target @$n: server log tail:"; tail -5 "$SLOG" >&2 || true
@@ -320,10 +332,15 @@ for ((rep = 1; rep <= REPS; rep++)); do
 		for n in 1 "$PAR"; do run_one "$target" "$n"; done
 	done
 done
+median() { # "v1 v2 ..." [format]
+	tr ' ' '\n' <<< "$1" | grep . | sort -g | awk -v f="${2:-%.2f}" '{ v[NR] = $1 } END { printf f, (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
 for key in "${!SECSL[@]}"; do
-	SECS[$key]=$(tr ' ' '\n' <<< "${SECSL[$key]}" | grep . | sort -g | awk '{ v[NR] = $1 } END { printf "%.3f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+	SECS[$key]=$(median "${SECSL[$key]}" %.3f)
 	IPS[$key]=$(awk -v s="${SECS[$key]}" -v f="$NFILES" 'BEGIN { printf "%.1f", f / s }')
 	MBS[$key]=$(awk -v s="${SECS[$key]}" -v b="$NBYTES" 'BEGIN { printf "%.1f", b / 1e6 / s }')
+	CPU[$key]=$(median "${CPUL[$key]}")
+	CCPU[$key]=$(median "${CCPUL[$key]}")
 done
 want idle && run_idle
 
@@ -344,17 +361,19 @@ verdict() { # value target
 	want orthanc && echo "orthanc: $("$ORTHANC_BIN" --version 2>/dev/null | head -1), TCP_NODELAY=$([ "$ORTHANC_NODELAY" = 1 ] && echo 1 || echo unset) in its environment"
 	if want dicomaid-fsync || want dicomaid-nofsync || want idle; then echo "dicomaid: $("$DICOMAID" -V 2>&1 | head -1) ($DICOMAID)"; fi
 	echo
-	printf '%-18s %6s %7s %8s %9s %8s %10s %6s  %s\n' target assocs stored seconds "inst/s" "MB/s" "peakRSS" errors "$([ "$REPS" -gt 1 ] && echo "runs (s)")"
+	printf '%-18s %6s %7s %8s %9s %8s %10s %7s %7s %6s  %s\n' target assocs stored seconds "inst/s" "MB/s" "peakRSS" "srvCPU" "cliCPU" errors "$([ "$REPS" -gt 1 ] && echo "runs (s)")"
 	for target in dicomaid-fsync dicomaid-nofsync storescp storescp-shim orthanc; do
 		for n in 1 "$PAR"; do
 			[ -n "${IPS[$target@$n]:-}" ] || continue
-			printf '%-18s %6s %7s %8s %9s %8s %7s MiB %6s  %s\n' "$target" "$n" "${STORED[$target@$n]}/$NFILES" \
-				"${SECS[$target@$n]}" "${IPS[$target@$n]}" "${MBS[$target@$n]}" "${RSS[$target@$n]}" "${ERRS[$target@$n]}" \
+			printf '%-18s %6s %7s %8s %9s %8s %7s MiB %6ss %6ss %6s  %s\n' "$target" "$n" "${STORED[$target@$n]}/$NFILES" \
+				"${SECS[$target@$n]}" "${IPS[$target@$n]}" "${MBS[$target@$n]}" "${RSS[$target@$n]}" "${CPU[$target@$n]}" "${CCPU[$target@$n]}" "${ERRS[$target@$n]}" \
 				"$([ "$REPS" -gt 1 ] && echo "${SECSL[$target@$n]}")"
 		done
 	done
 	echo "(seconds: wall time of the whole send, median of $REPS run(s); storescp @$PAR runs with --fork;"
-	echo " peak RSS: the server's process tree, highest of the runs)"
+	echo " peak RSS: the server's process tree, highest of the runs; srvCPU: user+system CPU seconds of"
+	echo " the server's process tree during the send; cliCPU: the same for all storescu clients together;"
+	echo " medians; the machine has $(nproc) CPUs shared by server and clients)"
 	echo
 	printf '%-48s %8s %8s %6s\n' "ratio (instances/s)" value target ""
 	r=$(ratio "dicomaid-fsync@$PAR" "storescp@$PAR");      printf '%-48s %8s %8s %6s\n' "dicomaid(fsync) / storescp @$PAR" "$r" "≥2" "$(verdict "$r" 2)"

@@ -9,11 +9,14 @@ parent ids, so forked children such as `storescp --fork` workers are included), 
 the tree, and keeps the maximum.  It also remembers the largest VmHWM seen for each process.
 It stops when PID exits or on SIGTERM/SIGINT and writes one line to OUTFILE:
 
-    peak_tree_rss_kib=N root_hwm_kib=N sum_hwm_kib=N samples=N max_procs=N
+    peak_tree_rss_kib=N root_hwm_kib=N sum_hwm_kib=N samples=N max_procs=N cpu_s=X
 
 peak_tree_rss_kib is the figure the benchmark reports (maxed with root_hwm_kib, the kernel's own
 peak for the root process, so a spike between samples of a single-process server is not missed);
 sum_hwm_kib (each process's own peak, summed) is an upper bound for multi-process servers.
+cpu_s is the CPU time (user + system) the tree used between the first and the last sample: the
+root's own and its reaped children's time (cutime/cstime) plus that of the descendants still
+present (alive or not yet reaped) at the sample.
 """
 
 import os
@@ -42,6 +45,23 @@ def status_kib(pid):
     except (OSError, ValueError):
         return None
     return rss, hwm
+
+
+CLK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_ticks(pid, with_children):
+    """utime + stime (+ cutime + cstime) of pid in clock ticks, or None when it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            s = f.read()
+    except OSError:
+        return None
+    v = s[s.rfind(")") + 2:].split()
+    t = int(v[11]) + int(v[12])  # fields 14, 15 of proc(5)
+    if with_children:
+        t += int(v[13]) + int(v[14])  # fields 16, 17
+    return t
 
 
 def tree(root):
@@ -84,7 +104,8 @@ def main():
     signal.signal(signal.SIGINT, on_signal)
     peak = root_hwm = samples = max_procs = 0
     hwm = {}
-    while not stop:
+    cpu0 = cpu_last = None
+    while True:  # sample, then stop if asked (so the last sample is taken after the signal)
         st = status_kib(root)
         if st is None:
             break
@@ -98,12 +119,22 @@ def main():
             total += s[0]
             hwm[p] = max(hwm.get(p, 0), s[1])
         peak = max(peak, total)
+        c = cpu_ticks(root, True)
+        if c is not None:
+            c += sum(cpu_ticks(p, False) or 0 for p in pids if p != root)
+            cpu_last = c
+            if cpu0 is None:
+                cpu0 = c
         max_procs = max(max_procs, len(pids))
         samples += 1
+        if stop:
+            break
         time.sleep(interval)
     with open(outfile, "w") as f:
-        f.write("peak_tree_rss_kib=%d root_hwm_kib=%d sum_hwm_kib=%d samples=%d max_procs=%d\n"
-                % (max(peak, root_hwm), root_hwm, sum(hwm.values()), samples, max_procs))
+        cpu = ((cpu_last - cpu0) / float(CLK)) if cpu0 is not None else 0.0
+        f.write("peak_tree_rss_kib=%d root_hwm_kib=%d sum_hwm_kib=%d samples=%d max_procs=%d "
+                "cpu_s=%.2f\n"
+                % (max(peak, root_hwm), root_hwm, sum(hwm.values()), samples, max_procs, cpu))
     return 0
 
 
