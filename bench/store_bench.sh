@@ -225,7 +225,7 @@ count_stored() { # target dir
 	esac
 }
 
-declare -A IPS MBS RSS STORED SECS SECSL ERRS CPUL CPU CCPUL CCPU BEST
+declare -A IPS MBS RSS STORED SECS SECSL ERRS CPUL CPU CCPUL CCPU BEST STORECLOSE
 RESULTS="$W/results"
 : > "$RESULTS"
 
@@ -290,6 +290,10 @@ run_one() { # target assocs
 			grep -E '^<[0-4]>' "$SLOG" | grep -v 'event=fsync_disabled' | head -5 >&2
 		fi
 		cp "$SLOG" "$W/dicomaid.$target.$n.log"
+		# the daemon's own summary of group commit (event=store_close batches= items= fsyncs=)
+		local sc; sc=$(sed -n 's/.*event=store_close \(.*\)/\1/p' "$SLOG" | tail -1)
+		[ -n "$sc" ] && STORECLOSE[$target@$n]="${STORECLOSE[$target@$n]:-}[$sc] "
+		log "$target @$n: dicomaid store_close: ${sc:-(none logged)}"
 		;;
 	esac
 	[ "$KEEP" = 1 ] || rm -rf "$SDATA" "$d/index" "$d/index.sqlite"*
@@ -377,6 +381,9 @@ verdict() { # value target
 	echo " peak RSS: the server's process tree, highest of the runs; srvCPU: user+system CPU seconds of"
 	echo " the server's process tree during the send; cliCPU: the same for all storescu clients together;"
 	echo " medians; the machine has $(nproc) CPUs shared by server and clients)"
+	for key in dicomaid-fsync@1 "dicomaid-fsync@$PAR" dicomaid-nofsync@1 "dicomaid-nofsync@$PAR"; do
+		[ -n "${STORECLOSE[$key]:-}" ] && echo "  $key group commit per run: ${STORECLOSE[$key]}"
+	done
 	echo
 	printf '%-48s %8s %8s %8s %6s\n' "ratio (instances/s)" median best target "(median)"
 	r=$(ratio "dicomaid-fsync@$PAR" "storescp@$PAR"); rb=$(ratio "dicomaid-fsync@$PAR" "storescp@$PAR" BEST); printf '%-48s %8s %8s %8s %6s\n' "dicomaid(fsync) / storescp @$PAR" "$r" "$rb" "≥2" "$(verdict "$r" 2)"
