@@ -99,7 +99,7 @@ cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
 	local p
-	for p in "${CLIENT_PIDS[@]:-}"; do [ -n "$p" ] && kill -TERM "$p" 2>/dev/null || true; done
+	for p in "${CLIENT_PIDS[@]:-}"; do [ -n "$p" ] && { kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null; } || true; done
 	[ -n "$SAMPLER_PID" ] && kill -TERM "$SAMPLER_PID" 2>/dev/null || true
 	kill_tree "$SERVER_PID"
 	if [ "$KEEP" = 1 ]; then log "work folder kept: $W"; else rm -rf "$W"; fi
@@ -233,7 +233,9 @@ RESULTS="$W/results"
 # goes to PREFIX.log and its CPU seconds (user + system, from bash's `times`) to PREFIX.cpu
 client() {
 	local prefix=$1; shift
-	CPUFILE="$prefix.cpu" TCP_NODELAY=1 bash -c 'storescu "$@"; rc=$?; times > "$CPUFILE"; exit $rc' \
+	# run as `client ... &`: exec makes the background job itself the session leader, so $! is
+	# the process group that cleanup kills (storescu included)
+	CPUFILE="$prefix.cpu" TCP_NODELAY=1 exec setsid bash -c 'storescu "$@"; rc=$?; times > "$CPUFILE"; exit $rc' \
 		storescu -aet BENCH -aec "$SAET" 127.0.0.1 "$SPORT" "$@" > "$prefix.log" 2>&1
 }
 
