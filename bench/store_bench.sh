@@ -329,7 +329,31 @@ run_idle() {
 	return 0
 }
 
+# disk_probe: median and 90th percentile of (write 128 KiB + fdatasync) on the work folder's
+# disk, 40 times: the shared disk's sync latency changes by several times from minute to minute,
+# so the report states what it was when the figures were taken.
+disk_probe() {
+	$PY - "$W" <<-'PYEOF'
+	import os, sys, time
+	p = os.path.join(sys.argv[1], "probe")
+	buf = os.urandom(131072)
+	t = []
+	for i in range(40):
+	    fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+	    t0 = time.perf_counter()
+	    os.write(fd, buf)
+	    os.fdatasync(fd)
+	    t.append((time.perf_counter() - t0) * 1000)
+	    os.close(fd)
+	os.unlink(p)
+	t.sort()
+	print("%.2f ms median, %.2f ms p90" % (t[len(t) // 2], t[int(len(t) * 0.9)]))
+	PYEOF
+}
+
 # ---- run -------------------------------------------------------------------------------------
+PROBE_START=$(disk_probe)
+log "disk probe (write 128 KiB + fdatasync): $PROBE_START"
 log "corpus: $NFILES files, $(awk -v b="$NBYTES" 'BEGIN { printf "%.1f", b / 1e6 }') MB; work folder $W ($(df -T "$W" | awk 'NR==2 { print $2 }'))"
 # repetitions are interleaved (every target once, then again) so that a slow spell of the shared
 # disk or CPUs hits every target alike; the median wall time of a target's runs gives its rates
@@ -351,6 +375,8 @@ for key in "${!SECSL[@]}"; do
 	CCPU[$key]=$(median "${CCPUL[$key]}")
 done
 want idle && run_idle
+PROBE_END=$(disk_probe)
+log "disk probe (write 128 KiB + fdatasync): $PROBE_END"
 
 # ---- report ----------------------------------------------------------------------------------
 ratio() { # a b [array name] -> a/b of the median (or BEST) rates, or "-"
@@ -367,6 +393,7 @@ verdict() { # value target
 {
 	echo "store_bench $(date -u +%Y-%m-%dT%H:%MZ) — $(nproc) CPUs, $(uname -r), storage on $(df -T "$W" | awk 'NR==2 { print $2 }') ($WORKROOT)"
 	echo "corpus: $NFILES MR files ($N256 x 256x256 + $N512 x 512x512, 16-bit, explicit VR LE), $(awk -v b="$NBYTES" 'BEGIN { printf "%.1f", b / 1e6 }') MB; clients: TCP_NODELAY=1 storescu ($(storescu --version 2>/dev/null | head -1 | sed 's/^\$dcmtk: //; s/ \$$//'))"
+	echo "disk sync latency (write 128 KiB + fdatasync, 40 times): at start $PROBE_START; at end $PROBE_END"
 	want orthanc && echo "orthanc: $("$ORTHANC_BIN" --version 2>/dev/null | head -1), TCP_NODELAY=$([ "$ORTHANC_NODELAY" = 1 ] && echo 1 || echo unset) in its environment"
 	if want dicomaid-fsync || want dicomaid-nofsync || want idle; then echo "dicomaid: $("$DICOMAID" -V 2>&1 | head -1) ($DICOMAID)"; fi
 	echo
