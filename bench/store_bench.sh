@@ -40,6 +40,10 @@
 #   HOLD_N=1000 HOLD_S=5   idle associations held and for how long
 #   OUT=FILE         also write the final table to FILE
 #   KEEP=1           keep the work folder (logs, configs) instead of deleting it
+#   ANALYSIS=no      dicomaid's config gets "[analysis] enabled = no" (default): this measures
+#                    storage; ANALYSIS=default leaves the section out (analysis on, its default)
+#   DICOMAID_DEBUG=1 run dicomaid with -d and summarise its event=commit lines (time split of
+#                    each group commit: sync, place, dirsync, index); debug logging costs a little
 #
 # Every server is started in its own session and killed (whole process group) on exit, error or
 # interrupt; the work folder is removed.  Only 127.0.0.1 is used.
@@ -63,6 +67,8 @@ TARGETS=${TARGETS:-dicomaid-fsync dicomaid-nofsync storescp storescp-shim orthan
 KEEP=${KEEP:-0}
 OUT=${OUT:-}
 ORTHANC_NODELAY=${ORTHANC_NODELAY:-1}
+DICOMAID_DEBUG=${DICOMAID_DEBUG:-0}
+ANALYSIS=${ANALYSIS:-no}
 
 log() { printf '%s store_bench: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -171,7 +177,11 @@ start_server() {
 		[index]
 		database = $d/index.sqlite
 		EOF
-		setsid "$DICOMAID" -c "$d/dicomaid.conf" 2> "$SLOG" &
+		# a storage benchmark: the analysis pipeline (on by default) would run the CNN on
+		# series that go quiet during a long send and compete for the CPUs
+		[ "$ANALYSIS" = no ] && printf '[analysis]\nenabled = no\n' >> "$d/dicomaid.conf"
+		local dbg=(); [ "$DICOMAID_DEBUG" = 1 ] && dbg=(-d)
+		setsid "$DICOMAID" "${dbg[@]}" -c "$d/dicomaid.conf" 2> "$SLOG" &
 		SERVER_PID=$!
 		local i
 		for i in $(seq 150); do grep -q 'event=listening' "$SLOG" 2>/dev/null && break; kill -0 $SERVER_PID 2>/dev/null || break; sleep 0.1; done
@@ -225,7 +235,7 @@ count_stored() { # target dir
 	esac
 }
 
-declare -A IPS MBS RSS STORED SECS SECSL ERRS CPUL CPU CCPUL CCPU BEST STORECLOSE
+declare -A IPS MBS RSS STORED SECS SECSL ERRS CPUL CPU CCPUL CCPU BEST STORECLOSE COMMITSPLIT
 RESULTS="$W/results"
 : > "$RESULTS"
 
@@ -296,6 +306,14 @@ run_one() { # target assocs
 		local sc; sc=$(sed -n 's/.*event=store_close \(.*\)/\1/p' "$SLOG" | tail -1)
 		[ -n "$sc" ] && STORECLOSE[$target@$n]="${STORECLOSE[$target@$n]:-}[$sc] "
 		log "$target @$n: dicomaid store_close: ${sc:-(none logged)}"
+		if [ "$DICOMAID_DEBUG" = 1 ]; then
+			local split; split=$(grep 'event=commit ' "$SLOG" | awk '
+				{ for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] ~ /_?ms$|^items$/) v[kv[1]] += kv[2] } n++ }
+				END { if (n) printf "%d commits, mean items %.1f, mean ms: total %.2f sync %.2f place %.2f dirsync %.2f index %.2f",
+					n, v["items"] / n, v["ms"] / n, v["sync_ms"] / n, v["place_ms"] / n, v["dirsync_ms"] / n, v["index_ms"] / n }')
+			log "$target @$n: dicomaid commits: ${split:-(no event=commit lines)}"
+			COMMITSPLIT[$target@$n]="${COMMITSPLIT[$target@$n]:-}[$split] "
+		fi
 		;;
 	esac
 	[ "$KEEP" = 1 ] || rm -rf "$SDATA" "$d/index" "$d/index.sqlite"*
@@ -395,7 +413,7 @@ verdict() { # value target
 	echo "corpus: $NFILES MR files ($N256 x 256x256 + $N512 x 512x512, 16-bit, explicit VR LE), $(awk -v b="$NBYTES" 'BEGIN { printf "%.1f", b / 1e6 }') MB; clients: TCP_NODELAY=1 storescu ($(storescu --version 2>/dev/null | head -1 | sed 's/^\$dcmtk: //; s/ \$$//'))"
 	echo "disk sync latency (write 128 KiB + fdatasync, 40 times): at start $PROBE_START; at end $PROBE_END"
 	want orthanc && echo "orthanc: $("$ORTHANC_BIN" --version 2>/dev/null | head -1), TCP_NODELAY=$([ "$ORTHANC_NODELAY" = 1 ] && echo 1 || echo unset) in its environment"
-	if want dicomaid-fsync || want dicomaid-nofsync || want idle; then echo "dicomaid: $("$DICOMAID" -V 2>&1 | head -1) ($DICOMAID)"; fi
+	if want dicomaid-fsync || want dicomaid-nofsync || want idle; then echo "dicomaid: $("$DICOMAID" -V 2>&1 | head -1) ($DICOMAID), analysis $([ "$ANALYSIS" = no ] && echo "disabled ([analysis] enabled = no)" || echo "at its default")"; fi
 	echo
 	printf '%-18s %6s %7s %8s %9s %8s %9s %10s %7s %7s %6s  %s\n' target assocs stored seconds "inst/s" "MB/s" "best i/s" "peakRSS" "srvCPU" "cliCPU" errors "$([ "$REPS" -gt 1 ] && echo "runs (s)")"
 	for target in dicomaid-fsync dicomaid-nofsync storescp storescp-shim orthanc; do
@@ -412,6 +430,7 @@ verdict() { # value target
 	echo " medians; the machine has $(nproc) CPUs shared by server and clients)"
 	for key in dicomaid-fsync@1 "dicomaid-fsync@$PAR" dicomaid-nofsync@1 "dicomaid-nofsync@$PAR"; do
 		[ -n "${STORECLOSE[$key]:-}" ] && echo "  $key group commit per run: ${STORECLOSE[$key]}"
+		[ -n "${COMMITSPLIT[$key]:-}" ] && echo "  $key commit time split per run: ${COMMITSPLIT[$key]}"
 	done
 	echo
 	printf '%-48s %8s %8s %8s %6s\n' "ratio (instances/s)" median best target "(median)"
