@@ -6,7 +6,11 @@ SR_CLASS=1.2.840.10008.5.1.4.1.1.88.34
 GSPS_CLASS=1.2.840.10008.5.1.4.1.1.11.1
 
 # tag FILE TAG: the value of one attribute as dcmdump prints it, brackets removed.
-tag() { dcmdump -q -Un +P "$2" "$1" 2>/dev/null | head -n 1 | sed 's/^[^[]*\[\(.*\)\].*$/\1/'; }
+# (Strings print in brackets, binary numbers such as US bare.)
+tag() {
+	dcmdump -q -Un +P "$2" "$1" 2>/dev/null | head -n 1 |
+		sed -e 's/^[^[]*\[\(.*\)\].*$/\1/' -e 's/^([0-9a-f,]*) [A-Z][A-Z] \([^ ]*\) .*/\1/'
+}
 
 # listening PORT: true when something accepts TCP connections on 127.0.0.1:PORT.
 listening() { (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -105,3 +109,40 @@ wait_analysis_ready() {
 
 # no_parts: no partial file (*.part) is left in the storage.
 no_parts() { [ -z "$(find "$T/data" -name '*.part' -print -quit)" ]; }
+
+# stack_series OUTDIR SUFFIX K: a series of 4*K slices made of K copies of the fixture's four
+# slices, copy k moved along the slice normal by k stack heights (positions keep the fixture's
+# spacing, so it stays one regular axial stack); new Series and SOP Instance UIDs (SUFFIX) and
+# instance numbers. The pixels repeat; it is a longer job for a worker, nothing more.
+stack_series() {
+	local out=$1 sfx=$2 k=$3 i j f b p0 p3 pos suid
+	local -a fb fpos fsop fnum
+	mkdir -p "$out"
+	p0=$(tag "$FIX/IM0028.dcm" 0020,0032)
+	p3=$(tag "$FIX/IM0031.dcm" 0020,0032)
+	suid="$(tag "$FIX/IM0028.dcm" 0020,000E).$sfx"
+	j=0
+	for f in "$FIX"/*.dcm; do
+		fb[j]=$(basename "$f" .dcm)
+		fpos[j]=$(tag "$f" 0020,0032)
+		fsop[j]=$(tag "$f" 0008,0018)
+		fnum[j]=$(tag "$f" 0020,0013)
+		j=$((j + 1))
+	done
+	for i in $(seq 0 $((k - 1))); do
+		for j in "${!fb[@]}"; do
+			pos=$(A="${fpos[j]}" P0="$p0" P3="$p3" awk -v i="$i" 'BEGIN {
+				split(ENVIRON["A"], x, "\\"); split(ENVIRON["P0"], u, "\\")
+				split(ENVIRON["P3"], v, "\\")
+				# four slices span three spacings: one stack height is 4/3 of p3 - p0
+				for (n = 1; n <= 3; n++)
+					y[n] = x[n] + i * (v[n] - u[n]) * 4 / 3
+				printf "%.4f\\%.4f\\%.4f", y[1], y[2], y[3] }')
+			b="$out/${fb[j]}.$i.dcm"
+			cp "$FIX/${fb[j]}.dcm" "$b"
+			dcmodify -nb -m "(0020,000E)=$suid" -m "(0008,0018)=${fsop[j]}.$sfx.$i" \
+				-m "(0020,0032)=$pos" -m "(0020,0013)=$(( fnum[j] + 4 * i ))" \
+				"$b" >/dev/null 2>&1 || fail "dcmodify $b"
+		done
+	done
+}
