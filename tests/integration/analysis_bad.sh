@@ -1,8 +1,8 @@
 #!/bin/bash
 # Bad input and a busy daemon (issue 5): a series whose Pixel Data is shorter than its header
-# says (the data set still parses) ends 'failed' after one attempt with a reason naming the
-# image and the lengths, nothing crashes, and good series sent after it are analysed and
-# delivered. While the workers (default count) are busy, C-ECHO is answered within 2 s.
+# says (the data set still parses), and a JPEG-LS series with a truncated compressed frame,
+# each end 'failed' after one attempt with a reason naming the image, nothing crashes, and
+# good series sent after them are analysed and delivered. While the workers (default count) are busy, C-ECHO is answered within 2 s.
 # The SR (and GSPS, when the model found a lesion) that the PACS receives passes dicom3tools'
 # dciodvfy with no "Error" line and reads with dsrdump.
 . "$(dirname "$0")/lib.sh"
@@ -43,7 +43,37 @@ kill -0 "$DAEMON_PID" || fail "daemon died"
 echoscu -aec DICOMAID 127.0.0.1 "$PORT" || fail "C-ECHO after the failed job"
 ok "corrupt series: failed once, last_error='$err'; daemon still answers C-ECHO"
 
-# ---- two good series after it; C-ECHO while both workers analyse -------------------------------
+# ---- a JPEG-LS series with one truncated compressed frame (decoded by the dcmtk adapter) -----
+copy_series "$T/jbad" 98
+mkdir -p "$T/jls"
+for f in "$T"/jbad/*.dcm; do dcmcjpls "$f" "$T/jls/$(basename "$f")" || fail "dcmcjpls"; done
+jbad_file="$T/jls/IM0030.dcm"
+/usr/bin/python3 - "$jbad_file" <<'PY' || fail "truncating the JPEG-LS frame"
+import sys
+import pydicom
+from pydicom.encaps import encapsulate, generate_pixel_data_frame
+ds = pydicom.dcmread(sys.argv[1])
+frame = next(generate_pixel_data_frame(ds.PixelData))
+ds.PixelData = encapsulate([frame[:len(frame) // 3]])  # a third of the bitstream, still even
+ds.save_as(sys.argv[1])
+PY
+dcmdjpls "$jbad_file" "$T/check.dcm" >/dev/null 2>&1 && fail "the truncated frame still decodes"
+jbad_series=$(tag "$jbad_file" 0020,000E)
+storescu -aet MODALITY -aec DICOMAID -xt 127.0.0.1 "$PORT" "$T"/jls/*.dcm || fail "storescu JPEG-LS"
+q="from analyses a join series s on s.id = a.series_ref where s.series_uid = '$jbad_series'"
+wait_for 20 sql_is "select a.state $q" failed ||
+	{ sql "select a.state, a.attempts, a.last_error $q"; fail "corrupt JPEG-LS series did not end failed"; }
+err=$(sql "select a.last_error $q")
+case "$err" in
+*"$(tag "$jbad_file" 0008,0018)"*) ;;
+*) fail "last_error does not name the bad image: '$err'" ;;
+esac
+[ "$(sql "select a.attempts $q")" = 1 ] || fail "a corrupt JPEG-LS file was retried"
+kill -0 "$DAEMON_PID" || fail "daemon died"
+echoscu -aec DICOMAID 127.0.0.1 "$PORT" || fail "C-ECHO after the failed JPEG-LS job"
+ok "truncated JPEG-LS frame: failed once, last_error='$err'"
+
+# ---- two good series after them; C-ECHO while both workers analyse -------------------------------
 stack_series "$T/g1" 81 8
 stack_series "$T/g2" 82 8
 storescu -aet MODALITY -aec DICOMAID 127.0.0.1 "$PORT" "$T"/g1/*.dcm "$T"/g2/*.dcm || fail "storescu good"
@@ -65,7 +95,7 @@ wait_for 40 sql_is "select count(*) from analyses where state = 'done'" 2 ||
 	{ sql "select state, last_error from analyses"; fail "good series not analysed"; }
 wait_for 10 sql_is "select count(*) from deliveries where state != 'sent'" 0 ||
 	{ sql "select * from deliveries"; fail "results not delivered"; }
-[ "$(sql "select count(*) from analyses where state = 'failed'")" = 1 ] || fail "other jobs failed"
+[ "$(sql "select count(*) from analyses where state = 'failed'")" = 2 ] || fail "other jobs failed"
 [ "$(pacs_count pacs "$SR_CLASS")" = 2 ] || fail "PACS has $(pacs_count pacs "$SR_CLASS") SRs, want 2 (none for the corrupt series)"
 n_gsps=$(sql "select count(gsps_uid) from analyses where state = 'done'")
 [ "$(pacs_count pacs "$GSPS_CLASS")" = "$n_gsps" ] || fail "PACS has $(pacs_count pacs "$GSPS_CLASS") GSPS, want $n_gsps"
