@@ -749,11 +749,40 @@ static void dl_ready(struct scu *s, void *ctx)
 	}
 }
 
+/* A confirmed success is recorded at once, before the release: a crash after the PACS
+ * answered must not leave the row 'sending' (it would be sent again at start-up). */
+struct mark_sent {
+	uv_work_t w;
+	int64_t id;
+	char status[16];
+};
+
+static void mark_run(uv_work_t *req)
+{
+	struct mark_sent *m = (struct mark_sent *)req;
+	deliveries_finish(P.srv->index, m->id, ms_now(), true, m->status, false, 0);
+}
+
+static void mark_done(uv_work_t *req, int status)
+{
+	(void)status;
+	free(req);
+}
+
 static void dl_store_rsp(struct scu *s, void *ctx, uint16_t status)
 {
 	struct delivery_op *op = ctx;
 	op->status = status;
 	op->have_status = true;
+	if (status == 0 || (status & 0xF000) == 0xB000) {
+		struct mark_sent *m = calloc(1, sizeof *m);
+		if (m) {
+			m->id = op->d.id;
+			snprintf(m->status, sizeof m->status, "0x%04X", status);
+			if (uv_queue_work(P.srv->loop, &m->w, mark_run, mark_done) < 0)
+				free(m);
+		}
+	}
 	scu_release(s);
 }
 
