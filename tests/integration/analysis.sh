@@ -76,6 +76,27 @@ sr_uid=$(sql "select sr_uid from analyses where state = 'done' order by id limit
 [ "$(sql "select count(*) from deliveries where state = 'sent' and sop_instance_uid = '$sr_uid'")" = 1 ] || fail "delivery not recorded as sent"
 ok "both series analysed (one JPEG-LS, decoded by dcmtk), CT not applicable, SR indexed, delivery sent"
 
+# Query/Retrieve finds the result: the SR by its SOP Class in the study, and the study by
+# the Lesion Found key, which answers what the latest analysis found.
+study=$(dcmdump -q +P 0020,000D "$(ls "$FIX"/*.dcm | head -1)" | sed 's/.*\[\(.*\)\].*/\1/')
+sr_series=$(sql "select s.series_uid from instances i join series s on s.id = i.series_ref where i.sop_instance_uid = '$sr_uid'")
+rm -rf "$T/find"; mkdir -p "$T/find"
+(cd "$T/find" && findscu -aet PACSQ -aec DICOMAID -S -X 127.0.0.1 "$PORT" -k QueryRetrieveLevel=IMAGE \
+	-k "StudyInstanceUID=$study" -k "SeriesInstanceUID=$sr_series" \
+	-k "SOPClassUID=1.2.840.10008.5.1.4.1.1.88.34" -k SOPInstanceUID -k CompletionFlag \
+	-k VerificationFlag >/dev/null 2>&1) || fail "findscu SR"
+[ "$(ls "$T/find" | wc -l)" = 1 ] || fail "the SR is not found by C-FIND"
+dcmdump -q +P 0008,0018 "$T/find/rsp0001.dcm" | grep -q "$sr_uid" || fail "C-FIND returned another SR"
+dcmdump -q +P 0040,A493 "$T/find/rsp0001.dcm" | grep -q UNVERIFIED || fail "VerificationFlag"
+lesions=$(sql "select sum(lesions) from analyses where state = 'done'")
+want=NO; [ "$lesions" -gt 0 ] && want=YES
+rm -rf "$T/find"; mkdir -p "$T/find"
+(cd "$T/find" && findscu -aet PACSQ -aec DICOMAID -S -X 127.0.0.1 "$PORT" -k QueryRetrieveLevel=STUDY \
+	-k "StudyInstanceUID=$study" -k "(0071,0010)=DICOMAID QR 1" -k "(0071,1001)" >/dev/null 2>&1) ||
+	fail "findscu lesion key"
+dcmdump -q +P 0071,1001 "$T/find/rsp0001.dcm" | grep -q "\[$want\]" || fail "Lesion Found is not $want"
+ok "C-FIND finds the SR (IMAGE level, UNVERIFIED) and the study's Lesion Found = $want ($lesions lesions)"
+
 # Restart: nothing is analysed or sent again (every delivery was confirmed above).
 [ "$(sql "select count(*) from deliveries where state <> 'sent'")" = 0 ] || fail "deliveries still pending"
 n_pacs=$(ls "$T/pacs" | wc -l)
