@@ -36,6 +36,10 @@ struct server {
 	bool listener_open;
 	bool committed_ready;          /* the async handle exists (notify may use it) */
 	int exit_code;
+	/* [storage] min_free_space: the last statvfs of the storage path (server_disk_low) */
+	uint64_t disk_checked_ms;      /* uv_now when it was taken; 0 = never */
+	uint64_t disk_free;            /* bytes available to us then */
+	bool disk_low;                 /* below the low-water mark then */
 };
 
 /*
@@ -51,6 +55,13 @@ void server_resolve_peers(struct server *srv);
 /* Does ip (text form) belong to peer p's configured host? */
 bool server_peer_host_matches(const struct server *srv, const struct config_peer *p,
 			      const char *ip);
+
+/*
+ * Is the storage file system below [storage] min_free_space? statvfs runs at most once a
+ * second (the answer is cached); changes are logged (event=disk_low / event=disk_ok).
+ * Loop thread.
+ */
+bool server_disk_low(struct server *srv);
 
 /* Begins the orderly shutdown (as SIGTERM does). */
 void server_stop(struct server *srv);
