@@ -265,13 +265,18 @@ static void on_timer(uv_timer_t *t)
 		log_warn("assoc=%llu event=idle_timeout seconds=%d", (unsigned long long)a->id,
 			 a->srv->cfg->idle_timeout);
 		a->outcome = "idle-timeout";
+		snprintf(a->detail, sizeof a->detail, "no complete PDU for %d s",
+			 a->srv->cfg->idle_timeout);
 		assoc_event(a, UL_EVT15, NULL);
 	} else {
 		if (a->sm.state == UL_STA2)
 			log_warn("assoc=%llu event=artim_timeout peer=%s", (unsigned long long)a->id,
 				 a->peer_ip);
-		if (!a->outcome)
+		if (!a->outcome) {
 			a->outcome = "artim-timeout";
+			snprintf(a->detail, sizeof a->detail, "ARTIM expired in %s after %d s",
+				 ul_state_name(a->sm.state), a->srv->cfg->artim_timeout);
+		}
 		assoc_event(a, UL_EVT18, NULL);
 	}
 }
