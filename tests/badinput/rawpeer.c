@@ -698,6 +698,8 @@ int main(int argc, char **argv)
 			pc_spec[n_pc_spec++] = v;
 		} else if (strcmp(o, "-maxpdu") == 0)
 			our_max_pdu = (uint32_t)strtoul(v, NULL, 0);
+		else if (strcmp(o, "-rcvbuf") == 0)
+			rcvbuf = atoi(v);
 		else
 			usage("unknown option");
 	}
