@@ -1,6 +1,7 @@
 # Limits and hostile peers (issue 8): the real daemon against rawpeer (tests/badinput) and
 # dcmtk tools; each test asserts the standard answer, a log line, the audit row, and that
 # other associations are unaffected.
-LIMITS_TESTS = tests/limits/assocs.sh tests/limits/slow.sh tests/limits/sendq.sh
+LIMITS_TESTS = tests/limits/assocs.sh tests/limits/slow.sh tests/limits/sendq.sh \
+	tests/limits/size.sh
 TESTS += $(LIMITS_TESTS)
 EXTRA_DIST += tests/limits/lib.sh $(LIMITS_TESTS)
