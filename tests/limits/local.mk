@@ -5,3 +5,10 @@ LIMITS_TESTS = tests/limits/assocs.sh tests/limits/slow.sh tests/limits/sendq.sh
 	tests/limits/size.sh tests/limits/disk.sh
 TESTS += $(LIMITS_TESTS)
 EXTRA_DIST += tests/limits/lib.sh $(LIMITS_TESTS)
+
+# The limit keys of the configuration (src/util/config.c).
+check_PROGRAMS += tests/limits/config_test
+TESTS += tests/limits/config_test
+tests_limits_config_test_SOURCES = tests/limits/config_test.c
+tests_limits_config_test_CFLAGS = $(TEST_CFLAGS)
+tests_limits_config_test_LDADD = src/util/libutil.a $(INIH_LIBS) $(TEST_LIBS)
