@@ -2,7 +2,7 @@
 # dcmtk tools; each test asserts the standard answer, a log line, the audit row, and that
 # other associations are unaffected.
 LIMITS_TESTS = tests/limits/assocs.sh tests/limits/slow.sh tests/limits/sendq.sh \
-	tests/limits/size.sh tests/limits/disk.sh
+	tests/limits/size.sh tests/limits/disk.sh tests/limits/audit.sh
 TESTS += $(LIMITS_TESTS)
 EXTRA_DIST += tests/limits/lib.sh $(LIMITS_TESTS)
 
