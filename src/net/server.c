@@ -78,9 +78,13 @@ bool server_disk_low(struct server *srv)
 	if (c->min_free_space == 0 && c->min_free_percent == 0)
 		return false;
 	uint64_t now = uv_now(srv->loop);
-	if (srv->disk_checked_ms && now - srv->disk_checked_ms < 1000)
-		return srv->disk_low;
+	if (srv->disk_checked_ms && now - srv->disk_checked_ms < 1000) {
+		if (srv->disk_low || srv->disk_written <= srv->disk_free_margin)
+			return srv->disk_low;
+		/* Written past the margin the last statvfs left: look again now. */
+	}
 	srv->disk_checked_ms = now ? now : 1;
+	srv->disk_written = 0;
 	struct statvfs sv;
 	if (statvfs(c->storage_path, &sv) < 0) {
 		/* Unknown: keep the last answer; a full disk still fails writes with A700. */
@@ -100,7 +104,13 @@ bool server_disk_low(struct server *srv)
 			   (unsigned long long)avail, (unsigned long long)need);
 	srv->disk_low = low;
 	srv->disk_free = avail;
+	srv->disk_free_margin = low ? 0 : avail - need;
 	return low;
+}
+
+void server_disk_wrote(struct server *srv, uint64_t n)
+{
+	srv->disk_written += n;
 }
 
 static void on_connection(uv_stream_t *listener, int status)

@@ -203,6 +203,14 @@ static void flush_chunk(struct store_op *op)
 		op->chunk_len = 0;
 		return;
 	}
+	if (server_disk_low(a->srv)) {
+		/* The low-water mark was crossed during the transfer: stop writing now rather
+		 * than fill the disk; the partial file is discarded once the data set ends. */
+		op_fail(op, DIMSE_OUT_OF_RESOURCES, "free space below min_free_space");
+		op->offset += op->chunk_len;
+		op->chunk_len = 0;
+		return;
+	}
 	struct write_req *w = malloc(sizeof *w + op->chunk_len);
 	if (!w) {
 		op_fail(op, DIMSE_OUT_OF_RESOURCES, "out of memory");
@@ -220,6 +228,7 @@ static void flush_chunk(struct store_op *op)
 		op->chunk_len = 0;
 		return;
 	}
+	server_disk_wrote(a->srv, op->chunk_len);
 	op->offset += op->chunk_len;
 	op->chunk_len = 0;
 	op->writes_inflight++;

@@ -89,6 +89,28 @@ expect hold "AC pcs=1:0,3:0 max_pdu=65536 / STATUS 0x0000 / WAITED / STATUS 0xA7
 [ -n "$(find "$STORE" -name "$UID2.dcm")" ] || fail "$UID2 not stored once space was freed"
 ok "space freed: associations and C-STOREs accepted again"
 
+# A 3 MB instance would fit in the ~3.9 MB free, but not above the 2 MiB mark: the mark is
+# checked as the data set is written (free space less what was written since statvfs), so
+# it is refused with A700 part-way, and the partial file is discarded.
+UID3=1.2.826.0.1.3680043.9.7777.9.3
+cp "$PYDICOM_FILES/MR_small_implicit.dcm" "$T/big.dcm"
+head -c 3145728 /dev/urandom >"$T/pixels"
+dcmodify -nb -m "(0008,0018)=$UID3" -m "(0028,0010)=1024" -m "(0028,0011)=1536" \
+	-if "(7fe0,0010)=$T/pixels" "$T/big.dcm" >/dev/null 2>&1 || fail dcmodify
+sleep 1.2
+fg bigone -t 20000 -pc $MR,$IMPLICIT -pc $VERIFICATION,$IMPLICIT assoc \
+	store:1:$MR:$UID3:"$T/big.dcm" echo:3 release
+expect bigone "AC pcs=1:0,3:0 max_pdu=65536 / STATUS 0xA700 / STATUS 0x0000 / RELEASED"
+logged bigone "store_failed sop_instance=$UID3 status=0xA700 why=\"free space below min_free_space\""
+for _ in $(seq 1 50); do
+	[ -z "$(ls "$STORE/incoming")" ] && break
+	sleep 0.05
+done
+[ -z "$(ls "$STORE/incoming")" ] && [ -z "$(find "$STORE" -name "$UID3*")" ] || fail "$UID3 left on disk"
+free_kb=$(df -k --output=avail "$STORE" | tail -n 1 | tr -d ' ')
+[ "$free_kb" -gt 3500 ] || fail "only $free_kb kB free after the refused transfer"
+ok "3 MB transfer that would cross the mark -> A700 part-way, partial file discarded"
+
 audit_outcome "outcome='rejected' and detail='RJ 2/3/1 free space below min_free_space'" 2
 audit_outcome "calling_ae='RAWPEER' and outcome='released' and failures=1 and instances_received=1" 1
 stop_daemon || fail "daemon did not exit 0"
