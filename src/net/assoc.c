@@ -20,6 +20,7 @@
 #include "services/sop_classes.h"
 #include "ul/pdu.h"
 #include "dicom/part10.h"
+#include "dimse/status.h"
 #include "dimse/tx.h"
 #include "util/config.h"
 #include "util/log.h"
@@ -57,8 +58,10 @@ struct audit_work {
 	int kind;
 	int64_t id;
 	int rc;
-	char peer[64], calling[17], called[17], outcome[32];
-	int64_t start_ms, end_ms, instances;
+	char peer[64], calling[17], called[17], outcome[32], detail[96];
+	int64_t start_ms, end_ms, instances, failures;
+	struct index_dimse_failure *fails; /* owned (END, WHOLE) */
+	unsigned n_fails;
 };
 
 static void audit_run(uv_work_t *w)
@@ -70,6 +73,9 @@ static void audit_run(uv_work_t *w)
 					   &aw->id);
 	if (aw->rc == 0 && aw->kind != AUDIT_BEGIN)
 		aw->rc = index_assoc_end(aw->ix, aw->id, aw->end_ms, aw->instances, aw->outcome);
+	if (aw->rc == 0 && aw->kind != AUDIT_BEGIN && (aw->detail[0] || aw->failures))
+		aw->rc = index_assoc_audit(aw->ix, aw->id, aw->detail, aw->failures, aw->fails,
+					   aw->n_fails);
 }
 
 static void audit_queue(struct assoc *a, int kind);
@@ -88,6 +94,7 @@ static void audit_done(uv_work_t *w, int status)
 			audit_queue(a, AUDIT_END);
 		assoc_unref(a);
 	}
+	free(aw->fails);
 	free(aw);
 }
 
@@ -106,6 +113,14 @@ static void audit_queue(struct assoc *a, int kind)
 	aw->start_ms = (int64_t)a->t_start_ms;
 	aw->end_ms = (int64_t)now_ms();
 	aw->instances = (int64_t)a->instances;
+	if (kind != AUDIT_BEGIN) {
+		snprintf(aw->detail, sizeof aw->detail, "%s", a->detail);
+		aw->failures = (int64_t)a->failures;
+		aw->fails = a->fails;
+		aw->n_fails = a->n_fails;
+		a->fails = NULL;
+		a->n_fails = 0;
+	}
 	if (kind == AUDIT_BEGIN) {
 		aw->a = a;
 		assoc_ref(a);
@@ -114,6 +129,7 @@ static void audit_queue(struct assoc *a, int kind)
 	if (uv_queue_work(a->srv->loop, &aw->w, audit_run, audit_done) < 0) {
 		if (kind == AUDIT_BEGIN)
 			assoc_unref(a);
+		free(aw->fails);
 		free(aw);
 	}
 }
@@ -157,6 +173,21 @@ static int send_bytes(struct assoc *a, const uint8_t *data, size_t len)
 {
 	if (a->closing)
 		return -ECANCELED;
+	/* A peer that does not read what we send (PS3.8 leaves flow control to TCP) must not
+	 * make us queue without bound: when more than [server] max_send_queue bytes still wait
+	 * from earlier writes, the association is dropped. The check is made before this write,
+	 * so one large message (a C-GET sub-operation) never trips it by itself. No A-ABORT
+	 * is sent: it would wait behind the bytes the peer is not reading. */
+	size_t queued = uv_stream_get_write_queue_size((uv_stream_t *)&a->tcp);
+	if (queued > a->srv->cfg->max_send_queue) {
+		log_warn("assoc=%llu event=send_queue_full peer=%s queued=%zu limit=%llu "
+			 "action=close", (unsigned long long)a->id, a->peer_ip, queued,
+			 (unsigned long long)a->srv->cfg->max_send_queue);
+		a->outcome = "send-queue-full";
+		snprintf(a->detail, sizeof a->detail, "peer does not read: %zu bytes queued", queued);
+		assoc_close(a);
+		return -ENOBUFS;
+	}
 	struct send_req *s = malloc(sizeof *s + len);
 	if (!s)
 		return -ENOMEM;
@@ -176,9 +207,41 @@ int assoc_send_command(struct assoc *a, uint8_t pc_id, const struct dimse_cmd *c
 	return assoc_send_message(a, pc_id, cmd, NULL, 0);
 }
 
+/* Audit (issue 8): every response we send with a failure status (PS3.7 Annex C) is
+ * logged, counted and, for the first ASSOC_MAX_FAILS, kept for the dimse_failures table. */
+static void note_failure(struct assoc *a, const struct dimse_cmd *cmd)
+{
+	a->failures++;
+	log_warn("assoc=%llu event=failed_status command=%s msg_id=%u status=0x%04X "
+		 "sop_class=%s sop_instance=%s comment=\"%s\"",
+		 (unsigned long long)a->id, dimse_command_name(cmd->command_field),
+		 cmd->message_id_responded, cmd->status,
+		 cmd->affected_sop_class[0] ? cmd->affected_sop_class : "-",
+		 cmd->affected_sop_instance[0] ? cmd->affected_sop_instance : "-",
+		 cmd->error_comment);
+	if (a->n_fails >= ASSOC_MAX_FAILS)
+		return;
+	if (!a->fails) {
+		a->fails = calloc(ASSOC_MAX_FAILS, sizeof *a->fails);
+		if (!a->fails)
+			return;
+	}
+	struct index_dimse_failure *f = &a->fails[a->n_fails++];
+	f->at_ms = (int64_t)now_ms();
+	f->command = cmd->command_field;
+	f->message_id = cmd->message_id_responded;
+	f->status = cmd->status;
+	snprintf(f->sop_class, sizeof f->sop_class, "%s", cmd->affected_sop_class);
+	snprintf(f->sop_instance, sizeof f->sop_instance, "%s", cmd->affected_sop_instance);
+	snprintf(f->comment, sizeof f->comment, "%s", cmd->error_comment);
+}
+
 int assoc_send_message(struct assoc *a, uint8_t pc_id, const struct dimse_cmd *cmd,
 		       const uint8_t *data, size_t len)
 {
+	if (cmd->has_status && dimse_status_kind(cmd->status) == DIMSE_STATUS_FAILURE &&
+	    !a->closing)
+		note_failure(a, cmd);
 	struct dimse_txbuf tx = { 0 };
 	int rc = dimse_tx_command(&tx, pc_id, cmd, a->peer_max_pdu);
 	if (rc == 0 && len > 0)
@@ -202,13 +265,18 @@ static void on_timer(uv_timer_t *t)
 		log_warn("assoc=%llu event=idle_timeout seconds=%d", (unsigned long long)a->id,
 			 a->srv->cfg->idle_timeout);
 		a->outcome = "idle-timeout";
+		snprintf(a->detail, sizeof a->detail, "no complete PDU for %d s",
+			 a->srv->cfg->idle_timeout);
 		assoc_event(a, UL_EVT15, NULL);
 	} else {
 		if (a->sm.state == UL_STA2)
 			log_warn("assoc=%llu event=artim_timeout peer=%s", (unsigned long long)a->id,
 				 a->peer_ip);
-		if (!a->outcome)
+		if (!a->outcome) {
 			a->outcome = "artim-timeout";
+			snprintf(a->detail, sizeof a->detail, "ARTIM expired in %s after %d s",
+				 ul_state_name(a->sm.state), a->srv->cfg->artim_timeout);
+		}
 		assoc_event(a, UL_EVT18, NULL);
 	}
 }
@@ -218,6 +286,13 @@ static void start_artim(struct assoc *a)
 	uv_timer_start(&a->timer, on_timer, (uint64_t)a->srv->cfg->artim_timeout * 1000u, 0);
 }
 
+/*
+ * The idle timer runs from the A-ASSOCIATE-AC and is restarted only by a complete P-DATA-TF
+ * PDU (DT-2), never by the bytes of a partial one: a peer that trickles a PDU byte by byte
+ * (slowloris) must complete it within idle_timeout, which bounds the PDU's assembly time.
+ * Before the association (Sta2) and after a reject, release or abort (Sta13) ARTIM bounds
+ * the connection the same way (PS3.8 9.1.5).
+ */
 static void start_idle(struct assoc *a)
 {
 	if (a->srv->cfg->idle_timeout > 0)
@@ -243,6 +318,7 @@ static void maybe_free(struct assoc *a)
 	free(a->pcs);
 	free(a->rbuf);
 	free(a->series);
+	free(a->fails);
 	free(a);
 	server_assoc_gone(srv);
 }
@@ -402,6 +478,7 @@ static void send_reject(struct assoc *a, uint8_t result, uint8_t source, uint8_t
 		 (unsigned long long)a->id, a->peer_ip, a->calling_ae, a->called_ae, result, source,
 		 reason, why);
 	a->outcome = "rejected";
+	snprintf(a->detail, sizeof a->detail, "RJ %u/%u/%u %s", result, source, reason, why);
 	assoc_event(a, UL_EVT8, pdu);
 }
 
@@ -411,6 +488,16 @@ struct rq_arg {
 	const struct ul_assoc_rq *rq;
 	int rc;
 };
+
+/* Established associations from this peer address. */
+static unsigned established_from(const struct server *srv, const char *ip)
+{
+	unsigned n = 0;
+	for (const struct assoc *o = srv->assocs; o; o = o->next)
+		if (o->established && !o->closing && strcmp(plain_ip(o->peer_ip), plain_ip(ip)) == 0)
+			n++;
+	return n;
+}
 
 /* AE-6 then the local decision: accept (Evt7 → AE-7) or reject (Evt8 → AE-8). rq borrowed. */
 static void negotiate(struct assoc *a, const struct ul_assoc_rq *rq, int rc)
@@ -444,8 +531,20 @@ static void negotiate(struct assoc *a, const struct ul_assoc_rq *rq, int rc)
 		send_reject(a, 2, 3, 1, "shutting down");
 		goto out;
 	}
+	if (server_disk_low(srv)) {
+		/* PS3.8 Table 9-21: transient, service-provider (presentation), temporary
+		 * congestion: the peer may try again once space is freed. Nothing is deleted. */
+		send_reject(a, 2, 3, 1, "free space below min_free_space");
+		goto out;
+	}
 	if (srv->n_established >= (unsigned)srv->cfg->max_associations) {
 		send_reject(a, 2, 3, 2, "max_associations reached");
+		goto out;
+	}
+	if (srv->cfg->max_associations_per_peer > 0 &&
+	    established_from(srv, a->peer_ip) >= (unsigned)srv->cfg->max_associations_per_peer) {
+		/* Counted per peer address: a calling AE title is whatever the peer says. */
+		send_reject(a, 2, 3, 2, "max_associations_per_peer reached");
 		goto out;
 	}
 
@@ -605,6 +704,8 @@ void assoc_abort(struct assoc *a, const char *why)
 	if (a->closing)
 		return;
 	log_warn("assoc=%llu event=abort why=\"%s\"", (unsigned long long)a->id, why);
+	if (!a->detail[0])
+		snprintf(a->detail, sizeof a->detail, "%s", why);
 	if (!a->outcome)
 		a->outcome = "aborted";
 	assoc_event(a, UL_EVT15, NULL);
@@ -730,6 +831,9 @@ static void assoc_event(struct assoc *a, enum ul_event ev, const void *arg)
 			a->outcome = "protocol-error";
 		log_warn("assoc=%llu event=abort_sent source=2 reason=%u state=%s ev=%s",
 			 (unsigned long long)a->id, reason, ul_state_name(from), ul_event_name(ev));
+		if (!a->detail[0])
+			snprintf(a->detail, sizeof a->detail, "A-ABORT 2/%u in %s on %s", reason,
+				 ul_state_name(from), ul_event_name(ev));
 		send_abort(a, 2, reason);
 		if (a->cur_store) {
 			services_store_abandon(a->cur_store);

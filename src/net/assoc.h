@@ -22,6 +22,10 @@
 struct server;
 struct store_op;
 struct qr_rq;
+struct index_dimse_failure;
+
+/* Failed responses kept one by one for the audit (all are counted). */
+#define ASSOC_MAX_FAILS 64
 
 /* One negotiated presentation context (PS3.8 9.3.3.2). */
 struct pctx {
@@ -74,6 +78,11 @@ struct assoc {
 	bool audit_end_wanted;        /* closed while the begin row was being written */
 	uint64_t t_start_ms;
 	const char *outcome;          /* for the end-of-association log line */
+	char detail[96];              /* why it was rejected or aborted (audit), "" = nothing */
+	uint64_t failures;            /* responses sent with a failure status (audit) */
+	struct index_dimse_failure *fails; /* the first ASSOC_MAX_FAILS of them, n_fails; owned
+	                               * until handed to the audit row */
+	unsigned n_fails;
 };
 
 /* Accepts the pending connection on the server's listener. */

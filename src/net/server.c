@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include "net/assoc.h"
 #include "pipeline/pipeline.h"
@@ -69,6 +70,47 @@ bool server_peer_host_matches(const struct server *srv, const struct config_peer
 		if (strcmp(pa->ip[i], ip) == 0)
 			return true;
 	return false;
+}
+
+bool server_disk_low(struct server *srv)
+{
+	const struct config *c = srv->cfg;
+	if (c->min_free_space == 0 && c->min_free_percent == 0)
+		return false;
+	uint64_t now = uv_now(srv->loop);
+	if (srv->disk_checked_ms && now - srv->disk_checked_ms < 1000) {
+		if (srv->disk_low || srv->disk_written <= srv->disk_free_margin)
+			return srv->disk_low;
+		/* Written past the margin the last statvfs left: look again now. */
+	}
+	srv->disk_checked_ms = now ? now : 1;
+	srv->disk_written = 0;
+	struct statvfs sv;
+	if (statvfs(c->storage_path, &sv) < 0) {
+		/* Unknown: keep the last answer; a full disk still fails writes with A700. */
+		log_debug("event=statvfs_failed path=%s err=\"%s\"", c->storage_path, strerror(errno));
+		return srv->disk_low;
+	}
+	uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	uint64_t need = c->min_free_percent
+		? (uint64_t)sv.f_blocks * sv.f_frsize / 100u * (uint64_t)c->min_free_percent
+		: c->min_free_space;
+	bool low = avail < need;
+	if (low && !srv->disk_low)
+		log_warn("event=disk_low path=%s free=%llu min_free=%llu", c->storage_path,
+			 (unsigned long long)avail, (unsigned long long)need);
+	else if (!low && srv->disk_low)
+		log_notice("event=disk_ok path=%s free=%llu min_free=%llu", c->storage_path,
+			   (unsigned long long)avail, (unsigned long long)need);
+	srv->disk_low = low;
+	srv->disk_free = avail;
+	srv->disk_free_margin = low ? 0 : avail - need;
+	return low;
+}
+
+void server_disk_wrote(struct server *srv, uint64_t n)
+{
+	srv->disk_written += n;
 }
 
 static void on_connection(uv_stream_t *listener, int status)

@@ -36,6 +36,12 @@ struct server {
 	bool listener_open;
 	bool committed_ready;          /* the async handle exists (notify may use it) */
 	int exit_code;
+	/* [storage] min_free_space: the last statvfs of the storage path (server_disk_low) */
+	uint64_t disk_checked_ms;      /* uv_now when it was taken; 0 = never */
+	uint64_t disk_free;            /* bytes available to us then */
+	uint64_t disk_free_margin;     /* how far above the mark it was then */
+	uint64_t disk_written;         /* data-set bytes queued to disk since (server_disk_wrote) */
+	bool disk_low;                 /* below the low-water mark then */
 };
 
 /*
@@ -51,6 +57,18 @@ void server_resolve_peers(struct server *srv);
 /* Does ip (text form) belong to peer p's configured host? */
 bool server_peer_host_matches(const struct server *srv, const struct config_peer *p,
 			      const char *ip);
+
+/*
+ * Is the storage file system below [storage] min_free_space? statvfs runs at most once a
+ * second; in between, the last answer less what was written since is used. Changes are
+ * logged (event=disk_low / event=disk_ok).
+ * Loop thread.
+ */
+bool server_disk_low(struct server *srv);
+
+/* n bytes are on their way to the storage file system: until the next statvfs they are
+ * taken off the cached free space, so a fast transfer cannot run past the mark unseen. */
+void server_disk_wrote(struct server *srv, uint64_t n);
 
 /* Begins the orderly shutdown (as SIGTERM does). */
 void server_stop(struct server *srv);

@@ -10,7 +10,8 @@
  * instances; only then (services_store_committed) is the C-STORE-RSP sent (PS3.4 B.2.3).
  *
  * Failure statuses (PS3.4 B.2.3; the Cxxx values are dicomaid's, documented in dicomaid(8)):
- *   A700 out of resources (disk full, I/O error, cannot create the file)
+ *   A700 out of resources (disk full, I/O error, cannot create the file, free space below
+ *        [storage] min_free_space, data set larger than [storage] max_instance_size)
  *   A900 the data set's SOP Class UID does not match the command's
  *   C000 the data set cannot be parsed
  *   C001 the data set's SOP Instance UID does not match the command's
@@ -57,6 +58,7 @@ struct store_op {
 	uint8_t *chunk;                /* bytes not yet handed to a write */
 	size_t chunk_len;
 	uint64_t offset;               /* file offset of chunk[0] */
+	uint64_t data_bytes;           /* data-set bytes received so far */
 	unsigned writes_inflight;
 	size_t bytes_inflight;
 	uint16_t fail_status;          /* nonzero: answer this failure, discard the file */
@@ -201,6 +203,14 @@ static void flush_chunk(struct store_op *op)
 		op->chunk_len = 0;
 		return;
 	}
+	if (server_disk_low(a->srv)) {
+		/* The low-water mark was crossed during the transfer: stop writing now rather
+		 * than fill the disk; the partial file is discarded once the data set ends. */
+		op_fail(op, DIMSE_OUT_OF_RESOURCES, "free space below min_free_space");
+		op->offset += op->chunk_len;
+		op->chunk_len = 0;
+		return;
+	}
 	struct write_req *w = malloc(sizeof *w + op->chunk_len);
 	if (!w) {
 		op_fail(op, DIMSE_OUT_OF_RESOURCES, "out of memory");
@@ -218,6 +228,7 @@ static void flush_chunk(struct store_op *op)
 		op->chunk_len = 0;
 		return;
 	}
+	server_disk_wrote(a->srv, op->chunk_len);
 	op->offset += op->chunk_len;
 	op->chunk_len = 0;
 	op->writes_inflight++;
@@ -303,6 +314,11 @@ int store_handle_rq(struct assoc *a, const struct pctx *pc, const struct dimse_c
 		op_fail(op, STATUS_INVALID_UID, "Affected SOP Instance UID is not a valid UID");
 		return 0;
 	}
+	if (server_disk_low(a->srv)) {
+		/* Refused before the disk is full; the data set is read and dropped. */
+		op_fail(op, DIMSE_OUT_OF_RESOURCES, "free space below min_free_space");
+		return 0;
+	}
 	op->chunk = malloc(CHUNK_SIZE);
 	if (!op->chunk) {
 		op_fail(op, DIMSE_OUT_OF_RESOURCES, "out of memory");
@@ -345,6 +361,16 @@ int store_handle_rq(struct assoc *a, const struct pctx *pc, const struct dimse_c
 int store_handle_data(struct assoc *a, struct store_op *op, const uint8_t *buf, size_t len,
 		      bool last)
 {
+	op->data_bytes += len;
+	uint64_t max = a->srv->cfg->max_instance_size;
+	if (max && op->data_bytes > max && !op->fail_status) {
+		/* The rest is read and dropped; the partial file is discarded at the end and
+		 * the C-STORE answered A700 once the last fragment has arrived. */
+		log_warn("assoc=%llu event=instance_too_large sop_instance=%s limit=%llu",
+			 (unsigned long long)a->id, op->sop_instance, (unsigned long long)max);
+		op_fail(op, DIMSE_OUT_OF_RESOURCES, "data set larger than max_instance_size");
+		op->chunk_len = 0;
+	}
 	if (!op->fail_status) {
 		int rc = dcm_attrs_parser_feed(&op->ap, buf, len);
 		if (rc < 0)

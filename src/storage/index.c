@@ -594,6 +594,72 @@ int index_assoc_end(struct index *ix, int64_t id, int64_t now_ms, int64_t instan
 	return r;
 }
 
+static const char *dimse_rsp_name(uint16_t field)
+{
+	switch (field) {
+	case 0x8001: return "C-STORE-RSP";
+	case 0x8010: return "C-GET-RSP";
+	case 0x8020: return "C-FIND-RSP";
+	case 0x8021: return "C-MOVE-RSP";
+	case 0x8030: return "C-ECHO-RSP";
+	default: return "other";
+	}
+}
+
+int index_assoc_audit(struct index *ix, int64_t id, const char *detail, int64_t failures,
+		      const struct index_dimse_failure *f, size_t n)
+{
+	sqlite3_stmt *up = NULL, *ins = NULL;
+	int r;
+
+	pthread_mutex_lock(&ix->lock);
+	if (ix->readonly) {
+		pthread_mutex_unlock(&ix->lock);
+		return -EROFS;
+	}
+	r = run(ix, ST_BEGIN);
+	if (r < 0)
+		goto out;
+	r = sql_errno(sqlite3_prepare_v2(ix->db,
+		"UPDATE associations SET detail = ?2, failures = ?3 WHERE id = ?1", -1, &up, NULL));
+	if (r == 0)
+		r = sql_errno(sqlite3_prepare_v2(ix->db,
+			"INSERT INTO dimse_failures(association_ref, at, command, message_id, status, "
+			"sop_class_uid, sop_instance_uid, comment) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+			-1, &ins, NULL));
+	if (r == 0) {
+		sqlite3_bind_int64(up, 1, id);
+		bind_text(up, 2, detail);
+		sqlite3_bind_int64(up, 3, failures);
+		int rc = sqlite3_step(up);
+		r = rc == SQLITE_DONE ? 0 : sql_errno(rc);
+		if (r == 0 && sqlite3_changes(ix->db) == 0)
+			r = -ENOENT;
+	}
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		sqlite3_reset(ins);
+		sqlite3_bind_int64(ins, 1, id);
+		sqlite3_bind_int64(ins, 2, f[i].at_ms);
+		sqlite3_bind_text(ins, 3, dimse_rsp_name(f[i].command), -1, SQLITE_STATIC);
+		sqlite3_bind_int(ins, 4, f[i].message_id);
+		sqlite3_bind_int(ins, 5, f[i].status);
+		bind_text(ins, 6, f[i].sop_class);
+		bind_text(ins, 7, f[i].sop_instance);
+		bind_text(ins, 8, f[i].comment);
+		int rc = sqlite3_step(ins);
+		r = rc == SQLITE_DONE ? 0 : sql_errno(rc);
+	}
+	sqlite3_finalize(up);
+	sqlite3_finalize(ins);
+	if (r == 0)
+		r = run(ix, ST_COMMIT);
+	if (r < 0)
+		run(ix, ST_ROLLBACK);
+out:
+	pthread_mutex_unlock(&ix->lock);
+	return r;
+}
+
 sqlite3 *index_lock(struct index *ix)
 {
 	pthread_mutex_lock(&ix->lock);

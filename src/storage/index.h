@@ -82,6 +82,23 @@ int index_assoc_begin(struct index *ix, const char *peer, const char *calling,
 int index_assoc_end(struct index *ix, int64_t id, int64_t now_ms, int64_t instances,
 		    const char *outcome);
 
+/* One failed DIMSE response, for the audit (sql/004_audit.sql). UIDs only, no patient data. */
+struct index_dimse_failure {
+	int64_t at_ms;
+	uint16_t command;             /* Command Field of the response, e.g. 0x8001 */
+	uint16_t message_id;          /* Message ID Being Responded To */
+	uint16_t status;
+	char sop_class[65];
+	char sop_instance[65];
+	char comment[65];
+};
+
+/* Audit: sets the association row id's detail (NULL or "" = none) and failure count, and
+ * adds one dimse_failures row per element of f (n of them, borrowed), in one transaction.
+ * -ENOENT when there is no such row. */
+int index_assoc_audit(struct index *ix, int64_t id, const char *detail, int64_t failures,
+		      const struct index_dimse_failure *f, size_t n);
+
 /*
  * Direct use of the connection by the other storage modules (jobs.c): index_lock takes the
  * index's lock and returns the connection, index_unlock gives it back. Every statement run

@@ -85,6 +85,8 @@ static int set_server_ae_title(struct parse *, const char *, const char *);
 static int set_server_bind(struct parse *, const char *, const char *);
 static int set_server_port(struct parse *, const char *, const char *);
 static int set_server_max_associations(struct parse *, const char *, const char *);
+static int set_server_max_associations_per_peer(struct parse *, const char *, const char *);
+static int set_server_max_send_queue(struct parse *, const char *, const char *);
 static int set_server_max_pdu(struct parse *, const char *, const char *);
 static int set_server_artim_timeout(struct parse *, const char *, const char *);
 static int set_server_idle_timeout(struct parse *, const char *, const char *);
@@ -92,6 +94,8 @@ static int set_server_shutdown_timeout(struct parse *, const char *, const char 
 static int set_storage_path(struct parse *, const char *, const char *);
 static int set_storage_fsync(struct parse *, const char *, const char *);
 static int set_storage_duplicates(struct parse *, const char *, const char *);
+static int set_storage_max_instance_size(struct parse *, const char *, const char *);
+static int set_storage_min_free_space(struct parse *, const char *, const char *);
 static int set_index_database(struct parse *, const char *, const char *);
 static int set_peer_ae_title(struct parse *, const char *, const char *);
 static int set_peer_host(struct parse *, const char *, const char *);
@@ -117,6 +121,8 @@ static int set_query_pn_case_insensitive(struct parse *, const char *, const cha
 	X(SEC_SERVER, server, bind, set_server_bind)                          \
 	X(SEC_SERVER, server, port, set_server_port)                          \
 	X(SEC_SERVER, server, max_associations, set_server_max_associations)  \
+	X(SEC_SERVER, server, max_associations_per_peer, set_server_max_associations_per_peer) \
+	X(SEC_SERVER, server, max_send_queue, set_server_max_send_queue)      \
 	X(SEC_SERVER, server, max_pdu, set_server_max_pdu)                    \
 	X(SEC_SERVER, server, artim_timeout, set_server_artim_timeout)        \
 	X(SEC_SERVER, server, idle_timeout, set_server_idle_timeout)          \
@@ -124,6 +130,8 @@ static int set_query_pn_case_insensitive(struct parse *, const char *, const cha
 	X(SEC_STORAGE, storage, path, set_storage_path)                       \
 	X(SEC_STORAGE, storage, fsync, set_storage_fsync)                     \
 	X(SEC_STORAGE, storage, duplicates, set_storage_duplicates)           \
+	X(SEC_STORAGE, storage, max_instance_size, set_storage_max_instance_size) \
+	X(SEC_STORAGE, storage, min_free_space, set_storage_min_free_space)   \
 	X(SEC_INDEX, index, database, set_index_database)                     \
 	X(SEC_PEER, peer, ae_title, set_peer_ae_title)                        \
 	X(SEC_PEER, peer, host, set_peer_host)                                \
@@ -230,6 +238,56 @@ static int parse_int(struct parse *p, const char *label, const char *v, int lo, 
 	if (parse_uint(p, label, v, (unsigned long)lo, (unsigned long)hi, &n) < 0)
 		return -1;
 	*out = (int)n;
+	return 0;
+}
+
+/* A byte count: decimal digits, optionally followed by K, M, G or T (binary multiples,
+ * "KiB" etc. also accepted, any case), lo..hi inclusive. */
+static int parse_size(struct parse *p, const char *label, const char *v, uint64_t lo,
+		      uint64_t hi, uint64_t *out)
+{
+	static const char *const suffixes[] = { "", "k", "m", "g", "t" };
+	char s[72];
+	const char *q = v;
+	uint64_t n = 0;
+	bool big = false;
+	for (; *q >= '0' && *q <= '9'; q++) {
+		if (n > UINT64_MAX / 100)
+			big = true;
+		else
+			n = n * 10 + (uint64_t)(*q - '0');
+	}
+	if (q == v) {
+		fail(p, p->lineno, "%s: '%s' is not a size (bytes, or a number with K, M, G or T)",
+		     label, shown(v, s));
+		return -1;
+	}
+	int shift = -1;
+	for (int i = 0; i < 5; i++) {
+		size_t sl = strlen(suffixes[i]);
+		if (strncasecmp(q, suffixes[i], sl) != 0)
+			continue;
+		const char *rest = q + sl;
+		if (*rest == '\0' || (i > 0 && (strcasecmp(rest, "ib") == 0 || strcasecmp(rest, "b") == 0))) {
+			shift = 10 * i;
+			break;
+		}
+	}
+	if (shift < 0) {
+		fail(p, p->lineno, "%s: '%s' is not a size (bytes, or a number with K, M, G or T)",
+		     label, shown(v, s));
+		return -1;
+	}
+	if (!big && shift > 0 && n > (UINT64_MAX >> shift))
+		big = true;
+	if (!big)
+		n <<= shift;
+	if (big || n < lo || n > hi) {
+		fail(p, p->lineno, "%s: %s is out of range (%llu..%llu bytes)", label, shown(v, s),
+		     (unsigned long long)lo, (unsigned long long)hi);
+		return -1;
+	}
+	*out = n;
 	return 0;
 }
 
@@ -366,6 +424,19 @@ static int set_server_max_associations(struct parse *p, const char *label, const
 	return parse_int(p, label, v, 1, CONFIG_MAX_ASSOCIATIONS_MAX, &p->c->max_associations);
 }
 
+static int set_server_max_associations_per_peer(struct parse *p, const char *label,
+						const char *v)
+{
+	return parse_int(p, label, v, 0, CONFIG_MAX_ASSOCIATIONS_MAX,
+			 &p->c->max_associations_per_peer);
+}
+
+static int set_server_max_send_queue(struct parse *p, const char *label, const char *v)
+{
+	return parse_size(p, label, v, CONFIG_MAX_SEND_QUEUE_MIN, CONFIG_MAX_SEND_QUEUE_MAX,
+			  &p->c->max_send_queue);
+}
+
 static int set_server_max_pdu(struct parse *p, const char *label, const char *v)
 {
 	unsigned long n;
@@ -411,6 +482,33 @@ static int set_storage_duplicates(struct parse *p, const char *label, const char
 	}
 	fail(p, p->lineno, "%s: '%s' is not one of overwrite, keep, reject", label, shown(v, s));
 	return -1;
+}
+
+static int set_storage_max_instance_size(struct parse *p, const char *label, const char *v)
+{
+	return parse_size(p, label, v, 0, UINT64_MAX, &p->c->max_instance_size);
+}
+
+/* A size, or a percentage of the file system ("5%", 0..99). */
+static int set_storage_min_free_space(struct parse *p, const char *label, const char *v)
+{
+	size_t len = strlen(v);
+	if (len > 0 && v[len - 1] == '%') {
+		char num[16];
+		if (len - 1 >= sizeof num) {
+			char s[72];
+			fail(p, p->lineno, "%s: '%s' is not a percentage", label, shown(v, s));
+			return -1;
+		}
+		memcpy(num, v, len - 1);
+		num[len - 1] = '\0';
+		if (parse_int(p, label, num, 0, 99, &p->c->min_free_percent) < 0)
+			return -1;
+		p->c->min_free_space = 0;
+		return 0;
+	}
+	p->c->min_free_percent = 0;
+	return parse_size(p, label, v, 0, UINT64_MAX, &p->c->min_free_space);
 }
 
 static int set_index_database(struct parse *p, const char *label, const char *v)
@@ -827,6 +925,8 @@ void config_defaults(struct config *c)
 	strcpy(c->bind, "0.0.0.0");
 	c->port = 11112;
 	c->max_associations = 64;
+	c->max_associations_per_peer = 16;
+	c->max_send_queue = 4u << 20;
 	c->max_pdu = 65536;
 	c->artim_timeout = 30;
 	c->idle_timeout = 300;
@@ -834,6 +934,9 @@ void config_defaults(struct config *c)
 	strcpy(c->storage_path, "./dicomaid-data");
 	c->storage_fsync = 1;
 	c->duplicates = CONFIG_DUP_OVERWRITE;
+	c->max_instance_size = (uint64_t)2 << 30;
+	c->min_free_space = (uint64_t)1 << 30;
+	c->min_free_percent = 0;
 	strcpy(c->index_database, "./dicomaid-data/index.sqlite");
 	c->require_known_peers = 0;
 	c->max_matches = 10000;
@@ -983,8 +1086,15 @@ int config_write(const struct config *c, FILE *f)
 	           "max_pdu = %lu\nartim_timeout = %d\nidle_timeout = %d\nshutdown_timeout = %d\n",
 	        c->ae_title, c->bind, c->port, c->max_associations, (unsigned long)c->max_pdu,
 	        c->artim_timeout, c->idle_timeout, c->shutdown_timeout);
+	fprintf(f, "max_associations_per_peer = %d\nmax_send_queue = %llu\n",
+		c->max_associations_per_peer, (unsigned long long)c->max_send_queue);
 	fprintf(f, "\n[storage]\npath = %s\nfsync = %s\nduplicates = %s\n", c->storage_path,
 	        c->storage_fsync ? "yes" : "no", config_duplicates_name(c->duplicates));
+	fprintf(f, "max_instance_size = %llu\n", (unsigned long long)c->max_instance_size);
+	if (c->min_free_percent)
+		fprintf(f, "min_free_space = %d%%\n", c->min_free_percent);
+	else
+		fprintf(f, "min_free_space = %llu\n", (unsigned long long)c->min_free_space);
 	fprintf(f, "\n[index]\ndatabase = %s\n", c->index_database);
 	fprintf(f, "\n[access]\nrequire_known_peers = %s\n", c->require_known_peers ? "yes" : "no");
 	fprintf(f, "\n[query]\nmax_matches = %d\npn_case_insensitive = %s\n", c->max_matches,

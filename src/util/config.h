@@ -7,9 +7,9 @@
  * section given twice or a bad value is an error, reported as one line
  * "file:line: message". Loading stops at the first error.
  *
- *   [server]   ae_title bind port max_associations max_pdu artim_timeout idle_timeout
- *              shutdown_timeout
- *   [storage]  path fsync duplicates
+ *   [server]   ae_title bind port max_associations max_associations_per_peer
+ *              max_send_queue max_pdu artim_timeout idle_timeout shutdown_timeout
+ *   [storage]  path fsync duplicates max_instance_size min_free_space
  *   [index]    database
  *   [peer NAME] ae_title (required) host port      (any number, NAME unique)
  *   [access]   require_known_peers
@@ -48,6 +48,8 @@
 #define CONFIG_ARTIM_TIMEOUT_MAX 3600     /* seconds, PS3.8 9.1.5 */
 #define CONFIG_IDLE_TIMEOUT_MAX 86400     /* seconds */
 #define CONFIG_SHUTDOWN_TIMEOUT_MAX 3600  /* seconds; 0 = do not wait for transfers */
+#define CONFIG_MAX_SEND_QUEUE_MIN 4096u   /* bytes */
+#define CONFIG_MAX_SEND_QUEUE_MAX (1u << 30)
 
 enum config_duplicates {
 	CONFIG_DUP_OVERWRITE = 0, /* a new copy of a SOP Instance UID replaces the stored one */
@@ -82,6 +84,10 @@ struct config {
 	char bind[64];             /* IPv4 or IPv6 literal to listen on, default 0.0.0.0 */
 	int port;                  /* TCP port, 1..65535, default 11112 */
 	int max_associations;      /* concurrent associations, 1..4096, default 64 */
+	int max_associations_per_peer; /* concurrent associations from one peer address,
+	                            * 0..4096 (0 = no limit), default 16 */
+	uint64_t max_send_queue;   /* bytes waiting to be sent to a peer that does not read
+	                            * before its association is aborted, default 4 MiB */
 	uint32_t max_pdu;          /* Maximum Length we announce (PS3.8 D.1), default 65536 */
 	int artim_timeout;         /* seconds, 1..3600, default 30 (PS3.8 9.1.5) */
 	int idle_timeout;          /* seconds without a PDU before abort, 1..86400, default 300 */
@@ -91,6 +97,12 @@ struct config {
 	                              * paths are taken relative to the working directory) */
 	int storage_fsync;           /* 1 = fsync files and directories (default), 0 = don't */
 	enum config_duplicates duplicates; /* default CONFIG_DUP_OVERWRITE */
+	uint64_t max_instance_size;  /* largest data set accepted, bytes; 0 = no limit;
+	                              * default 2 GiB */
+	uint64_t min_free_space;     /* free bytes below which storing stops, default 1 GiB;
+	                              * 0 = no low-water mark (unless min_free_percent) */
+	int min_free_percent;        /* the same as a percentage of the file system, 0..99;
+	                              * nonzero replaces min_free_space */
 	/* [index] */
 	char index_database[PATH_MAX]; /* SQLite file, default <storage_path>/index.sqlite */
 	/* [analysis] */

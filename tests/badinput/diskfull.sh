@@ -24,6 +24,8 @@ idle_timeout = $IDLE
 [storage]
 path = $STORE
 fsync = yes
+# This test is about the disk actually filling up: no low-water mark (tests/limits/disk.sh).
+min_free_space = 0
 
 [index]
 database = $T/index.sqlite

@@ -13,6 +13,8 @@
  *   -pc ABSTRACT[,TS...]   one presentation context per -pc (IDs 1, 3, 5...); default
  *                  Verification with Implicit VR Little Endian
  *   -maxpdu N      the Maximum Length we announce (51H), default 16384
+ *   -rcvbuf N      SO_RCVBUF of our socket (a small one makes a peer that stops reading
+ *                  fill the daemon's send queue quickly)
  * Steps (output in brackets):
  *   assoc          send A-ASSOCIATE-RQ, read the answer   [AC pcs=1:0,3:3 max_pdu=N | RJ ... ]
  *   rqpatch:OFF=HH[,OFF=HH...]  send the RQ with bytes at PDU offsets replaced, read answer
@@ -33,6 +35,10 @@
  *   sleep:MS       pause
  *   waitfile:PATH  wait (up to 60 s) until PATH exists      [WAITED | NOFILE]
  *   mark:TEXT      print TEXT (a label in the output)
+ *   echo-flood:N   send N C-ECHO-RQs on context 1 without reading any response
+ *                                                        [FLOOD sent | FLOOD broken]
+ *   drip:N:MS      send N zero bytes one at a time, MS ms apart, stopping early when the
+ *                  daemon sends something or closes      [DRIP done | DRIP stopped ms=T]
  * Exit status: 0 when every step ran (whatever the daemon answered), 2 on usage errors,
  * 3 when the connection could not be made.
  */
@@ -66,6 +72,7 @@ static unsigned n_pc_spec;
 static uint32_t our_max_pdu = 16384;
 static uint32_t peer_max_pdu = 16384;
 static int fd = -1;
+static int rcvbuf;
 static uint16_t next_msg_id = 1;
 
 static void usage(const char *why)
@@ -92,6 +99,8 @@ static void do_connect(void)
 	}
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (rcvbuf > 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
 	if (src_addr) {
 		struct sockaddr_in sa = { .sin_family = AF_INET };
 		if (inet_pton(AF_INET, src_addr, &sa.sin_addr) != 1)
@@ -492,6 +501,68 @@ static void step_store(char *args, bool with_data)
 	read_response();
 }
 
+/* Sends everything or reports that the connection broke. */
+static bool send_all_ok(const uint8_t *p, size_t n)
+{
+	do_connect();
+	while (n > 0) {
+		ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return false;
+		p += k;
+		n -= (size_t)k;
+	}
+	return true;
+}
+
+static void step_echo_flood(unsigned long n)
+{
+	struct dimse_cmd c;
+	struct dimse_txbuf tx = { 0 };
+	for (unsigned long i = 0; i < n; i++) {
+		dimse_echo_rq(&c, next_msg_id++);
+		snprintf(c.affected_sop_class, sizeof c.affected_sop_class, "%s",
+			 DIMSE_VERIFICATION_SOP_CLASS);
+		if (dimse_tx_command(&tx, 1, &c, peer_max_pdu) < 0)
+			usage("cannot encode C-ECHO-RQ");
+		if (tx.len < 65536 && i + 1 < n)
+			continue; /* batch a few RQs per send */
+		bool ok = send_all_ok(tx.data, tx.len);
+		dimse_txbuf_reset(&tx);
+		if (!ok) {
+			puts("FLOOD broken");
+			dimse_txbuf_free(&tx);
+			return;
+		}
+	}
+	dimse_txbuf_free(&tx);
+	puts("FLOOD sent");
+}
+
+static void step_drip(const char *args)
+{
+	unsigned long n = 0, ms = 0;
+	if (sscanf(args, "%lu:%lu", &n, &ms) != 2)
+		usage("drip:N:MS");
+	do_connect();
+	uint64_t t0 = mono_ms();
+	for (unsigned long i = 0; i < n; i++) {
+		struct pollfd pf = { .fd = fd, .events = POLLIN };
+		if (poll(&pf, 1, (int)ms) > 0) {
+			printf("DRIP stopped ms=%llu\n", (unsigned long long)(mono_ms() - t0));
+			return;
+		}
+		uint8_t zero = 0;
+		if (!send_all_ok(&zero, 1)) {
+			printf("DRIP stopped ms=%llu\n", (unsigned long long)(mono_ms() - t0));
+			return;
+		}
+	}
+	puts("DRIP done");
+}
+
 /* ---- raw bytes ----------------------------------------------------------------------- */
 
 static size_t parse_hex(const char *s, uint8_t *out, size_t cap)
@@ -590,6 +661,10 @@ static void step(char *arg)
 			nanosleep(&ts, NULL);
 		}
 		puts("NOFILE");
+	} else if (strncmp(arg, "echo-flood:", 11) == 0) {
+		step_echo_flood(strtoul(arg + 11, NULL, 0));
+	} else if (strncmp(arg, "drip:", 5) == 0) {
+		step_drip(arg + 5);
 	} else if (strncmp(arg, "mark:", 5) == 0) {
 		puts(arg + 5);
 	} else {
@@ -623,6 +698,8 @@ int main(int argc, char **argv)
 			pc_spec[n_pc_spec++] = v;
 		} else if (strcmp(o, "-maxpdu") == 0)
 			our_max_pdu = (uint32_t)strtoul(v, NULL, 0);
+		else if (strcmp(o, "-rcvbuf") == 0)
+			rcvbuf = atoi(v);
 		else
 			usage("unknown option");
 	}
