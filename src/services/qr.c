@@ -42,6 +42,8 @@
 
 /* Matches queued between the query thread and the loop before the query waits. */
 #define FIND_QUEUE_MAX 64
+/* Bytes waiting in the socket's write queue above which C-FIND stops sending for a while. */
+#define FIND_SENDQ_HIGH (256u * 1024)
 /* Largest identifier accepted (PS3.4 gives no limit; real ones are a few hundred bytes). */
 #define MAX_IDENTIFIER (256u * 1024)
 /* Largest instance read into memory for a sub-operation. */
@@ -110,6 +112,11 @@ struct find_op {
 	bool capped;
 	bool ff01;
 	size_t sent;
+	uv_timer_t retry;              /* flow control: look again when the peer has read */
+	int handles;                   /* async + retry until their close callbacks */
+	bool worker_done;              /* the query thread has finished */
+	int work_status;
+	bool final_sent;
 	uint64_t t0;
 };
 
@@ -152,38 +159,11 @@ static void find_run(uv_work_t *w)
 	sqlite3_close(db);
 }
 
-/* Sends every queued match as a pending response (loop thread). */
-static void find_flush(struct find_op *op)
-{
-	pthread_mutex_lock(&op->mu);
-	struct find_item *it = op->head;
-	op->head = op->tail = NULL;
-	op->queued = 0;
-	pthread_cond_signal(&op->cv);
-	pthread_mutex_unlock(&op->mu);
-	while (it) {
-		struct find_item *next = it->next;
-		struct assoc *a = op->a;
-		if (!a->closing && !atomic_load(&op->cancel)) {
-			struct dimse_cmd rsp;
-			dimse_find_rsp(&rsp, &op->rq, op->ff01 ? DIMSE_PENDING_OPTIONAL_KEYS : DIMSE_PENDING);
-			if (assoc_send_message(a, op->pc_id, &rsp, it->data, it->len) < 0)
-				atomic_store(&op->cancel, true);
-			op->sent++;
-		}
-		free(it);
-		it = next;
-	}
-}
-
-static void on_find_async(uv_async_t *h)
-{
-	find_flush(h->data);
-}
-
 static void find_free(uv_handle_t *h)
 {
 	struct find_op *op = h->data;
+	if (--op->handles > 0)
+		return;
 	struct assoc *a = op->a;
 	query_free(op->q);
 	pthread_mutex_destroy(&op->mu);
@@ -193,18 +173,18 @@ static void find_free(uv_handle_t *h)
 	assoc_unref(a);
 }
 
-static void find_done(uv_work_t *w, int status)
+/* The query thread is done and every match is sent: the final response (loop thread). */
+static void find_final(struct find_op *op)
 {
-	struct find_op *op = (struct find_op *)w;
 	struct assoc *a = op->a;
-	find_flush(op);
+	op->final_sent = true;
 	if (a->qr_active == op) {
 		a->qr_active = NULL;
 		a->qr_cancel = NULL;
 	}
 	uint16_t st;
 	const char *what;
-	if (status == UV_ECANCELED || atomic_load(&op->cancel)) {
+	if (op->work_status == UV_ECANCELED || atomic_load(&op->cancel)) {
 		st = DIMSE_CANCEL;
 		what = "cancelled";
 	} else if (op->rc < 0) {
@@ -221,7 +201,71 @@ static void find_done(uv_work_t *w, int status)
 		 (unsigned long long)a->id, query_level_name(query_level(op->q)), op->sent, what, st,
 		 (unsigned long long)(now_ms() - op->t0));
 	send_final(a, op->pc_id, &op->rq, st, NULL, false, NULL, 0);
+	uv_timer_stop(&op->retry);
 	uv_close((uv_handle_t *)&op->async, find_free);
+	uv_close((uv_handle_t *)&op->retry, find_free);
+}
+
+static void on_find_retry(uv_timer_t *t);
+
+/*
+ * Sends queued matches as pending responses (loop thread), one at a time, for as long as
+ * the peer keeps reading: above FIND_SENDQ_HIGH bytes waiting in the socket's write queue
+ * it stops and looks again shortly (a slow reader slows the query down instead of piling
+ * its responses up in memory). Cancelled queries and closed associations just drop them.
+ */
+static void find_flush(struct find_op *op)
+{
+	struct assoc *a = op->a;
+	if (op->final_sent)
+		return;
+	for (;;) {
+		bool dropping = a->closing || atomic_load(&op->cancel);
+		if (!dropping && uv_stream_get_write_queue_size((uv_stream_t *)&a->tcp) > FIND_SENDQ_HIGH) {
+			uv_timer_start(&op->retry, on_find_retry, 5, 0);
+			return;
+		}
+		pthread_mutex_lock(&op->mu);
+		struct find_item *it = op->head;
+		if (it) {
+			op->head = it->next;
+			if (!op->head)
+				op->tail = NULL;
+			op->queued--;
+			pthread_cond_signal(&op->cv);
+		}
+		pthread_mutex_unlock(&op->mu);
+		if (!it)
+			break;
+		if (!dropping) {
+			struct dimse_cmd rsp;
+			dimse_find_rsp(&rsp, &op->rq, op->ff01 ? DIMSE_PENDING_OPTIONAL_KEYS : DIMSE_PENDING);
+			if (assoc_send_message(a, op->pc_id, &rsp, it->data, it->len) < 0)
+				atomic_store(&op->cancel, true);
+			op->sent++;
+		}
+		free(it);
+	}
+	if (op->worker_done)
+		find_final(op);
+}
+
+static void on_find_retry(uv_timer_t *t)
+{
+	find_flush(t->data);
+}
+
+static void on_find_async(uv_async_t *h)
+{
+	find_flush(h->data);
+}
+
+static void find_done(uv_work_t *w, int status)
+{
+	struct find_op *op = (struct find_op *)w;
+	op->worker_done = true;
+	op->work_status = status;
+	find_flush(op);
 }
 
 static int start_find(struct assoc *a, struct qr_rq *rq, struct query *q)
@@ -243,6 +287,9 @@ static int start_find(struct assoc *a, struct qr_rq *rq, struct query *q)
 	atomic_init(&op->cancel, false);
 	uv_async_init(a->srv->loop, &op->async, on_find_async);
 	op->async.data = op;
+	uv_timer_init(a->srv->loop, &op->retry);
+	op->retry.data = op;
+	op->handles = 2;
 	assoc_ref(a);
 	a->ops_pending++;
 	a->qr_active = op;
