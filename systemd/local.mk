@@ -1,11 +1,11 @@
 # systemd units, sysusers.d entry and the installed configuration, generated at make time
 # from templates with the configured paths (so `make bindir=...` and DESTDIR work).
 systemdsystemunit_DATA = systemd/dicomaid.service systemd/dicomaid.socket
-sysusers_DATA = systemd/dicomaid.conf
+sysusers_DATA = systemd/sysusers.d/dicomaid.conf
 EXTRA_DIST += systemd/dicomaid.service.in systemd/dicomaid.socket.in \
 	systemd/dicomaid.sysusers.in
-CLEANFILES += systemd/dicomaid.service systemd/dicomaid.socket systemd/dicomaid.conf \
-	etc/dicomaid.conf.installed
+CLEANFILES += systemd/dicomaid.service systemd/dicomaid.socket \
+	systemd/sysusers.d/dicomaid.conf systemd/etc/dicomaid.conf
 
 edit_paths = sed \
 	-e 's|@bindir[@]|$(bindir)|g' \
@@ -20,33 +20,34 @@ systemd/dicomaid.service: $(srcdir)/systemd/dicomaid.service.in Makefile
 systemd/dicomaid.socket: $(srcdir)/systemd/dicomaid.socket.in Makefile
 	$(AM_V_GEN)$(MKDIR_P) systemd && $(edit_paths) $(srcdir)/systemd/dicomaid.socket.in > $@.tmp && mv $@.tmp $@
 # sysusers.d wants NAME.conf.
-systemd/dicomaid.conf: $(srcdir)/systemd/dicomaid.sysusers.in Makefile
-	$(AM_V_GEN)$(MKDIR_P) systemd && $(edit_paths) $(srcdir)/systemd/dicomaid.sysusers.in > $@.tmp && mv $@.tmp $@
+systemd/sysusers.d/dicomaid.conf: $(srcdir)/systemd/dicomaid.sysusers.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) systemd/sysusers.d && $(edit_paths) $(srcdir)/systemd/dicomaid.sysusers.in > $@.tmp && mv $@.tmp $@
 
 # The installed configuration: etc/dicomaid.conf (every key, commented out, with its
 # built-in default) with the paths of the systemd service set.
-etc/dicomaid.conf.installed: $(srcdir)/etc/dicomaid.conf Makefile
-	$(AM_V_GEN)$(MKDIR_P) etc && sed \
+systemd/etc/dicomaid.conf: $(srcdir)/etc/dicomaid.conf Makefile
+	$(AM_V_GEN)$(MKDIR_P) systemd/etc && sed \
 	  -e 's|^#path = ./dicomaid-data$$|path = $(localstatedir)/lib/dicomaid|' \
 	  -e 's|^#database = ./dicomaid-data/index.sqlite$$|database = $(localstatedir)/lib/dicomaid/index.sqlite|' \
 	  -e 's|^#socket = ./dicomaid-data/dicomaid.sock$$|socket = $(runstatedir)/dicomaid/dicomaid.sock|' \
 	  $(srcdir)/etc/dicomaid.conf > $@.tmp && \
 	test `grep -c '^\(path\|database\|socket\) = ' $@.tmp` = 3 && mv $@.tmp $@
-all-local: etc/dicomaid.conf.installed
+all-local: systemd/etc/dicomaid.conf systemd/dicomaid.service systemd/dicomaid.socket \
+	systemd/sysusers.d/dicomaid.conf
 
 # An existing configuration is never overwritten; uninstall removes it only when it is
 # still the one we installed.
 dicomaidconfdir = $(sysconfdir)/dicomaid
-install-data-local: etc/dicomaid.conf.installed
+install-data-local: systemd/etc/dicomaid.conf
 	$(MKDIR_P) '$(DESTDIR)$(dicomaidconfdir)'
 	@if test -f '$(DESTDIR)$(dicomaidconfdir)/dicomaid.conf'; then \
 	  echo "keeping the existing $(DESTDIR)$(dicomaidconfdir)/dicomaid.conf"; \
 	else \
-	  echo " $(INSTALL_DATA) etc/dicomaid.conf.installed '$(DESTDIR)$(dicomaidconfdir)/dicomaid.conf'"; \
-	  $(INSTALL_DATA) etc/dicomaid.conf.installed '$(DESTDIR)$(dicomaidconfdir)/dicomaid.conf'; \
+	  echo " $(INSTALL_DATA) systemd/etc/dicomaid.conf '$(DESTDIR)$(dicomaidconfdir)/dicomaid.conf'"; \
+	  $(INSTALL_DATA) systemd/etc/dicomaid.conf '$(DESTDIR)$(dicomaidconfdir)/dicomaid.conf'; \
 	fi
 uninstall-local:
-	@if cmp -s etc/dicomaid.conf.installed '$(DESTDIR)$(dicomaidconfdir)/dicomaid.conf'; then \
+	@if cmp -s systemd/etc/dicomaid.conf '$(DESTDIR)$(dicomaidconfdir)/dicomaid.conf'; then \
 	  echo " rm -f '$(DESTDIR)$(dicomaidconfdir)/dicomaid.conf'"; \
 	  rm -f '$(DESTDIR)$(dicomaidconfdir)/dicomaid.conf'; \
 	fi

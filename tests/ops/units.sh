@@ -18,12 +18,18 @@ for u in service socket; do
 	! grep -n '@[a-z]*@' "$T/dicomaid.$u" || fail "unsubstituted path in dicomaid.$u"
 done
 # The units make generates for installation have every path substituted too.
-for f in systemd/dicomaid.service systemd/dicomaid.socket systemd/dicomaid.conf; do
+for f in systemd/dicomaid.service systemd/dicomaid.socket systemd/sysusers.d/dicomaid.conf \
+	systemd/etc/dicomaid.conf; do
 	[ -f "$top_builddir/$f" ] || fail "$f was not generated"
 	! grep -n '@[a-z]*@' "$top_builddir/$f" || fail "unsubstituted path in $f"
 done
 grep -q "^ExecStart=/.*/dicomaid -c /.*/dicomaid/dicomaid.conf$" "$top_builddir/systemd/dicomaid.service" \
 	|| fail "ExecStart does not use the configured paths"
+# The installed configuration loads and sets the service's paths.
+conf="$top_builddir/systemd/etc/dicomaid.conf"
+"$top_builddir/src/dicomaid" --check-config -c "$conf" >/dev/null || fail "$conf does not load"
+[ "$(grep -c '^\(path\|database\|socket\) = /' "$conf")" = 3 ] || fail "$conf: paths not set"
+grep -q '^socket = .*/dicomaid/dicomaid.sock$' "$conf" || fail "$conf: control socket not set"
 
 out=$(cd "$T" && systemd-analyze verify --man=no ./dicomaid.service ./dicomaid.socket 2>&1) \
 	|| fail "systemd-analyze verify: $out"
