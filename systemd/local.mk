@@ -11,8 +11,8 @@ edit_paths = sed \
 	-e 's|@bindir[@]|$(bindir)|g' \
 	-e 's|@sbindir[@]|$(sbindir)|g' \
 	-e 's|@sysconfdir[@]|$(sysconfdir)|g' \
-	-e 's|@localstatedir[@]|$(localstatedir)|g' \
-	-e 's|@runstatedir[@]|$(runstatedir)|g' \
+	-e 's|@SERVICE_STATEDIR[@]|$(SERVICE_STATEDIR)|g' \
+	-e 's|@SERVICE_RUNDIR[@]|$(SERVICE_RUNDIR)|g' \
 	-e 's|@pkgdatadir[@]|$(pkgdatadir)|g'
 
 systemd/dicomaid.service: $(srcdir)/systemd/dicomaid.service.in Makefile
@@ -24,12 +24,16 @@ systemd/sysusers.d/dicomaid.conf: $(srcdir)/systemd/dicomaid.sysusers.in Makefil
 	$(AM_V_GEN)$(MKDIR_P) systemd/sysusers.d && $(edit_paths) $(srcdir)/systemd/dicomaid.sysusers.in > $@.tmp && mv $@.tmp $@
 
 # The installed configuration: etc/dicomaid.conf (every key, commented out, with its
-# built-in default) with the paths of the systemd service set.
+# built-in default) with the paths of the systemd service set. These are systemd's, not
+# the prefix's: StateDirectory= is always under /var/lib and RuntimeDirectory= under /run,
+# and ProtectSystem=strict leaves nothing else writable.
+SERVICE_STATEDIR = /var/lib/dicomaid
+SERVICE_RUNDIR = /run/dicomaid
 systemd/etc/dicomaid.conf: $(srcdir)/etc/dicomaid.conf Makefile
 	$(AM_V_GEN)$(MKDIR_P) systemd/etc && sed \
-	  -e 's|^#path = ./dicomaid-data$$|path = $(localstatedir)/lib/dicomaid|' \
-	  -e 's|^#database = ./dicomaid-data/index.sqlite$$|database = $(localstatedir)/lib/dicomaid/index.sqlite|' \
-	  -e 's|^#socket = ./dicomaid-data/dicomaid.sock$$|socket = $(runstatedir)/dicomaid/dicomaid.sock|' \
+	  -e 's|^#path = ./dicomaid-data$$|path = $(SERVICE_STATEDIR)|' \
+	  -e 's|^#database = ./dicomaid-data/index.sqlite$$|database = $(SERVICE_STATEDIR)/index.sqlite|' \
+	  -e 's|^#socket = ./dicomaid-data/dicomaid.sock$$|socket = $(SERVICE_RUNDIR)/dicomaid.sock|' \
 	  $(srcdir)/etc/dicomaid.conf > $@.tmp && \
 	test `grep -c '^\(path\|database\|socket\) = ' $@.tmp` = 3 && mv $@.tmp $@
 all-local: systemd/etc/dicomaid.conf systemd/dicomaid.service systemd/dicomaid.socket \

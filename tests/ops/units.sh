@@ -13,15 +13,15 @@ trap 'rm -rf "$T"' EXIT
 
 for u in service socket; do
 	sed -e "s|@bindir@|$top_builddir/src|g" -e "s|@sysconfdir@|/etc|g" \
-	    -e "s|@runstatedir@|/run|g" -e "s|@localstatedir@|/var|g" \
+	    -e "s|@SERVICE_RUNDIR@|/run/dicomaid|g" -e "s|@SERVICE_STATEDIR@|/var/lib/dicomaid|g" \
 	    "$top_srcdir/systemd/dicomaid.$u.in" > "$T/dicomaid.$u"
-	! grep -n '@[a-z]*@' "$T/dicomaid.$u" || fail "unsubstituted path in dicomaid.$u"
+	! grep -n '@[A-Za-z_]*@' "$T/dicomaid.$u" || fail "unsubstituted path in dicomaid.$u"
 done
 # The units make generates for installation have every path substituted too.
 for f in systemd/dicomaid.service systemd/dicomaid.socket systemd/sysusers.d/dicomaid.conf \
 	systemd/etc/dicomaid.conf; do
 	[ -f "$top_builddir/$f" ] || fail "$f was not generated"
-	! grep -n '@[a-z]*@' "$top_builddir/$f" || fail "unsubstituted path in $f"
+	! grep -n '@[A-Za-z_]*@' "$top_builddir/$f" || fail "unsubstituted path in $f"
 done
 grep -q "^ExecStart=/.*/dicomaid -c /.*/dicomaid/dicomaid.conf$" "$top_builddir/systemd/dicomaid.service" \
 	|| fail "ExecStart does not use the configured paths"
@@ -29,7 +29,8 @@ grep -q "^ExecStart=/.*/dicomaid -c /.*/dicomaid/dicomaid.conf$" "$top_builddir/
 conf="$top_builddir/systemd/etc/dicomaid.conf"
 "$top_builddir/src/dicomaid" --check-config -c "$conf" >/dev/null || fail "$conf does not load"
 [ "$(grep -c '^\(path\|database\|socket\) = /' "$conf")" = 3 ] || fail "$conf: paths not set"
-grep -q '^socket = .*/dicomaid/dicomaid.sock$' "$conf" || fail "$conf: control socket not set"
+grep -qx 'socket = /run/dicomaid/dicomaid.sock' "$conf" || fail "$conf: control socket not in RuntimeDirectory"
+grep -qx 'path = /var/lib/dicomaid' "$conf" || fail "$conf: storage not in StateDirectory"
 
 out=$(cd "$T" && systemd-analyze verify --man=no ./dicomaid.service ./dicomaid.socket 2>&1) \
 	|| fail "systemd-analyze verify: $out"
