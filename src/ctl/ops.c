@@ -5,7 +5,8 @@
  * A control connection reads request lines into a fixed buffer (CTL_MAX_LINE, the cap is
  * checked before anything is kept: a longer line is answered with an error and the
  * connection closed) and answers them in order. `echo` is asynchronous (an outbound
- * association): reading stops until it is answered. A connection is freed in its close
+ * association): reading stops until it is answered; so it does while more than
+ * MAX_QUEUED_BYTES of answers wait for a client that does not read them. A connection is freed in its close
  * callback once no echo refers to it (refs).
  */
 #include "ctl/ops.h"
@@ -33,6 +34,8 @@
 #define RATE_WINDOW 60 /* seconds of history for "the last minute" */
 #define VERIFICATION_SOP_CLASS "1.2.840.10008.1.1" /* PS3.4 A.4 */
 #define ECHO_TIMEOUT_S 10
+/* Answers queued to a client that does not read them: past this, its requests wait. */
+#define MAX_QUEUED_BYTES (256u * 1024)
 
 struct conn;
 
@@ -67,6 +70,7 @@ struct conn {
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
+static void conn_process(struct conn *c);
 
 /* ---- throughput ------------------------------------------------------------------ */
 
@@ -153,6 +157,8 @@ static void on_written(uv_write_t *req, int status)
 	free(w);
 	if (status < 0 || c->close_after_write)
 		conn_close(c);
+	else if (!c->closing && !c->busy && !c->reading)
+		conn_process(c); /* the client read its answers: go on */
 	conn_unref(c);
 }
 
@@ -287,8 +293,6 @@ struct echo_op {
 	uint16_t status;
 	int send_err;
 };
-
-static void conn_process(struct conn *c);
 
 static void echo_ready(struct scu *s, void *ctx)
 {
@@ -444,7 +448,7 @@ static void dispatch(struct conn *c, const struct ctl_request *rq)
 /* Answers the complete lines in c->buf, in order, until one has to wait (echo). */
 static void conn_process(struct conn *c)
 {
-	while (!c->closing && !c->busy) {
+	while (!c->closing && !c->busy && c->pipe.write_queue_size <= MAX_QUEUED_BYTES) {
 		char *nl = memchr(c->buf, '\n', c->len);
 		if (!nl)
 			break;
@@ -460,7 +464,8 @@ static void conn_process(struct conn *c)
 	}
 	if (c->closing)
 		return;
-	if (c->busy) {
+	if (c->busy || c->pipe.write_queue_size > MAX_QUEUED_BYTES) {
+		/* Wait for the echo, or for the client to read: on_written resumes. */
 		if (c->reading)
 			uv_read_stop((uv_stream_t *)&c->pipe);
 		c->reading = false;

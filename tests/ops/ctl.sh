@@ -182,7 +182,15 @@ sed -n 5p "$T/out" | grep -q '"error":"bad request: words must be separated' || 
 sed -n 6p "$T/out" | grep -q '"code":"unsupported"' || fail "retry code"
 head -c 3000 /dev/zero | tr '\0' 'x' | "$CTLRAW" "$SOCK" > "$T/out"
 grep -q '"error":"request longer than 1024 bytes"' "$T/out" || { cat "$T/out"; fail "long line"; }
-ok "protocol: answers in order, errors as JSON, long line refused"
+# A client that sends without reading its answers does not hold the daemon up.
+awk 'BEGIN { for (i = 0; i < 570000; i++) print "status" }' > "$T/many"
+"$CTLRAW" "$SOCK" < "$T/many" > /dev/null 2>&1 &
+HOG=$!
+sleep 0.5
+ctl status
+expect_rc 0 "status while another client does not read its answers"
+kill $HOG 2>/dev/null || true; wait $HOG 2>/dev/null || true
+ok "protocol: answers in order, errors as JSON, long line refused, a non-reading client is held back"
 
 # --- the daemon stops: the socket goes, read-only listings keep working
 stop_daemon || fail "daemon did not exit 0"
