@@ -242,10 +242,60 @@ static int daemon_command(const struct config *cfg, const char *request)
 
 /* ---- index listings -------------------------------------------------------------- */
 
+/* The schema version of db (PRAGMA user_version), or -1 with *err set to SQLite's code. */
+static int read_version(sqlite3 *db, int *err)
+{
+	sqlite3_stmt *st;
+	int version = -1;
+	*err = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+	if (*err == SQLITE_OK) {
+		*err = sqlite3_step(st);
+		if (*err == SQLITE_ROW) {
+			version = sqlite3_column_int(st, 0);
+			*err = SQLITE_OK;
+		}
+		sqlite3_finalize(st);
+	}
+	return version;
+}
+
+/* "file:PATH?immutable=1" with PATH percent-encoded where a URI needs it. */
+static void immutable_uri(const char *path, char *out, size_t cap)
+{
+	size_t o = (size_t)snprintf(out, cap, "file:");
+	for (const char *p = path; *p && o + 4 < cap; p++) {
+		if (*p == '?' || *p == '#' || *p == '%')
+			o += (size_t)snprintf(out + o, cap - o, "%%%02X", (unsigned char)*p);
+		else
+			out[o++] = *p;
+	}
+	snprintf(out + o, cap - o, "?immutable=1");
+}
+
+/*
+ * Opens the index read-only. A WAL database needs its -shm file: while the daemon runs it
+ * exists and a reader only has to read it; after the daemon stopped it is gone and a
+ * reader without write access to the directory (an operator in the dicomaid group)
+ * cannot create it. Then, and only then, the file is opened immutable: nobody writes it.
+ */
 static int open_index(const struct config *cfg, sqlite3 **out)
 {
 	sqlite3 *db = NULL;
+	int err = SQLITE_OK, version = -1;
 	int rc = sqlite3_open_v2(cfg->index_database, &db, SQLITE_OPEN_READONLY, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_busy_timeout(db, INDEX_BUSY_TIMEOUT_MS);
+		version = read_version(db, &err);
+		if (version < 0 && (err == SQLITE_READONLY || err == SQLITE_CANTOPEN)) {
+			char uri[2 * PATH_MAX];
+			immutable_uri(cfg->index_database, uri, sizeof uri);
+			sqlite3_close(db);
+			db = NULL;
+			rc = sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+			if (rc == SQLITE_OK)
+				version = read_version(db, &err);
+		}
+	}
 	if (rc != SQLITE_OK) {
 		int e = errno;
 		int code = fail(EXIT_FAILED, "cannot open the index %s: %s%s%s", cfg->index_database,
@@ -254,14 +304,6 @@ static int open_index(const struct config *cfg, sqlite3 **out)
 				rc == SQLITE_CANTOPEN && e ? strerror(e) : "");
 		sqlite3_close(db);
 		return code;
-	}
-	sqlite3_busy_timeout(db, INDEX_BUSY_TIMEOUT_MS);
-	sqlite3_stmt *st;
-	int version = -1;
-	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
-		if (sqlite3_step(st) == SQLITE_ROW)
-			version = sqlite3_column_int(st, 0);
-		sqlite3_finalize(st);
 	}
 	if (version < 1) {
 		int code = fail(EXIT_FAILED, "%s: not a dicomaid index (%s)", cfg->index_database,
