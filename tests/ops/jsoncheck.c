@@ -21,11 +21,14 @@ int main(int argc, char **argv)
 		len += n;
 	if (len == cap) {
 		fprintf(stderr, "jsoncheck: input too large\n");
+		free(buf);
 		return 2;
 	}
 	size_t at = 0;
 	if (!per_line) {
-		if (json_validate(buf, len, &at) < 0) {
+		int rc = json_validate(buf, len, &at);
+		free(buf);
+		if (rc < 0) {
 			fprintf(stderr, "jsoncheck: invalid JSON at offset %zu\n", at);
 			return 1;
 		}
@@ -37,15 +40,16 @@ int main(int argc, char **argv)
 		size_t end = nl ? (size_t)(nl - buf) : len;
 		if (json_validate(buf + start, end - start, &at) < 0) {
 			fprintf(stderr, "jsoncheck: line %zu: invalid JSON at offset %zu\n", lines + 1, at);
+			free(buf);
 			return 1;
 		}
 		lines++;
 		start = end + 1;
 	}
+	free(buf);
 	if (lines == 0) {
 		fprintf(stderr, "jsoncheck: no input\n");
 		return 1;
 	}
-	free(buf);
 	return 0;
 }
