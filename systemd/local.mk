@@ -64,3 +64,7 @@ sql_DATA = $(STORAGE_SQL)
 AM_DISTCHECK_CONFIGURE_FLAGS = \
 	--with-systemdsystemunitdir='$$(prefix)/lib/systemd/system' \
 	--with-sysusersdir='$$(prefix)/lib/sysusers.d'
+
+# The Debian packaging (dpkg-buildpackage -us -uc -b in an unpacked tarball works too).
+EXTRA_DIST += debian/changelog debian/control debian/copyright debian/postinst debian/rules \
+	debian/source/format
