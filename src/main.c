@@ -18,6 +18,8 @@
 #include "ctl/ops.h"
 #include "ctl/sd.h"
 #include "net/server.h"
+#include "pipeline/pipeline.h"
+#include "services/services.h"
 #include "query/query.h"
 #include "storage/index.h"
 #include "storage/store.h"
@@ -118,6 +120,9 @@ int main(int argc, char **argv)
 	if (index_open(cfg.index_database, false, &ix, err, sizeof err) < 0)
 		fatal("event=startup_failed index=%s err=\"%s\"", cfg.index_database, err);
 
+	if (!cfg.storage_fsync)
+		index_set_durable(ix, false);
+
 	uv_loop_t *loop = uv_default_loop();
 	static struct server srv;
 	struct store *store = NULL;
@@ -141,10 +146,17 @@ int main(int argc, char **argv)
 	}
 	ops_ready(ops);
 
+	pipeline_start(&srv);
+
 	uv_run(loop, UV_RUN_DEFAULT);
 
-	/* Every association is gone; drain the committer, then close the index. */
+	/* Every association is gone. Drain the committer (which also wakes any analysis worker
+	 * waiting for its result to be committed), stop the workers, then close the index. */
 	store_close(store);
+	services_store_committed(&srv);
+	pipeline_join();
+	services_store_committed(&srv);
+	store_free(store);
 	uv_close((uv_handle_t *)&srv.committed, NULL);
 	uv_walk(loop, close_walk, NULL);
 	uv_run(loop, UV_RUN_DEFAULT);

@@ -2,6 +2,7 @@
 check_PROGRAMS += tests/integration/dsbytes
 tests_integration_dsbytes_SOURCES = tests/integration/dsbytes.c
 tests_integration_dsbytes_LDADD = src/dicom/libdicom.a $(ZLIB_LIBS)
-TESTS += tests/integration/echo.sh tests/integration/store.sh tests/integration/qr.sh
+TESTS += tests/integration/echo.sh tests/integration/store.sh tests/integration/qr.sh \
+	tests/integration/analysis.sh
 EXTRA_DIST += tests/integration/lib.sh tests/integration/echo.sh tests/integration/store.sh \
-	tests/integration/qr.sh
+	tests/integration/qr.sh tests/integration/analysis.sh

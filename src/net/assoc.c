@@ -242,6 +242,7 @@ static void maybe_free(struct assoc *a)
 		dimse_rx_free(&a->rx);
 	free(a->pcs);
 	free(a->rbuf);
+	free(a->series);
 	free(a);
 	server_assoc_gone(srv);
 }
@@ -254,6 +255,27 @@ static void on_handle_closed(uv_handle_t *h)
 }
 
 void assoc_ref(struct assoc *a) { a->refs++; }
+
+/* At most this many series are remembered per association; past it the oldest is dropped
+ * (a series stays unanalysed no longer than its association plus stable_seconds anyway). */
+#define ASSOC_MAX_SERIES 64
+
+void assoc_note_series(struct assoc *a, const char *series_uid)
+{
+	for (unsigned i = 0; i < a->n_series; i++)
+		if (strcmp(a->series[i], series_uid) == 0)
+			return;
+	if (!a->series) {
+		a->series = calloc(ASSOC_MAX_SERIES, sizeof *a->series);
+		if (!a->series)
+			return;
+	}
+	if (a->n_series == ASSOC_MAX_SERIES) {
+		memmove(a->series[0], a->series[1], (ASSOC_MAX_SERIES - 1) * sizeof a->series[0]);
+		a->n_series--;
+	}
+	snprintf(a->series[a->n_series++], sizeof a->series[0], "%s", series_uid);
+}
 
 void assoc_unref(struct assoc *a)
 {

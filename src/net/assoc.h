@@ -66,6 +66,9 @@ struct assoc {
 	bool release_pending;         /* A-RELEASE-RQ received; RP waits for ops_pending == 0 */
 	bool closing;                 /* uv_close called: callbacks must do nothing */
 	uint64_t instances;           /* instances stored on this association */
+	char (*series)[65];           /* series UIDs stored on this association (analysis waits
+	                               * until it closes), n_series of them */
+	unsigned n_series;
 	int64_t audit_id;             /* row in the associations table, once written */
 	uint8_t audit_state;          /* 0 none, 1 begin queued, 2 begin written */
 	bool audit_end_wanted;        /* closed while the begin row was being written */
@@ -98,6 +101,9 @@ void assoc_op_done(struct assoc *a);
 /* Stops or resumes reading from the socket (disk backpressure). */
 void assoc_pause_reading(struct assoc *a);
 void assoc_resume_reading(struct assoc *a);
+
+/* Remembers that this association stored into series_uid. */
+void assoc_note_series(struct assoc *a, const char *series_uid);
 
 void assoc_ref(struct assoc *a);
 void assoc_unref(struct assoc *a);

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "net/assoc.h"
+#include "pipeline/pipeline.h"
 #include "services/services.h"
 #include "util/log.h"
 
@@ -139,6 +140,7 @@ void server_stop(struct server *srv)
 		return;
 	srv->stopping = true;
 	log_notice("event=stopping associations=%u", srv->n_assocs);
+	pipeline_stop_loop(srv);
 	if (srv->on_stopping)
 		srv->on_stopping(srv->hook_arg);
 	if (srv->listeners_open) {

@@ -376,6 +376,11 @@ void services_store_committed(struct server *srv)
 	store_drain(srv->store, &done);
 	while (done) {
 		struct store_req *next = done->next;
+		if (done->done_cb) {
+			done->done_cb(done);
+			done = next;
+			continue;
+		}
 		struct store_op *op = done->token;
 		struct assoc *a = op->a;
 		uint16_t status = DIMSE_SUCCESS;
@@ -383,6 +388,7 @@ void services_store_committed(struct server *srv)
 		if (done->result == 0 || done->result == STORE_DUPLICATE_KEPT) {
 			srv->instances_stored++;
 			a->instances++;
+			assoc_note_series(a, done->attrs.series_uid);
 			log_info("assoc=%llu event=stored sop_instance=%s study=%s series=%s bytes=%lld "
 				 "ms=%llu%s",
 				 (unsigned long long)a->id, op->sop_instance, done->attrs.study_uid,

@@ -593,3 +593,28 @@ int index_assoc_end(struct index *ix, int64_t id, int64_t now_ms, int64_t instan
 	pthread_mutex_unlock(&ix->lock);
 	return r;
 }
+
+sqlite3 *index_lock(struct index *ix)
+{
+	pthread_mutex_lock(&ix->lock);
+	return ix->db;
+}
+
+void index_unlock(struct index *ix)
+{
+	pthread_mutex_unlock(&ix->lock);
+}
+
+int index_sql_errno(int sqlite_rc)
+{
+	return sql_errno(sqlite_rc);
+}
+
+int index_set_durable(struct index *ix, bool durable)
+{
+	pthread_mutex_lock(&ix->lock);
+	int rc = sqlite3_exec(ix->db, durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = OFF",
+			      NULL, NULL, NULL);
+	pthread_mutex_unlock(&ix->lock);
+	return sql_errno(rc);
+}

@@ -82,4 +82,19 @@ int index_assoc_begin(struct index *ix, const char *peer, const char *calling,
 int index_assoc_end(struct index *ix, int64_t id, int64_t now_ms, int64_t instances,
 		    const char *outcome);
 
+/*
+ * Direct use of the connection by the other storage modules (jobs.c): index_lock takes the
+ * index's lock and returns the connection, index_unlock gives it back. Every statement run
+ * in between must be finished (reset or finalized) before unlocking.
+ */
+struct sqlite3;
+struct sqlite3 *index_lock(struct index *ix);
+void index_unlock(struct index *ix);
+/* SQLite result code -> 0 or a negative errno-style code, as the index functions return. */
+int index_sql_errno(int sqlite_rc);
+
+/* durable false ([storage] fsync = no, benchmarks only): commits no longer wait for the
+ * disk (PRAGMA synchronous = OFF). Default true (FULL). */
+int index_set_durable(struct index *ix, bool durable);
+
 #endif

@@ -4,12 +4,13 @@ noinst_LIBRARIES += src/storage/libstorage.a
 src_storage_libstorage_a_SOURCES = \
 	src/storage/index.c src/storage/index.h \
 	src/storage/store.c src/storage/store.h \
+	src/storage/jobs.c src/storage/jobs.h \
 	src/storage/schema.h
 nodist_src_storage_libstorage_a_SOURCES = src/storage/schema_sql.c
 src_storage_libstorage_a_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS)
 
 # Migrations, in the order they are applied (name order). Add sql/002_*.sql etc. here.
-STORAGE_SQL = sql/001_init.sql sql/002_query.sql
+STORAGE_SQL = sql/001_init.sql sql/002_query.sql sql/003_analysis.sql
 EXTRA_DIST += $(STORAGE_SQL) src/storage/schema_gen.awk
 BUILT_SOURCES += src/storage/schema_sql.c
 CLEANFILES += src/storage/schema_sql.c
@@ -45,3 +46,10 @@ tests_storage_store_bench_SOURCES = tests/storage/store_bench.c tests/storage/he
 	tests/storage/helpers.h tests/storage/header_check.c
 tests_storage_store_bench_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS)
 tests_storage_store_bench_LDADD = $(STORAGE_LIBS)
+
+check_PROGRAMS += tests/storage/jobs_test
+TESTS += tests/storage/jobs_test
+tests_storage_jobs_test_SOURCES = tests/storage/jobs_test.c tests/storage/helpers.c \
+	tests/storage/helpers.h
+tests_storage_jobs_test_CFLAGS = $(TEST_CFLAGS) $(SQLITE_CFLAGS)
+tests_storage_jobs_test_LDADD = $(STORAGE_LIBS) $(TEST_LIBS)

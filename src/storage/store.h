@@ -71,6 +71,9 @@ struct store_req {
 	char calling_ae[17];         /* for the index */
 	int64_t size;                /* bytes written; checked against the file when > 0 */
 	void *token;                 /* the caller's (e.g. association + message id) */
+	/* Optional: called by whoever drains (the loop) instead of the default handling, e.g.
+	 * to wake an analysis worker waiting for its result file to be committed. */
+	void (*done_cb)(struct store_req *req);
 	/* out */
 	int result;                  /* 0, STORE_DUPLICATE_KEPT, or negative */
 	char final_rel_path[256];    /* "<study>/<series>/<sop>.dcm" when result >= 0 */

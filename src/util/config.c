@@ -48,15 +48,18 @@ enum section {
 	SEC_ACCESS,
 	SEC_QUERY,
 	SEC_LOG,
+	SEC_ANALYSIS,
 	SEC_CONTROL,
 	SEC_PEER,
+	SEC_DEST,
 	SEC_COUNT,
 };
 
 static const char *const section_names[SEC_COUNT] = {
 	[SEC_NONE] = "", [SEC_SERVER] = "server", [SEC_STORAGE] = "storage",
 	[SEC_INDEX] = "index", [SEC_ACCESS] = "access", [SEC_QUERY] = "query", [SEC_LOG] = "log",
-	[SEC_CONTROL] = "control", [SEC_PEER] = "peer",
+	[SEC_PEER] = "peer", [SEC_ANALYSIS] = "analysis", [SEC_DEST] = "destination",
+	[SEC_CONTROL] = "control",
 };
 
 /* Parser state, shared by the reader and the handler (both get it as their void *). */
@@ -98,6 +101,15 @@ static int set_peer_port(struct parse *, const char *, const char *);
 static int set_access_require_known_peers(struct parse *, const char *, const char *);
 static int set_log_level(struct parse *, const char *, const char *);
 static int set_peer_services(struct parse *, const char *, const char *);
+static int set_analysis_enabled(struct parse *, const char *, const char *);
+static int set_analysis_workers(struct parse *, const char *, const char *);
+static int set_analysis_stable_seconds(struct parse *, const char *, const char *);
+static int set_analysis_model(struct parse *, const char *, const char *);
+static int set_analysis_gsps(struct parse *, const char *, const char *);
+static int set_dest_ae_title(struct parse *, const char *, const char *);
+static int set_dest_host(struct parse *, const char *, const char *);
+static int set_dest_port(struct parse *, const char *, const char *);
+static int set_dest_results(struct parse *, const char *, const char *);
 static int set_query_max_matches(struct parse *, const char *, const char *);
 static int set_query_pn_case_insensitive(struct parse *, const char *, const char *);
 static int set_control_socket(struct parse *, const char *, const char *);
@@ -121,6 +133,15 @@ static int set_control_socket(struct parse *, const char *, const char *);
 	X(SEC_PEER, peer, port, set_peer_port)                                \
 	X(SEC_PEER, peer, services, set_peer_services)                        \
 	X(SEC_ACCESS, access, require_known_peers, set_access_require_known_peers) \
+	X(SEC_ANALYSIS, analysis, enabled, set_analysis_enabled)              \
+	X(SEC_ANALYSIS, analysis, workers, set_analysis_workers)              \
+	X(SEC_ANALYSIS, analysis, stable_seconds, set_analysis_stable_seconds) \
+	X(SEC_ANALYSIS, analysis, model, set_analysis_model)                  \
+	X(SEC_ANALYSIS, analysis, gsps, set_analysis_gsps)                    \
+	X(SEC_DEST, destination, ae_title, set_dest_ae_title)                 \
+	X(SEC_DEST, destination, host, set_dest_host)                         \
+	X(SEC_DEST, destination, port, set_dest_port)                         \
+	X(SEC_DEST, destination, results, set_dest_results)                   \
 	X(SEC_QUERY, query, max_matches, set_query_max_matches)               \
 	X(SEC_QUERY, query, pn_case_insensitive, set_query_pn_case_insensitive) \
 	X(SEC_LOG, log, level, set_log_level)                                 \
@@ -472,6 +493,66 @@ static int set_peer_services(struct parse *p, const char *label, const char *v)
 	return 0;
 }
 
+static int set_analysis_enabled(struct parse *p, const char *label, const char *v)
+{
+	return parse_bool(p, label, v, &p->c->analysis_enabled);
+}
+
+static int set_analysis_workers(struct parse *p, const char *label, const char *v)
+{
+	return parse_int(p, label, v, 0, 64, &p->c->analysis_workers);
+}
+
+static int set_analysis_stable_seconds(struct parse *p, const char *label, const char *v)
+{
+	return parse_int(p, label, v, 1, 86400, &p->c->stable_seconds);
+}
+
+static int set_analysis_model(struct parse *p, const char *label, const char *v)
+{
+	if (!*v) { /* empty: the bundled model */
+		p->c->analysis_model[0] = '\0';
+		return 0;
+	}
+	return parse_path(p, label, v, p->c->analysis_model);
+}
+
+static int set_analysis_gsps(struct parse *p, const char *label, const char *v)
+{
+	return parse_bool(p, label, v, &p->c->analysis_gsps);
+}
+
+static struct config_peer *current_dest(struct parse *p)
+{
+	return &p->c->dests[p->c->n_dests - 1];
+}
+
+static int set_dest_ae_title(struct parse *p, const char *label, const char *v)
+{
+	return parse_ae_title(p, label, v, current_dest(p)->ae_title);
+}
+
+static int set_dest_host(struct parse *p, const char *label, const char *v)
+{
+	char s[72];
+	if (strlen(v) >= sizeof current_dest(p)->host || (!is_ip_literal(v) && !is_hostname(v))) {
+		fail(p, p->lineno, "%s: '%s' is not a host name or IP address", label, shown(v, s));
+		return -1;
+	}
+	strcpy(current_dest(p)->host, v);
+	return 0;
+}
+
+static int set_dest_port(struct parse *p, const char *label, const char *v)
+{
+	return parse_int(p, label, v, 1, 65535, &current_dest(p)->port);
+}
+
+static int set_dest_results(struct parse *p, const char *label, const char *v)
+{
+	return parse_bool(p, label, v, &current_dest(p)->results);
+}
+
 static int set_query_max_matches(struct parse *p, const char *label, const char *v)
 {
 	return parse_int(p, label, v, 1, 1000000, &p->c->max_matches);
@@ -523,6 +604,13 @@ static void end_section(struct parse *p)
 {
 	if (p->sec == SEC_PEER && current_peer(p)->ae_title[0] == '\0')
 		fail(p, current_peer(p)->line, "[peer %s] has no ae_title", current_peer(p)->name);
+	if (p->sec == SEC_DEST) {
+		const struct config_peer *d = current_dest(p);
+		const char *missing = !d->ae_title[0] ? "ae_title" : !d->host[0] ? "host"
+				      : !d->port ? "port" : NULL;
+		if (missing)
+			fail(p, d->line, "[destination %s] has no %s", d->name, missing);
+	}
 	p->sec = SEC_NONE;
 }
 
@@ -578,6 +666,44 @@ static void begin_peer(struct parse *p, const char *name)
 	p->sec = SEC_PEER;
 }
 
+static void begin_dest(struct parse *p, const char *name)
+{
+	char s[72];
+	struct config *c = p->c;
+	if (!*name || !valid_peer_name(name)) {
+		fail(p, p->lineno, "destination name '%s' must be 1..%d of A-Z a-z 0-9 . _ -",
+		     shown(name, s), CONFIG_PEER_NAME_MAX);
+		return;
+	}
+	for (size_t i = 0; i < c->n_dests; i++) {
+		if (strcmp(c->dests[i].name, name) == 0) {
+			fail(p, p->lineno, "duplicate destination '%s' (first on line %d)", name,
+			     c->dests[i].line);
+			return;
+		}
+	}
+	if (c->n_dests == MAX_PEERS) {
+		fail(p, p->lineno, "too many destinations (at most %d)", MAX_PEERS);
+		return;
+	}
+	struct config_peer *nd = realloc(c->dests, (c->n_dests + 1) * sizeof *nd);
+	if (!nd) {
+		p->nomem = true;
+		fail(p, p->lineno, "out of memory");
+		return;
+	}
+	c->dests = nd;
+	struct config_peer *d = &c->dests[c->n_dests++];
+	memset(d, 0, sizeof *d);
+	strcpy(d->name, name);
+	d->results = 1;
+	d->line = p->lineno;
+	for (size_t k = 0; k < N_KEYS; k++)
+		if (key_specs[k].sec == SEC_DEST)
+			p->key_line[k] = 0;
+	p->sec = SEC_DEST;
+}
+
 /* A "[name]" header on the current line (name as written, without the brackets). */
 static void begin_section(struct parse *p, const char *name)
 {
@@ -590,8 +716,13 @@ static void begin_section(struct parse *p, const char *name)
 		begin_peer(p, name + 4 + strspn(name + 4, " \t"));
 		return;
 	}
+	if (strncmp(name, "destination", 11) == 0 &&
+	    (name[11] == '\0' || name[11] == ' ' || name[11] == '\t')) {
+		begin_dest(p, name + 11 + strspn(name + 11, " \t"));
+		return;
+	}
 	for (int sec = SEC_SERVER; sec < SEC_COUNT; sec++) {
-		if (sec == SEC_PEER || strcmp(name, section_names[sec]) != 0)
+		if (sec == SEC_PEER || sec == SEC_DEST || strcmp(name, section_names[sec]) != 0)
 			continue;
 		if (p->sec_line[sec]) {
 			fail(p, p->lineno, "duplicate section [%s] (first on line %d)", name,
@@ -726,6 +857,13 @@ void config_defaults(struct config *c)
 	strcpy(c->control_socket, "./dicomaid-data/dicomaid.sock");
 	c->require_known_peers = 0;
 	c->max_matches = 10000;
+	c->analysis_enabled = 1;
+	c->analysis_workers = 0;
+	c->stable_seconds = 10;
+	c->analysis_model[0] = '\0';
+	c->analysis_gsps = 1;
+	c->dests = NULL;
+	c->n_dests = 0;
 	c->pn_case_insensitive = 1;
 	c->log_level = LOG_LVL_INFO;
 	c->peers = NULL;
@@ -853,6 +991,9 @@ void config_free(struct config *c)
 	free(c->peers);
 	c->peers = NULL;
 	c->n_peers = 0;
+	free(c->dests);
+	c->dests = NULL;
+	c->n_dests = 0;
 }
 
 const struct config_peer *config_find_peer(const struct config *c, const char *ae_title)
@@ -888,6 +1029,16 @@ int config_write(const struct config *c, FILE *f)
 	fprintf(f, "\n[access]\nrequire_known_peers = %s\n", c->require_known_peers ? "yes" : "no");
 	fprintf(f, "\n[query]\nmax_matches = %d\npn_case_insensitive = %s\n", c->max_matches,
 		c->pn_case_insensitive ? "yes" : "no");
+	fprintf(f, "\n[analysis]\nenabled = %s\nworkers = %d\nstable_seconds = %d\n",
+		c->analysis_enabled ? "yes" : "no", c->analysis_workers, c->stable_seconds);
+	if (c->analysis_model[0])
+		fprintf(f, "model = %s\n", c->analysis_model);
+	fprintf(f, "gsps = %s\n", c->analysis_gsps ? "yes" : "no");
+	for (size_t i = 0; i < c->n_dests; i++) {
+		const struct config_peer *d = &c->dests[i];
+		fprintf(f, "\n[destination %s]\nae_title = %s\nhost = %s\nport = %d\nresults = %s\n",
+			d->name, d->ae_title, d->host, d->port, d->results ? "yes" : "no");
+	}
 	fprintf(f, "\n[log]\nlevel = %s\n", config_log_level_name(c->log_level));
 	fprintf(f, "\n[control]\nsocket = %s\n", c->control_socket);
 	for (size_t i = 0; i < c->n_peers; i++) {

@@ -64,6 +64,7 @@ struct config_peer {
 	int port;          /* 0 = not given; else 1..65535, for outbound associations */
 	int line;          /* line of the section header, for messages */
 	unsigned services; /* CONFIG_SVC_* bits this peer may use; default all */
+	int results;       /* [destination NAME] only: 1 = analysis results are sent there */
 };
 
 /* [peer NAME] services = echo,store,find,move,get */
@@ -93,6 +94,15 @@ struct config {
 	enum config_duplicates duplicates; /* default CONFIG_DUP_OVERWRITE */
 	/* [index] */
 	char index_database[PATH_MAX]; /* SQLite file, default <storage_path>/index.sqlite */
+	/* [analysis] */
+	int analysis_enabled;        /* 1 = analyse complete series (default) */
+	int analysis_workers;        /* worker threads, 1..64; 0 = one per core (default) */
+	int stable_seconds;          /* quiet time before a series is analysed, default 10 */
+	char analysis_model[PATH_MAX]; /* model manifest; "" = the bundled model */
+	int analysis_gsps;           /* 1 = also write a presentation state (default) */
+	/* [destination NAME] sections: where results go (C-STORE SCU) */
+	struct config_peer *dests;   /* owned; ae_title, host, port, results */
+	size_t n_dests;
 	/* [query] */
 	int max_matches;             /* C-FIND responses per query, 1..1000000, default 10000 */
 	int pn_case_insensitive;     /* 1 = person names match ignoring case (default) */

@@ -53,6 +53,10 @@ duplicates = ${DUPLICATES:-overwrite}
 database = $T/data/index.sqlite
 ${EXTRA_CONFIG:-}
 CONF
+	# Tests that are not about analysis run without it (no model load, no worker threads).
+	if [ "${ANALYSIS:-no}" != yes ]; then
+		printf '\n[analysis]\nenabled = no\n' >> "$T/dicomaid.conf"
+	fi
 }
 
 # start_daemon: writes the config (unless WRITE_CONFIG=no) and waits until it listens.

@@ -1,7 +1,7 @@
 #!/bin/bash
 # The man pages are lint-clean (mandoc -T lint -W warning), and every configuration key
 # the parser accepts (config_known_keys) is documented in dicomaid.conf(5) under its own
-# section, as ".It Cm KEY".
+# section, as ".It Cm KEY" (or ".It Cm KEY1 , KEY2").
 set -euo pipefail
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
@@ -24,7 +24,12 @@ for k in $keys; do
 	# Lines of the ".Ss [SECTION" subsection up to the next .Ss or .Sh.
 	if ! awk -v sec="[$sec" -v key="$key" '
 		/^\.S[sh] / { inside = index($0, ".Ss " sec) == 1 && (substr($0, length(".Ss " sec) + 1, 1) ~ /[] ]/) }
-		inside && ($0 == ".It Cm " key || index($0, ".It Cm " key " ") == 1) { found = 1 }
+		# ".It Cm KEY No (...)" or several keys: ".It Cm a , b , c No (...)"
+		inside && index($0, ".It Cm ") == 1 {
+			names = substr($0, 8); sub(/ No .*/, "", names)
+			n = split(names, k, / , /)
+			for (i = 1; i <= n; i++) if (k[i] == key) found = 1
+		}
 		END { exit !found }' "$conf5"; then
 		echo "not documented in dicomaid.conf(5): [$sec] $key" >&2
 		missing=$((missing + 1))

@@ -488,7 +488,7 @@ Test(config, known_keys)
 	size_t n = 0;
 	for (; config_known_keys[n]; n++)
 		cr_expect_not_null(strchr(config_known_keys[n], '.'), "%s", config_known_keys[n]);
-	cr_expect_eq(n, 21);
+	cr_expect_eq(n, 30);
 	cr_expect_str_eq(config_known_keys[0], "server.ae_title");
 	bool found_peer = false;
 	for (size_t i = 0; i < n; i++)
@@ -690,5 +690,39 @@ Test(config, peer_services_and_query)
 	close(fd);
 	cr_expect_eq(config_load(path, &c, err, sizeof err), -1);
 	cr_expect(strstr(err, ":3: peer.services: 'find,print' is not a list") != NULL, "%s", err);
+	unlink(path);
+}
+
+Test(config, analysis_and_destinations)
+{
+	char path[] = "/tmp/cfgtest.XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert(fd >= 0);
+	const char *text = "[analysis]\nworkers = 2\nstable_seconds = 3\ngsps = no\n"
+			   "[destination pacs]\nae_title = PACS\nhost = 127.0.0.1\nport = 104\n"
+			   "[destination archive]\nae_title = ARCH\nhost = localhost\nport = 11113\n"
+			   "results = no\n";
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	struct config c;
+	char err[256];
+	cr_assert_eq(config_load(path, &c, err, sizeof err), 0, "%s", err);
+	cr_expect_eq(c.analysis_workers, 2);
+	cr_expect_eq(c.stable_seconds, 3);
+	cr_expect_eq(c.analysis_gsps, 0);
+	cr_expect_eq(c.analysis_enabled, 1);
+	cr_assert_eq(c.n_dests, 2);
+	cr_expect_str_eq(c.dests[0].ae_title, "PACS");
+	cr_expect_eq(c.dests[0].results, 1);
+	cr_expect_eq(c.dests[1].port, 11113);
+	cr_expect_eq(c.dests[1].results, 0);
+	cr_expect_eq(c.n_peers, 0, "destinations are not peers");
+	config_free(&c);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	const char *bad = "[destination pacs]\nae_title = PACS\nhost = 127.0.0.1\n";
+	cr_assert_eq(write(fd, bad, strlen(bad)), (ssize_t)strlen(bad));
+	close(fd);
+	cr_expect_eq(config_load(path, &c, err, sizeof err), -1);
+	cr_expect(strstr(err, ":1: [destination pacs] has no port") != NULL, "%s", err);
 	unlink(path);
 }

@@ -1,0 +1,258 @@
+#!/usr/bin/python3
+"""Train dicomaid's brain-tumour detector (tools/detnet.py) on simulated slices, on CPU.
+
+Single process:
+  nice -n 19 /usr/bin/python3 tools/train_detector.py --out runs/r1 --minutes 55
+Data parallel (torch.distributed DDP, gloo backend; one process per core):
+  nice -n 19 torchrun --nproc_per_node=2 --redirects 1 --tee 1 --log_dir runs/r1/torchrun \
+      tools/train_detector.py --out runs/r1 --minutes 55
+  (--redirects 1 --tee 1: Debian's torch 1.13 torchrun under Python 3.11 cannot parse its own
+  default "--redirects 0"; any other value works.)
+
+Every process draws its own stream of simulated studies (tools/sim, split "train": Colin27
+anatomy, randomised T1c-like and T2-like contrasts, pose, elastic deformation, resolution, bias,
+noise, mass effect) through a DataLoader worker; nothing is written to disk.  The schedule is
+by wall time (--minutes): linear warm-up, then cosine decay to 2 % of --lr, so a run of any
+length ends annealed.  Rank 0 writes OUT/last.pt every --ckpt-minutes, validates on whole
+simulated studies (splits standard and standard-t2, seeds 500000.., never the held-out anatomy)
+every --val-minutes and at the end, keeps OUT/best.pt by the validation metric (mean of study
+AUC, lesion sensitivity at 1 FP/study, type accuracy and box IoU of hits, over both splits),
+and writes OUT/summary.json and OUT/log.jsonl.
+
+Export the result with tools/export_detector.py --ckpt OUT/best.pt.
+"""
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.distributed as dist  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+import detnet  # noqa: E402
+from tools.sim import decode as sdec  # noqa: E402
+from tools.sim import slices as sslices  # noqa: E402
+
+DECODE = dict(peak_threshold=0.10, nms_kernel=3, max_peaks=8, link_overlap=0.30, link_gap=1,
+              min_slices=1, stride=4)
+
+
+class Stream(torch.utils.data.IterableDataset):
+    def __init__(self, seed, crop):
+        self.seed = seed
+        self.crop = crop
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        wid = info.id if info is not None else 0
+        torch.set_num_threads(1)
+        for s in sslices.stream(self.seed * 100 + wid, crop_size=self.crop):
+            yield tuple(torch.from_numpy(np.ascontiguousarray(a)) for a in s)
+
+
+def focal_loss(logits, gt):
+    """CenterNet's penalty-reduced focal loss on sigmoid(logits)."""
+    p = torch.sigmoid(logits).clamp(1e-4, 1 - 1e-4)
+    pos = gt.eq(1).float()
+    neg = 1.0 - pos
+    pl = torch.log(p) * (1 - p) ** 2 * pos
+    nl = torch.log(1 - p) * p ** 2 * (1 - gt) ** 4 * neg
+    npos = pos.sum().clamp(min=1.0)
+    return -(pl.sum() + nl.sum()) / npos
+
+
+def gather(feat, ind):
+    n, c = feat.shape[:2]
+    f = feat.view(n, c, -1).permute(0, 2, 1)
+    return f.gather(1, ind.unsqueeze(2).expand(-1, -1, c))
+
+
+def losses(out, hm, ind, wh, off, mask, w_size=0.1):
+    h, s, o = out
+    lh = focal_loss(h, hm)
+    m = mask.unsqueeze(2)
+    npos = mask.sum().clamp(min=1.0)
+    ls = (F.l1_loss(gather(s, ind) * m, wh * m, reduction="sum")) / npos
+    lo = (F.l1_loss(gather(o, ind) * m, off * m, reduction="sum")) / npos
+    return lh + w_size * ls + lo, (lh.item(), ls.item(), lo.item())
+
+
+@torch.no_grad()
+def validate(net, vset, bs=16):
+    net.eval()
+    studies = []
+    for x, true in vset:
+        per = []
+        for i in range(0, len(x), bs):
+            h, s, o = net(torch.from_numpy(x[i:i + bs].astype(np.float32)))
+            h = torch.sigmoid(h).numpy()
+            s, o = s.numpy(), o.numpy()
+            for j in range(len(h)):
+                per.append(sdec.decode_slice(h[j], s[j], o[j], DECODE))
+        studies.append((sdec.link(per, DECODE), true))
+    net.train()
+    return studies
+
+
+def metric_of(res):
+    vals = []
+    for r in res.values():
+        a = r["auc"] if not math.isnan(r["auc"]) else 0.5
+        vals.append((a + r["sens@1fp"] + r["type_acc"] + r["mean_iou"]) / 4.0)
+    return float(np.mean(vals))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--minutes", type=float, default=55.0, help="wall-time budget of the training loop")
+    ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: no limit)")
+    ap.add_argument("--batch", type=int, default=16, help="global batch (split over processes)")
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--wd", type=float, default=1e-4)
+    ap.add_argument("--warmup", type=int, default=150)
+    ap.add_argument("--crop", type=int, default=192, help="train on random crops of this size (multiple of 32; "
+                    "256 = whole slices); validation always uses whole slices")
+    ap.add_argument("--w-size", type=float, default=0.1)
+    ap.add_argument("--widths", default="16,24,48,96,160")
+    ap.add_argument("--dec", type=int, default=40)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads per process (0: 2 / world)")
+    ap.add_argument("--workers", type=int, default=1, help="data worker processes per rank")
+    ap.add_argument("--ckpt-minutes", type=float, default=4.0)
+    ap.add_argument("--val-minutes", type=float, default=15.0)
+    ap.add_argument("--val-studies", type=int, default=8, help="per validation split")
+    ap.add_argument("--resume", help="checkpoint to start from (weights only)")
+    a = ap.parse_args(argv)
+
+    distributed = "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1
+    if distributed:
+        dist.init_process_group("gloo")
+        rank, world = dist.get_rank(), dist.get_world_size()
+    else:
+        rank, world = 0, 1
+    torch.set_num_threads(a.threads or max(1, 2 // world))
+    torch.manual_seed(a.seed)
+    os.makedirs(a.out, exist_ok=True)
+    cfg = {"widths": [int(x) for x in a.widths.split(",")], "dec": a.dec}
+    net = detnet.build(cfg)
+    if a.resume:
+        net.load_state_dict(torch.load(a.resume, map_location="cpu")["model"])
+    model = torch.nn.parallel.DistributedDataParallel(net) if distributed else net
+    opt = torch.optim.AdamW(net.parameters(), lr=a.lr, weight_decay=a.wd)
+    per_rank = max(1, a.batch // world)
+    loader = torch.utils.data.DataLoader(Stream(a.seed * 1000 + rank, a.crop), batch_size=per_rank,
+                                         num_workers=a.workers, prefetch_factor=4 if a.workers else 2,
+                                         persistent_workers=a.workers > 0)
+    log = open(os.path.join(a.out, "log.jsonl"), "a") if rank == 0 else None
+    vset = None
+    if rank == 0 and a.val_studies > 0:
+        t = time.time()
+        vset = {sp: sslices.validation_set(sp, range(500000, 500000 + a.val_studies))
+                for sp in ("standard", "standard-t2")}
+        print("validation set: %d studies in %.0f s" % (2 * a.val_studies, time.time() - t), flush=True)
+    if distributed:
+        dist.barrier()
+    best = -1.0
+    t0 = time.time()
+    last_ck = last_val = t0
+    budget = a.minutes * 60.0
+    step = 0
+    run = np.zeros(3)
+    summary = {}
+
+    def save(path, extra=None):
+        ck = {"model": net.state_dict(), "cfg": cfg, "step": step, "args": vars(a),
+              "minutes": (time.time() - t0) / 60.0, "decode": {k: v for k, v in DECODE.items() if k != "stride"}}
+        ck.update(extra or {})
+        torch.save(ck, path + ".tmp")
+        os.replace(path + ".tmp", path)
+
+    def do_val():
+        res = {sp: sdec.evaluate(validate(net, v)) for sp, v in vset.items()}
+        return res, metric_of(res)
+
+    it = iter(loader)
+    while True:
+        frac = (time.time() - t0) / budget
+        flag = torch.tensor([frac, 1.0 if (frac >= 1.0 or (a.max_steps and step >= a.max_steps)) else 0.0])
+        if distributed:
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        frac, stop = float(flag[0]), flag[1] > 0
+        if stop:
+            break
+        lr = a.lr * min(1.0, (step + 1) / a.warmup) * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        x, hm, ind, wh, off, mask = next(it)
+        out = model(x)
+        loss, parts = losses(out, hm, ind, wh, off, mask, a.w_size)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 10.0)
+        opt.step()
+        step += 1
+        run = 0.98 * run + 0.02 * np.array(parts) if step > 1 else np.array(parts)
+        now = time.time()
+        if rank == 0:
+            if step % 20 == 0:
+                rec = {"step": step, "min": round((now - t0) / 60, 2), "lr": lr, "hm": run[0], "size": run[1],
+                       "off": run[2], "slices_per_s": round(step * a.batch / (now - t0), 2)}
+                log.write(json.dumps(rec) + "\n")
+                log.flush()
+                print(json.dumps(rec), flush=True)
+            if now - last_ck >= a.ckpt_minutes * 60:
+                save(os.path.join(a.out, "last.pt"))
+                last_ck = now
+            if vset is not None and now - last_val >= a.val_minutes * 60:
+                res, m = do_val()
+                rec = {"step": step, "min": round((time.time() - t0) / 60, 2), "val": res, "metric": m}
+                log.write(json.dumps(rec) + "\n")
+                log.flush()
+                print(json.dumps(rec), flush=True)
+                if m > best:
+                    best = m
+                    save(os.path.join(a.out, "best.pt"), {"val": res, "metric": m})
+                last_val = time.time()
+    if rank == 0:
+        save(os.path.join(a.out, "last.pt"))
+        if vset is not None:
+            res, m = do_val()
+            rec = {"step": step, "min": round((time.time() - t0) / 60, 2), "val": res, "metric": m, "final": True}
+            log.write(json.dumps(rec) + "\n")
+            print(json.dumps(rec), flush=True)
+            if m >= best:
+                best = m
+                save(os.path.join(a.out, "best.pt"), {"val": res, "metric": m})
+        summary = {"steps": step, "minutes": round((time.time() - t0) / 60, 2), "best_metric": best,
+                   "world": world, "args": vars(a)}
+        with open(os.path.join(a.out, "summary.json"), "w") as f:
+            json.dump(summary, f, indent=1)
+        print(json.dumps(summary), flush=True)
+    if distributed:
+        # DDP keeps replicas identical; check it (one number per rank)
+        chk = torch.tensor([float(sum(p.double().sum() for p in net.parameters()))], dtype=torch.float64)
+        allc = [torch.zeros_like(chk) for _ in range(world)]
+        dist.all_gather(allc, chk)
+        same = all(abs(float(c) - float(allc[0])) <= 1e-9 * max(1.0, abs(float(allc[0]))) for c in allc)
+        if rank == 0:
+            summary["ddp_params_in_sync"] = bool(same)
+            with open(os.path.join(a.out, "summary.json"), "w") as f:
+                json.dump(summary, f, indent=1)
+            print("ddp: %d ranks, parameters in sync: %s" % (world, same), flush=True)
+        dist.barrier()
+        dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
