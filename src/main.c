@@ -144,9 +144,8 @@ int main(int argc, char **argv)
 		index_close(ix);
 		return 1;
 	}
-	ops_ready(ops);
-
 	pipeline_start(&srv);
+	ops_ready(ops);
 
 	uv_run(loop, UV_RUN_DEFAULT);
 

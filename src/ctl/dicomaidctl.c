@@ -34,7 +34,7 @@ enum exit_code {
 	EXIT_USAGE = 2,       /* bad command line */
 	EXIT_NOT_RUNNING = 3, /* no daemon on the control socket */
 	EXIT_NOT_FOUND = 4,   /* the study / peer named does not exist */
-	EXIT_UNSUPPORTED = 5, /* not in this build (analysis, deliveries) */
+	EXIT_UNSUPPORTED = 5, /* analysis off, or an index without analysis tables */
 };
 
 #define DEFAULT_CONFIG SYSCONFDIR "/dicomaid/dicomaid.conf"
@@ -52,8 +52,8 @@ static void usage(FILE *f)
 		"  status                          state of the running daemon\n"
 		"  studies [--since DATE] [--patient ID]\n"
 		"                                  studies in the index (received since DATE)\n"
-		"  study UID                       one study: series, instances, analysis\n"
-		"  findings [--positive]           analysis findings\n"
+		"  study UID                       one study: series, analysis, findings\n"
+		"  findings [--positive]           latest analysis of each series, findings\n"
 		"  reanalyze STUDY|SERIES          queue a study or series for analysis again\n"
 		"  retry                           retry failed jobs and deliveries\n"
 		"  echo DESTINATION                C-ECHO a [peer] (by name or AE title)\n"
@@ -176,7 +176,7 @@ static const char *member_text(const struct json_member *m)
 	switch (m->type) {
 	case JSON_TRUE: return "yes";
 	case JSON_FALSE: return "no";
-	case JSON_NULL: return "not in this build";
+	case JSON_NULL: return "unknown";
 	default: return m->value;
 	}
 }
@@ -194,10 +194,15 @@ static const struct { const char *key, *label; } status_labels[] = {
 	{ "max_associations", "associations max" },
 	{ "instances_received", "instances received" },
 	{ "instances_last_minute", "instances last minute" },
-	{ "jobs_queued", "analysis jobs queued" },
-	{ "jobs_running", "analysis jobs running" },
-	{ "jobs_failed", "analysis jobs failed" },
+	{ "analysis_enabled", "analysis enabled" },
+	{ "jobs_pending", "analysis pending" },
+	{ "jobs_running", "analysis running" },
+	{ "jobs_done", "analysis done" },
+	{ "jobs_failed", "analysis failed" },
+	{ "jobs_not_applicable", "analysis not applicable" },
 	{ "deliveries_pending", "deliveries pending" },
+	{ "deliveries_sending", "deliveries sending" },
+	{ "deliveries_sent", "deliveries sent" },
 	{ "deliveries_failed", "deliveries failed" },
 };
 
@@ -278,7 +283,7 @@ static void immutable_uri(const char *path, char *out, size_t cap)
  * reader without write access to the directory (an operator in the dicomaid group)
  * cannot create it. Then, and only then, the file is opened immutable: nobody writes it.
  */
-static int open_index(const struct config *cfg, sqlite3 **out)
+static int open_index(const struct config *cfg, sqlite3 **out, int *schema)
 {
 	sqlite3 *db = NULL;
 	int err = SQLITE_OK, version = -1;
@@ -318,8 +323,13 @@ static int open_index(const struct config *cfg, sqlite3 **out)
 			    cfg->index_database, version, index_schema_latest());
 	}
 	*out = db;
+	if (schema)
+		*schema = version;
 	return EXIT_OK;
 }
+
+/* The analysis tables (analyses, findings, deliveries) arrived with schema version 3. */
+#define SCHEMA_ANALYSIS 3
 
 static const char *col(sqlite3_stmt *st, int i)
 {
@@ -383,7 +393,7 @@ static int cmd_studies(const struct config *cfg, int argc, char **argv)
 		}
 	}
 	sqlite3 *db;
-	int rc = open_index(cfg, &db);
+	int rc = open_index(cfg, &db, NULL);
 	if (rc != EXIT_OK)
 		return rc;
 	static const char sql[] =
@@ -463,13 +473,78 @@ static int cmd_studies(const struct config *cfg, int argc, char **argv)
 	return rc;
 }
 
+/* ---- analysis results ---------------------------------------------------------- */
+
+/* The latest analysis of each series and its findings (sql/003_analysis.sql). */
+static const char q_findings[] =
+	"SELECT lesion, type, code_meaning, probability, centre_x, centre_y, centre_z, "
+	"extent_x, extent_y, extent_z, volume_mm3, slices, tracking_uid "
+	"FROM findings WHERE analysis_ref = ?1 ORDER BY lesion";
+
+static void json_real_or_null(struct jbuf *b, sqlite3_stmt *st, int i)
+{
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		jb_null(b);
+	else
+		jb_real(b, sqlite3_column_double(st, i));
+}
+
+/* Writes the findings of analysis aid: as a JSON array into b, or as text lines. */
+static int emit_findings(sqlite3 *db, int64_t aid, struct jbuf *b, const char *indent)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, q_findings, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, aid);
+	if (opt_json)
+		jb_arr_begin(b);
+	int step;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		if (opt_json) {
+			jb_obj_begin(b);
+			jb_key(b, "lesion"); jb_int(b, sqlite3_column_int64(st, 0));
+			jb_key(b, "type"); jb_str(b, col(st, 1));
+			jb_key(b, "code_meaning"); jb_str(b, col(st, 2));
+			jb_key(b, "probability"); json_real_or_null(b, st, 3);
+			jb_key(b, "centre_mm");
+			jb_arr_begin(b);
+			for (int k = 4; k <= 6; k++)
+				json_real_or_null(b, st, k);
+			jb_arr_end(b);
+			jb_key(b, "extent_mm");
+			jb_arr_begin(b);
+			for (int k = 7; k <= 9; k++)
+				json_real_or_null(b, st, k);
+			jb_arr_end(b);
+			jb_key(b, "volume_mm3"); json_real_or_null(b, st, 10);
+			jb_key(b, "slices"); jb_int(b, sqlite3_column_int64(st, 11));
+			jb_key(b, "tracking_uid"); jb_str(b, col(st, 12));
+			jb_obj_end(b);
+		} else {
+			const char *type = col(st, 1) && *col(st, 1) ? col(st, 1) : "lesion";
+			printf("%s#%lld %s, probability %.2f, centre (%.1f, %.1f, %.1f) mm, "
+			       "%.1f cm3, %lld slices\n", indent, (long long)sqlite3_column_int64(st, 0),
+			       type, sqlite3_column_double(st, 3), sqlite3_column_double(st, 4),
+			       sqlite3_column_double(st, 5), sqlite3_column_double(st, 6),
+			       sqlite3_column_double(st, 10) / 1000.0,
+			       (long long)sqlite3_column_int64(st, 11));
+		}
+	}
+	if (opt_json)
+		jb_arr_end(b);
+	sqlite3_finalize(st);
+	return step == SQLITE_DONE ? 0 : -1;
+}
+
 static int cmd_study(const struct config *cfg, const char *uid)
 {
 	sqlite3 *db;
-	int rc = open_index(cfg, &db);
+	int schema = 0;
+	int rc = open_index(cfg, &db, &schema);
 	if (rc != EXIT_OK)
 		return rc;
-	sqlite3_stmt *st = NULL, *se = NULL;
+	bool have_analysis = schema >= SCHEMA_ANALYSIS;
+	sqlite3_stmt *st = NULL, *se = NULL, *an = NULL;
 	static const char q_study[] =
 		"SELECT s.id, s.study_uid, p.patient_id, p.name, p.birth_date, p.sex, "
 		"s.study_date, s.study_time, s.accession, s.study_id, s.description, "
@@ -477,11 +552,17 @@ static int cmd_study(const struct config *cfg, const char *uid)
 		"FROM studies s JOIN patients p ON s.patient_ref = p.id WHERE s.study_uid = ?1";
 	static const char q_series[] =
 		"SELECT se.series_uid, se.number, se.modality, se.description, count(i.id), "
-		"coalesce(sum(i.file_size), 0), min(i.received_at), max(i.received_at) "
+		"coalesce(sum(i.file_size), 0), min(i.received_at), max(i.received_at), se.id "
 		"FROM series se LEFT JOIN instances i ON i.series_ref = se.id "
 		"WHERE se.study_ref = ?1 GROUP BY se.id ORDER BY se.number, se.series_uid";
+	static const char q_analysis[] =
+		"SELECT id, state, updated_at, study_probability, "
+		"coalesce(lesions, (SELECT count(*) FROM findings f WHERE f.analysis_ref = a.id)), "
+		"last_error, sr_uid, attempts FROM analyses a WHERE series_ref = ?1 "
+		"ORDER BY id DESC LIMIT 1";
 	if (sqlite3_prepare_v2(db, q_study, -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, q_series, -1, &se, NULL) != SQLITE_OK) {
+	    sqlite3_prepare_v2(db, q_series, -1, &se, NULL) != SQLITE_OK ||
+	    (have_analysis && sqlite3_prepare_v2(db, q_analysis, -1, &an, NULL) != SQLITE_OK)) {
 		rc = fail(EXIT_FAILED, "index query: %s", sqlite3_errmsg(db));
 		goto out;
 	}
@@ -512,9 +593,6 @@ static int cmd_study(const struct config *cfg, const char *uid)
 		jb_key(&b, "description"); jb_str(&b, col(st, 10));
 		jb_key(&b, "received_first"); jb_str(&b, fmt_ms(sqlite3_column_int64(st, 11), t1));
 		jb_key(&b, "received_last"); jb_str(&b, fmt_ms(sqlite3_column_int64(st, 12), t2));
-		/* No analysis in this build: null, not an empty list (nothing was looked at). */
-		jb_key(&b, "analysis"); jb_null(&b);
-		jb_key(&b, "findings"); jb_null(&b);
 		jb_key(&b, "series");
 		jb_arr_begin(&b);
 	} else {
@@ -524,15 +602,26 @@ static int cmd_study(const struct config *cfg, const char *uid)
 		printf("study date  %s %s\n", col(st, 6) ? col(st, 6) : "-", col(st, 7) ? col(st, 7) : "");
 		printf("accession   %s\n", col(st, 8) ? col(st, 8) : "-");
 		printf("description %s\n", col(st, 10) ? col(st, 10) : "-");
-		printf("received    %s .. %s\n", fmt_ms(sqlite3_column_int64(st, 11), t1),
+		printf("received    %s .. %s\n\n", fmt_ms(sqlite3_column_int64(st, 11), t1),
 		       fmt_ms(sqlite3_column_int64(st, 12), t2));
-		printf("analysis    not in this build\n");
-		printf("findings    not in this build\n\n");
-		printf("%6s %-4s %9s %12s  %-24s %s\n", "NUMBER", "MOD", "INSTANCES", "BYTES",
-		       "DESCRIPTION", "SERIES UID");
+		printf("%6s %-4s %9s %12s  %-16s %s\n", "NUMBER", "MOD", "INSTANCES", "BYTES",
+		       "ANALYSIS", "SERIES UID");
 	}
 	sqlite3_bind_int64(se, 1, sqlite3_column_int64(st, 0));
 	while ((step = sqlite3_step(se)) == SQLITE_ROW) {
+		/* The series' latest analysis, if any. */
+		bool analysed = false;
+		if (an) {
+			sqlite3_reset(an);
+			sqlite3_bind_int64(an, 1, sqlite3_column_int64(se, 8));
+			int as = sqlite3_step(an);
+			if (as != SQLITE_ROW && as != SQLITE_DONE) {
+				rc = fail(EXIT_FAILED, "index query: %s", sqlite3_errmsg(db));
+				jb_free(&b);
+				goto out;
+			}
+			analysed = as == SQLITE_ROW;
+		}
 		if (opt_json) {
 			jb_obj_begin(&b);
 			jb_key(&b, "series_uid"); jb_str(&b, col(se, 0));
@@ -545,13 +634,46 @@ static int cmd_study(const struct config *cfg, const char *uid)
 			jb_key(&b, "description"); jb_str(&b, col(se, 3));
 			jb_key(&b, "instances"); jb_int(&b, sqlite3_column_int64(se, 4));
 			jb_key(&b, "bytes"); jb_int(&b, sqlite3_column_int64(se, 5));
+			/* null: never analysed (or no analysis tables in this index) */
+			jb_key(&b, "analysis");
+			if (!analysed) {
+				jb_null(&b);
+			} else {
+				jb_obj_begin(&b);
+				jb_key(&b, "state"); jb_str(&b, col(an, 1));
+				jb_key(&b, "updated"); jb_str(&b, fmt_ms(sqlite3_column_int64(an, 2), t1));
+				jb_key(&b, "attempts"); jb_int(&b, sqlite3_column_int64(an, 7));
+				jb_key(&b, "study_probability"); json_real_or_null(&b, an, 3);
+				jb_key(&b, "lesions"); jb_int(&b, sqlite3_column_int64(an, 4));
+				jb_key(&b, "error"); jb_str(&b, col(an, 5));
+				jb_key(&b, "sr_uid"); jb_str(&b, col(an, 6));
+				jb_key(&b, "findings");
+				if (emit_findings(db, sqlite3_column_int64(an, 0), &b, "") < 0) {
+					rc = fail(EXIT_FAILED, "index query: %s", sqlite3_errmsg(db));
+					jb_free(&b);
+					goto out;
+				}
+				jb_obj_end(&b);
+			}
 			jb_obj_end(&b);
 		} else {
-			printf("%6s %-4s %9lld %12lld  %-24.24s %s\n",
+			char state[40] = "-";
+			if (analysed && strcmp(col(an, 1), "done") == 0)
+				snprintf(state, sizeof state, "done, %lld found",
+					 (long long)sqlite3_column_int64(an, 4));
+			else if (analysed)
+				snprintf(state, sizeof state, "%s", col(an, 1));
+			printf("%6s %-4s %9lld %12lld  %-16s %s\n",
 			       col(se, 1) ? col(se, 1) : "-", col(se, 2) ? col(se, 2) : "-",
 			       (long long)sqlite3_column_int64(se, 4),
-			       (long long)sqlite3_column_int64(se, 5), col(se, 3) ? col(se, 3) : "",
-			       col(se, 0));
+			       (long long)sqlite3_column_int64(se, 5), state, col(se, 0));
+			if (analysed && col(an, 5) && *col(an, 5))
+				printf("%6s %s\n", "", col(an, 5));
+			if (analysed && emit_findings(db, sqlite3_column_int64(an, 0), &b,
+						       "         ") < 0) {
+				rc = fail(EXIT_FAILED, "index query: %s", sqlite3_errmsg(db));
+				goto out;
+			}
 		}
 	}
 	if (step != SQLITE_DONE) {
@@ -565,30 +687,101 @@ static int cmd_study(const struct config *cfg, const char *uid)
 		rc = emit(&b);
 	} else {
 		jb_free(&b);
+		if (!have_analysis)
+			printf("(this index has no analysis tables: schema %d)\n", schema);
 	}
 out:
 	sqlite3_finalize(st);
 	sqlite3_finalize(se);
+	sqlite3_finalize(an);
 	sqlite3_close(db);
 	return rc;
 }
 
-/* Findings are written by the analysis pipeline, which this build does not have. */
+/* The latest completed analysis of every series, with its findings; --positive keeps those
+ * that found something. */
 static int cmd_findings(const struct config *cfg, int argc, char **argv)
 {
-	for (int i = 0; i < argc; i++)
+	bool positive = false;
+	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--positive") != 0)
 			return fail(EXIT_USAGE, "findings: unexpected '%s' (--positive)", argv[i]);
+		positive = true;
+	}
 	sqlite3 *db;
-	int rc = open_index(cfg, &db);
+	int schema = 0;
+	int rc = open_index(cfg, &db, &schema);
 	if (rc != EXIT_OK)
 		return rc;
+	if (schema < SCHEMA_ANALYSIS) {
+		sqlite3_close(db);
+		return fail(EXIT_UNSUPPORTED, "%s has no analysis tables (schema %d; a dicomaid "
+			    "with analysis upgrades it when it starts)", cfg->index_database, schema);
+	}
+	static const char sql[] =
+		"SELECT a.id, st.study_uid, se.series_uid, p.patient_id, se.modality, a.updated_at, "
+		"a.model_uid, a.study_probability, "
+		"coalesce(a.lesions, (SELECT count(*) FROM findings f WHERE f.analysis_ref = a.id)) AS n, "
+		"a.sr_uid "
+		"FROM analyses a JOIN series se ON a.series_ref = se.id "
+		"JOIN studies st ON se.study_ref = st.id JOIN patients p ON st.patient_ref = p.id "
+		"WHERE a.state = 'done' AND a.id = (SELECT max(a2.id) FROM analyses a2 "
+		"  WHERE a2.series_ref = a.series_ref AND a2.state = 'done') "
+		"AND (?1 = 0 OR n > 0) "
+		"ORDER BY a.updated_at DESC, a.id DESC";
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		rc = fail(EXIT_FAILED, "index query: %s", sqlite3_errmsg(db));
+		sqlite3_close(db);
+		return rc;
+	}
+	sqlite3_bind_int(st, 1, positive);
+	struct jbuf b;
+	jb_init(&b);
+	jb_arr_begin(&b);
+	int step;
+	unsigned n = 0;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		char t[32];
+		n++;
+		if (opt_json) {
+			jb_obj_begin(&b);
+			jb_key(&b, "study_uid"); jb_str(&b, col(st, 1));
+			jb_key(&b, "series_uid"); jb_str(&b, col(st, 2));
+			jb_key(&b, "patient_id"); jb_str(&b, col(st, 3));
+			jb_key(&b, "modality"); jb_str(&b, col(st, 4));
+			jb_key(&b, "analysed"); jb_str(&b, fmt_ms(sqlite3_column_int64(st, 5), t));
+			jb_key(&b, "model_uid"); jb_str(&b, col(st, 6));
+			jb_key(&b, "study_probability"); json_real_or_null(&b, st, 7);
+			jb_key(&b, "lesions"); jb_int(&b, sqlite3_column_int64(st, 8));
+			jb_key(&b, "sr_uid"); jb_str(&b, col(st, 9));
+			jb_key(&b, "findings");
+			if (emit_findings(db, sqlite3_column_int64(st, 0), &b, "") < 0)
+				break;
+			jb_obj_end(&b);
+		} else {
+			printf("%s  %-16s %lld found (p=%.2f)  study %s series %s\n",
+			       fmt_ms(sqlite3_column_int64(st, 5), t),
+			       col(st, 3) && *col(st, 3) ? col(st, 3) : "-",
+			       (long long)sqlite3_column_int64(st, 8), sqlite3_column_double(st, 7),
+			       col(st, 1), col(st, 2));
+			if (emit_findings(db, sqlite3_column_int64(st, 0), &b, "    ") < 0)
+				break;
+		}
+	}
+	jb_arr_end(&b);
+	if (step != SQLITE_DONE) {
+		rc = fail(EXIT_FAILED, "index query: %s", sqlite3_errmsg(db));
+		jb_free(&b);
+	} else if (opt_json) {
+		rc = emit(&b);
+	} else {
+		jb_free(&b);
+		printf("(%u %s)\n", n, n == 1 ? "analysis" : "analyses");
+	}
+	sqlite3_finalize(st);
 	sqlite3_close(db);
-	if (opt_json)
-		printf("{\"ok\":false,\"code\":\"%s\",\"error\":\"no analysis in this build\"}\n",
-		       CTL_CODE_UNSUPPORTED);
-	return fail(EXIT_UNSUPPORTED, "no analysis in this build: the index has no findings "
-		    "(dicomaid %s stores and serves studies only)", PACKAGE_VERSION);
+	return rc;
 }
 
 /* ---- main ------------------------------------------------------------------------ */

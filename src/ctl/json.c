@@ -5,6 +5,7 @@
 #include "ctl/json.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +152,18 @@ void jb_int(struct jbuf *b, int64_t v)
 	char t[32];
 	before_value(b);
 	snprintf(t, sizeof t, "%" PRId64, v);
+	put(b, t, strlen(t));
+}
+
+void jb_real(struct jbuf *b, double v)
+{
+	if (!isfinite(v)) {
+		jb_null(b);
+		return;
+	}
+	char t[40];
+	before_value(b);
+	snprintf(t, sizeof t, "%.6g", v);
 	put(b, t, strlen(t));
 }
 

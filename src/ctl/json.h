@@ -38,6 +38,8 @@ void jb_key(struct jbuf *b, const char *key);
  * caller passes UTF-8); control characters, '"' and '\\' are escaped. */
 void jb_str(struct jbuf *b, const char *s);
 void jb_int(struct jbuf *b, int64_t v);
+/* A number with 6 significant digits; NaN and infinities (not JSON) are written null. */
+void jb_real(struct jbuf *b, double v);
 void jb_bool(struct jbuf *b, bool v);
 void jb_null(struct jbuf *b);
 /* Appends raw text (no comma logic): for a newline between documents. */

@@ -2,8 +2,9 @@
 # activation (libctl.a, linked into src/dicomaid), and the dicomaidctl client.
 noinst_LIBRARIES += src/ctl/libctl.a
 src_ctl_libctl_a_SOURCES = src/ctl/json.c src/ctl/json.h src/ctl/proto.c src/ctl/proto.h \
-	src/ctl/ops.c src/ctl/ops.h src/ctl/sd.c src/ctl/sd.h
-src_ctl_libctl_a_CFLAGS = $(AM_CFLAGS) $(UV_CFLAGS) $(INIH_CFLAGS) $(SYSTEMD_CFLAGS)
+	src/ctl/ops.c src/ctl/ops.h src/ctl/sd.c src/ctl/sd.h \
+	src/ctl/admin.c src/ctl/admin.h
+src_ctl_libctl_a_CFLAGS = $(AM_CFLAGS) $(UV_CFLAGS) $(INIH_CFLAGS) $(SQLITE_CFLAGS) $(SYSTEMD_CFLAGS)
 
 bin_PROGRAMS += src/dicomaidctl
 src_dicomaidctl_SOURCES = src/ctl/dicomaidctl.c

@@ -24,16 +24,21 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "ctl/admin.h"
 #include "ctl/json.h"
 #include "ctl/proto.h"
 #include "ctl/sd.h"
+#include "dicom/uid.h"
+#include "net/assoc.h"
 #include "net/scu.h"
 #include "net/server.h"
+#include "storage/jobs.h"
 #include "util/log.h"
 
 #define RATE_WINDOW 60 /* seconds of history for "the last minute" */
 #define VERIFICATION_SOP_CLASS "1.2.840.10008.1.1" /* PS3.4 A.4 */
 #define ECHO_TIMEOUT_S 10
+#define COUNTS_EVERY 5 /* seconds between queue-depth refreshes for STATUS= */
 /* Answers queued to a client that does not read them: past this, its requests wait. */
 #define MAX_QUEUED_BYTES (256u * 1024)
 
@@ -52,6 +57,9 @@ struct ops {
 	uint64_t samples[RATE_WINDOW + 1]; /* instances_stored at each of the last seconds */
 	unsigned n_samples, next_sample;
 	char last_status[256];             /* last STATUS= sent */
+	struct jobs_counts counts;         /* queue depths, refreshed every COUNTS_EVERY s */
+	bool counts_valid, counts_busy;
+	unsigned ticks;
 	uint64_t echo_id;                  /* for scu=N log ids of echoes */
 };
 
@@ -86,20 +94,30 @@ static uint64_t instances_last_minute(const struct ops *o)
 
 static void send_status(struct ops *o)
 {
-	char st[256];
+	char st[256], q[128] = "";
+	if (o->counts_valid)
+		snprintf(q, sizeof q, "; analysis %lld pending, %lld running, %lld failed; "
+			 "deliveries %lld pending, %lld failed",
+			 (long long)o->counts.pending, (long long)o->counts.running,
+			 (long long)o->counts.failed, (long long)o->counts.deliveries_pending,
+			 (long long)o->counts.deliveries_failed);
 	snprintf(st, sizeof st, "%s%u associations, %llu instances received, %llu in the last "
-		 "minute", o->srv->stopping ? "Stopping: " : "",
+		 "minute%s", o->srv->stopping ? "Stopping: " : "",
 		 o->srv->n_established, (unsigned long long)o->srv->instances_stored,
-		 (unsigned long long)instances_last_minute(o));
+		 (unsigned long long)instances_last_minute(o), q);
 	if (strcmp(st, o->last_status) != 0) {
 		systemd_notify("STATUS=%s", st);
 		memcpy(o->last_status, st, sizeof st);
 	}
 }
 
+static void queue_db(struct ops *o, struct conn *c, int kind, const char *uid);
+
 static void on_tick(uv_timer_t *t)
 {
 	struct ops *o = t->data;
+	if (o->ticks++ % COUNTS_EVERY == 0 && !o->counts_busy && !o->srv->stopping)
+		queue_db(o, NULL, 0, NULL);
 	o->samples[o->next_sample] = o->srv->instances_stored;
 	o->next_sample = (o->next_sample + 1) % (RATE_WINDOW + 1);
 	if (o->n_samples < RATE_WINDOW + 1)
@@ -216,7 +234,39 @@ static void reply_error(struct conn *c, const char *code, const char *fmt, ...)
 
 /* ---- commands -------------------------------------------------------------------- */
 
-static void cmd_status(struct conn *c)
+/* ---- index work (threadpool) ------------------------------------------------------ */
+
+enum db_kind { DB_COUNTS = 0, DB_REANALYZE, DB_RETRY };
+
+struct db_op {
+	uv_work_t w;
+	struct ops *o;
+	struct conn *c;                    /* NULL: a refresh for STATUS= */
+	enum db_kind kind;
+	char uid[65];
+	int rc;
+	struct jobs_counts counts;
+	int n1, n2;
+};
+
+static void db_run(uv_work_t *req)
+{
+	struct db_op *op = (struct db_op *)req;
+	struct index *ix = op->o->srv->index;
+	switch (op->kind) {
+	case DB_COUNTS:
+		op->rc = jobs_counts(ix, &op->counts);
+		break;
+	case DB_REANALYZE:
+		op->rc = admin_reanalyze(ix, op->uid, &op->n1);
+		break;
+	case DB_RETRY:
+		op->rc = admin_retry(ix, (int64_t)now_ms(), &op->n1, &op->n2);
+		break;
+	}
+}
+
+static void status_reply(struct conn *c, const struct jobs_counts *jc)
 {
 	struct ops *o = c->o;
 	struct server *srv = o->srv;
@@ -247,19 +297,120 @@ static void cmd_status(struct conn *c)
 	jb_int(&b, (int64_t)srv->instances_stored);
 	jb_key(&b, "instances_last_minute");
 	jb_int(&b, (int64_t)instances_last_minute(o));
-	/* No analysis queue and no result delivery in this build: null, not zero. */
-	jb_key(&b, "jobs_queued");
-	jb_null(&b);
-	jb_key(&b, "jobs_running");
-	jb_null(&b);
-	jb_key(&b, "jobs_failed");
-	jb_null(&b);
-	jb_key(&b, "deliveries_pending");
-	jb_null(&b);
-	jb_key(&b, "deliveries_failed");
-	jb_null(&b);
+	jb_key(&b, "analysis_enabled");
+	jb_bool(&b, srv->cfg->analysis_enabled != 0);
+	/* Queue depths by state (storage/jobs.h); null when the index could not be read. */
+	static const char *const keys[] = {
+		"jobs_pending", "jobs_running", "jobs_done", "jobs_failed", "jobs_not_applicable",
+		"deliveries_pending", "deliveries_sending", "deliveries_sent", "deliveries_failed",
+	};
+	int64_t v[] = { 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+	if (jc) {
+		int64_t w[] = { jc->pending, jc->running, jc->done, jc->failed, jc->not_applicable,
+				jc->deliveries_pending, jc->deliveries_sending, jc->deliveries_sent,
+				jc->deliveries_failed };
+		memcpy(v, w, sizeof v);
+	}
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		jb_key(&b, keys[i]);
+		if (jc)
+			jb_int(&b, v[i]);
+		else
+			jb_null(&b);
+	}
 	jb_obj_end(&b);
 	conn_reply(c, &b);
+}
+
+static void db_done(uv_work_t *req, int status)
+{
+	struct db_op *op = (struct db_op *)req;
+	struct ops *o = op->o;
+	struct conn *c = op->c;
+	if (status < 0 && op->rc == 0)
+		op->rc = status;
+	if (op->kind == DB_COUNTS && op->rc == 0) {
+		o->counts = op->counts;
+		o->counts_valid = true;
+	}
+	if (!c) {
+		o->counts_busy = false;
+		if (op->rc == 0)
+			send_status(o);
+		else
+			log_warn("event=queue_counts_failed err=\"%s\"", strerror(-op->rc));
+		free(op);
+		return;
+	}
+	if (op->kind == DB_COUNTS) {
+		if (op->rc < 0)
+			log_warn("event=queue_counts_failed err=\"%s\"", strerror(-op->rc));
+		status_reply(c, op->rc == 0 ? &op->counts : NULL);
+	} else if (op->rc == -ENOENT) {
+		reply_error(c, CTL_CODE_NOT_FOUND, "no study or series %s in the index", op->uid);
+	} else if (op->rc < 0) {
+		reply_error(c, CTL_CODE_FAILED, "index: %s", strerror(-op->rc));
+	} else {
+		struct jbuf b;
+		jb_init(&b);
+		jb_obj_begin(&b);
+		jb_key(&b, "ok");
+		jb_bool(&b, true);
+		if (op->kind == DB_REANALYZE) {
+			log_notice("event=ctl_reanalyze uid=%s series=%d", op->uid, op->n1);
+			jb_key(&b, "uid");
+			jb_str(&b, op->uid);
+			jb_key(&b, "series");
+			jb_int(&b, op->n1);
+		} else {
+			log_notice("event=ctl_retry jobs=%d deliveries=%d", op->n1, op->n2);
+			jb_key(&b, "jobs");
+			jb_int(&b, op->n1);
+			jb_key(&b, "deliveries");
+			jb_int(&b, op->n2);
+		}
+		jb_obj_end(&b);
+		conn_reply(c, &b);
+	}
+	free(op);
+	c->busy = false;
+	if (!c->closing)
+		conn_process(c);
+	conn_unref(c);
+}
+
+/* Runs kind on the threadpool; with c, c waits for the answer (busy). */
+static void queue_db(struct ops *o, struct conn *c, int kind, const char *uid)
+{
+	struct db_op *op = calloc(1, sizeof *op);
+	if (!op) {
+		if (c)
+			reply_error(c, CTL_CODE_FAILED, "out of memory");
+		return;
+	}
+	op->o = o;
+	op->c = c;
+	op->kind = (enum db_kind)kind;
+	if (uid)
+		snprintf(op->uid, sizeof op->uid, "%s", uid);
+	int rc = uv_queue_work(o->loop, &op->w, db_run, db_done);
+	if (rc < 0) {
+		free(op);
+		if (c)
+			reply_error(c, CTL_CODE_FAILED, "cannot queue the work: %s", uv_strerror(rc));
+		return;
+	}
+	if (c) {
+		c->busy = true;
+		c->refs++;
+	} else {
+		o->counts_busy = true;
+	}
+}
+
+static void cmd_status(struct conn *c)
+{
+	queue_db(c->o, c, DB_COUNTS, NULL);
 }
 
 static void cmd_reload(struct conn *c)
@@ -429,19 +580,22 @@ static void dispatch(struct conn *c, const struct ctl_request *rq)
 		cmd_reload(c);
 	} else if (strcmp(cmd, "echo") == 0 && nargs == 1) {
 		cmd_echo(c, rq->words[1]);
-	} else if ((strcmp(cmd, "reanalyze") == 0 && nargs == 1) ||
-		   (strcmp(cmd, "retry") == 0 && nargs == 0) ||
-		   (strcmp(cmd, "findings") == 0 && nargs <= 1)) {
-		reply_error(c, CTL_CODE_UNSUPPORTED,
-			    "no analysis queue in this build (dicomaid %s stores and serves "
-			    "studies only)", PACKAGE_VERSION);
+	} else if (strcmp(cmd, "reanalyze") == 0 && nargs == 1) {
+		if (!c->o->srv->cfg->analysis_enabled)
+			reply_error(c, CTL_CODE_UNSUPPORTED, "analysis is off ([analysis] enabled = no)");
+		else if (!dcm_uid_valid(rq->words[1]))
+			reply_error(c, CTL_CODE_USAGE, "'%s' is not a UID", rq->words[1]);
+		else
+			queue_db(c->o, c, DB_REANALYZE, rq->words[1]);
+	} else if (strcmp(cmd, "retry") == 0 && nargs == 0) {
+		queue_db(c->o, c, DB_RETRY, NULL);
 	} else if (strcmp(cmd, "status") == 0 || strcmp(cmd, "reload") == 0 ||
 		   strcmp(cmd, "echo") == 0 || strcmp(cmd, "reanalyze") == 0 ||
-		   strcmp(cmd, "retry") == 0 || strcmp(cmd, "findings") == 0) {
+		   strcmp(cmd, "retry") == 0) {
 		reply_error(c, CTL_CODE_USAGE, "wrong number of arguments for %s", cmd);
 	} else {
 		reply_error(c, CTL_CODE_USAGE, "unknown command '%s' (status, reload, echo, "
-			    "reanalyze, retry, findings)", cmd);
+			    "reanalyze, retry)", cmd);
 	}
 }
 

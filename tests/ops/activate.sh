@@ -72,7 +72,7 @@ rc=0; wait "$DAEMON_PID" || rc=$?; DAEMON_PID=
 [ $rc = 0 ] || fail "daemon exit $rc"
 sleep 0.3
 grep -qx 'READY=1' "$T/notify.log" || { cat "$T/notify.log"; fail "no READY=1"; }
-grep -qx 'STATUS=0 associations, 2 instances received, 2 in the last minute' "$T/notify.log" \
+grep -qx 'STATUS=0 associations, 2 instances received, 2 in the last minute; analysis 0 pending, 0 running, 0 failed; deliveries 0 pending, 0 failed' "$T/notify.log" \
 	|| { cat "$T/notify.log"; fail "no STATUS= with the counts"; }
 [ "$(grep -cx 'WATCHDOG=1' "$T/notify.log")" -ge 3 ] || { cat "$T/notify.log"; fail "too few WATCHDOG=1"; }
 grep -qx 'STOPPING=1' "$T/notify.log" || { cat "$T/notify.log"; fail "no STOPPING=1"; }

@@ -21,6 +21,10 @@ Test(json, writer_escapes_and_places_commas)
 	jb_int(&b, -42);
 	jb_key(&b, "x");
 	jb_null(&b);
+	jb_key(&b, "r");
+	jb_real(&b, 0.25);
+	jb_key(&b, "inf");
+	jb_real(&b, 1.0 / 0.0);
 	jb_key(&b, "list");
 	jb_arr_begin(&b);
 	jb_int(&b, 1);
@@ -34,7 +38,7 @@ Test(json, writer_escapes_and_places_commas)
 	jb_arr_end(&b);
 	jb_obj_end(&b);
 	cr_assert(!b.oom);
-	cr_expect_str_eq(b.p, "{\"a\":\"q\\\"b\\\\s\\n\\t\\u0001\",\"n\":-42,\"x\":null,"
+	cr_expect_str_eq(b.p, "{\"a\":\"q\\\"b\\\\s\\n\\t\\u0001\",\"n\":-42,\"x\":null,\"r\":0.25,\"inf\":null,"
 			      "\"list\":[1,true,{},null],\"e\":[]}");
 	cr_expect(valid(b.p));
 	jb_free(&b);
