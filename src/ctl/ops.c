@@ -1,13 +1,14 @@
 /*
  * The daemon's operations glue (see ops.h): control socket, systemd notifications,
- * watchdog and throughput. Everything runs on the loop thread.
+ * watchdog and throughput. Everything runs on the loop thread; what reads or writes the
+ * index (queue depths, reanalyze, retry) runs on libuv's threadpool (uv_queue_work).
  *
  * A control connection reads request lines into a fixed buffer (CTL_MAX_LINE, the cap is
  * checked before anything is kept: a longer line is answered with an error and the
- * connection closed) and answers them in order. `echo` is asynchronous (an outbound
- * association): reading stops until it is answered; so it does while more than
- * MAX_QUEUED_BYTES of answers wait for a client that does not read them. A connection is freed in its close
- * callback once no echo refers to it (refs).
+ * connection closed) and answers them in order. `echo` and the index commands are
+ * asynchronous: reading stops until they are answered, and so it does while more than
+ * MAX_QUEUED_BYTES of answers wait for a client that does not read them. A connection is
+ * freed once its handle is closed and no operation in flight refers to it (refs).
  */
 #include "ctl/ops.h"
 
@@ -69,9 +70,10 @@ struct conn {
 	struct conn *prev, *next;
 	char buf[CTL_MAX_LINE];            /* bytes of requests not yet answered */
 	size_t len;
-	unsigned refs;                     /* 1 for the handle + 1 while an echo runs */
+	unsigned refs;                     /* 1 for the handle + 1 per write or operation
+	                                    * in flight */
 	bool closing;
-	bool busy;                         /* an echo is running: answer it before the rest */
+	bool busy;                         /* an operation runs: answer it before the rest */
 	bool close_after_write;
 	bool reading;                      /* uv_read_start active */
 };
