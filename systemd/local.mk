@@ -69,8 +69,3 @@ AM_DISTCHECK_CONFIGURE_FLAGS = \
 EXTRA_DIST += debian/changelog debian/control debian/copyright debian/postinst debian/rules \
 	debian/source/format
 
-# The bundled model, installed where the daemon looks first (pipeline_default_model:
-# PKGDATADIR/models) and shipped in the tarball (the analysis tests use it).
-dicomaidmodelsdir = $(pkgdatadir)/models
-dist_dicomaidmodels_DATA = models/brain-tumour-detector.ini models/brain-tumour-detector.onnx \
-	models/README.md

@@ -13,7 +13,8 @@
  *
  * one entry per series (ordered by study then series UID), keys in this order; a series the
  * model does not analyse has "skipped": "reason" instead of "study_probability" and an empty
- * lesion list. Boxes are inclusive pixel indices. Errors: one line each on stderr.
+ * lesion list. Compressed images (RLE, JPEG, JPEG-LS) are decoded by the dcmtk adapter
+ * (src/report), as in the daemon. Boxes are inclusive pixel indices. Errors: one line each on stderr.
  * Exit status: 0 all went well, 1 an error (model, unreadable file or folder, a series that
  * failed), 2 usage.
  */
@@ -28,6 +29,7 @@
 #include <unistd.h>
 
 #include "analysis/analysis.h"
+#include "report/report.h"
 
 #define PROG "dicomaid-detect"
 #define MODEL_FILE "/models/brain-tumour-detector.ini"
@@ -72,7 +74,7 @@ static int visit(const char *path, const struct stat *st, int flag, struct FTW *
 		return 0;
 	}
 	W.dicom++;
-	if (series_set_add(&W.set, path, &im) != 0) {
+	if (series_set_add(&W.set, path, &im) < 0) {
 		fprintf(stderr, PROG ": out of memory\n");
 		return -1;
 	}
@@ -98,6 +100,35 @@ static void json_str(FILE *f, const char *s)
 			fputc(c, f);
 	}
 	fputc('"', f);
+}
+
+/* Compressed syntaxes (RLE, JPEG, JPEG-LS) through the dcmtk adapter, as the daemon does
+ * (pixels.h external decoder): the first frame's modality values. */
+static int dcmtk_decode(const char *path, float **pixels, int rows, int cols, char *err,
+			size_t errlen)
+{
+	struct report_image img;
+	size_t n = (size_t)rows * (size_t)cols;
+	int rc;
+
+	memset(&img, 0, sizeof img);
+	rc = report_decode_pixels(path, &img, err, errlen);
+	if (rc < 0)
+		return rc;
+	if ((int)img.rows != rows || (int)img.cols != cols || img.frames < 1) {
+		snprintf(err, errlen, "decoded image is %ux%u, header says %dx%d", img.rows,
+			 img.cols, rows, cols);
+		report_image_free(&img);
+		return -1;
+	}
+	*pixels = malloc(n * sizeof **pixels);
+	if (*pixels == NULL) {
+		report_image_free(&img);
+		return -1;
+	}
+	memcpy(*pixels, img.pixels, n * sizeof **pixels);
+	report_image_free(&img);
+	return 0;
 }
 
 static void default_model(char *out, size_t len)
@@ -183,6 +214,7 @@ int main(int argc, char **argv)
 	}
 	if (model_path[0] == '\0')
 		default_model(model_path, sizeof model_path);
+	pix_set_external_decoder(dcmtk_decode);
 
 	if (analysis_model_load(model_path, &model, err, sizeof err) != 0) {
 		fprintf(stderr, PROG ": %s\n", err);

@@ -21,7 +21,7 @@ ANALYSIS_LIBS = src/analysis/libanalysis.a src/nn/libnn.a src/dicom/libdicom.a \
 bin_PROGRAMS += src/dicomaid-detect
 src_dicomaid_detect_SOURCES = src/analysis/detect.c
 src_dicomaid_detect_CFLAGS = $(AM_CFLAGS)
-src_dicomaid_detect_LDADD = $(ANALYSIS_LIBS) $(PTHREAD_LIBS)
+src_dicomaid_detect_LDADD = $(ANALYSIS_LIBS) $(REPORT_LIBS) $(PTHREAD_LIBS)
 
 # Criterion tests: decoding, linking, geometry, the pixel reader, the manifest.
 ANALYSIS_TESTS = tests/analysis/decode_test tests/analysis/link_test \

@@ -45,6 +45,11 @@ int series_set_add(struct series_set *set, const char *path, const struct pix_im
 
 	if (s == NULL)
 		return -ENOMEM;
+	/* the same instance twice (two copies of one file): keep the first */
+	if (hdr->sop_uid[0])
+		for (size_t i = 0; i < s->n; i++)
+			if (strcmp(s->slices[i].hdr.sop_uid, hdr->sop_uid) == 0)
+				return 1;
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 16;
 		struct series_slice *v = realloc(s->slices, cap * sizeof *v);

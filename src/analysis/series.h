@@ -40,7 +40,8 @@ struct series_set {
 
 void series_set_init(struct series_set *set);
 
-/* Add one instance: path and hdr are copied (hdr->pixels is not kept). 0 or -ENOMEM. */
+/* Add one instance: path and hdr are copied (hdr->pixels is not kept). Returns 0, 1 when
+ * the series already has an instance of that SOP Instance UID (not added), or -ENOMEM. */
 int series_set_add(struct series_set *set, const char *path, const struct pix_image *hdr);
 
 /* Order the series and check and sort each one (series_check()). */

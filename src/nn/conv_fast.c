@@ -13,6 +13,7 @@
  */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,18 +29,15 @@
 #define MR 4
 #define NR 24
 
+/* Whether the CPU has AVX2 and FMA (and DICOMAID_NN_NO_FAST=1 is not set). Only consulted
+ * while loading; loads may run on several threads at once, so the answer is recomputed. */
 int nn_fast_available(void)
 {
 #if HAVE_X86
-	static int cached = -1;
-	if (cached < 0) {
-		__builtin_cpu_init();
-		cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-		const char *e = getenv("DICOMAID_NN_NO_FAST");
-		if (e && *e == '1')
-			cached = 0;
-	}
-	return cached;
+	__builtin_cpu_init();
+	int ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+	const char *e = getenv("DICOMAID_NN_NO_FAST");
+	return ok && !(e && *e == '1');
 #else
 	return 0;
 #endif
@@ -48,21 +46,24 @@ int nn_fast_available(void)
 /*
  * Prepares p for the fast path: offsets, packed weights, sizes. maxb is the most items a run
  * may carry; items are laid side by side inside each phase plane ([c][a][b][item][Hq][Wq]) so
- * one GEMM covers the whole batch. 0 or NN_ENOMEM.
+ * one GEMM covers several. 0 (p->fast set), 1 (layer unsuitable) or NN_ENOMEM.
  */
 int nn_fast_setup(struct nn_params *p, int c, int h, int w, int m, int oh, int ow, int maxb)
 {
 	int g = p->group, cg = c / g, mg = m / g;
 	int hp = h + p->pt + p->pb, wp = w + p->pl + p->pr;
+	/* stride 1: a row's right padding can be the next row's left padding (reads past a
+	 * row land in zeros as long as the row holds W + max(pl, pr)); one garbage column
+	 * less per row */
+	int shared = p->pl < p->pr ? p->pl : p->pr;
+	if (p->sh == 1 && p->sw == 1 && shared <= (p->kw - 1) * p->dw)
+		wp = w + (p->pl > p->pr ? p->pl : p->pr);
 	/* items per GEMM: enough to give deep, small layers long rows, few enough that the
 	 * transformed input and the raw output of a group stay cache-sized */
 	int64_t per_item = ((int64_t)c * p->sh * p->sw + (int64_t)g * ((mg + MR - 1) / MR * MR)) *
 			   ((int64_t)((hp + p->sh - 1) / p->sh) * ((wp + p->sw - 1) / p->sw)) * 4;
-	static int64_t budget = 0;
-	if (!budget) {
-		const char *e = getenv("DICOMAID_NN_GROUP_BYTES");
-		budget = e ? atoll(e) : 512 << 10; /* L2 */
-	}
+	const char *e = getenv("DICOMAID_NN_GROUP_BYTES"); /* tests and tuning */
+	int64_t budget = e && atoll(e) > 0 ? atoll(e) : 512 << 10; /* L2 */
 	int gmax = (int)(budget / (per_item ? per_item : 1));
 	if (gmax < 1)
 		gmax = 1;
@@ -81,6 +82,8 @@ int nn_fast_setup(struct nn_params *p, int c, int h, int w, int m, int oh, int o
 	p->slack = (int64_t)((p->kh - 1) * p->dh / p->sh + 2) * p->wq + 2 * NR + 64;
 	p->ldy = ((int64_t)maxb * plane + NR - 1) / NR * NR;
 	p->mpad = (mg + MR - 1) / MR * MR;
+	if (p->nq + p->slack >= INT32_MAX)
+		return 1; /* offsets are 32-bit: leave this layer to the im2col path */
 	int K = cg * p->kh * p->kw;
 	p->kdim = K;
 	p->koff = malloc(sizeof(int) * K);
@@ -105,6 +108,8 @@ int nn_fast_setup(struct nn_params *p, int c, int h, int w, int m, int oh, int o
 					float v = mm < mg ? p->wt[((int64_t)(gi * mg + mm)) * K + k] : 0;
 					p->apack[(((int64_t)gi * (p->mpad / MR) + mb) * K + k) * MR + r] = v;
 				}
+	/* loop order of the GEMM: tile outer when a B tile and all panels fit L1 */
+	p->tile_outer = (int64_t)(NR + p->mpad) * K * 4 <= 24576;
 	p->fast = 1;
 	return 0;
 }
@@ -123,6 +128,7 @@ __attribute__((target("avx2,fma"))) static void kern(int K, const float *a, cons
 	__m256 c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
 	for (int k = 0; k < K; k++) {
 		const float *bp = b + off[k];
+		_mm_prefetch((const char *)(bp + NR + 16), _MM_HINT_T0);
 		__m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8),
 		       b2 = _mm256_loadu_ps(bp + 16);
 		__m256 av = _mm256_broadcast_ss(a);
@@ -159,6 +165,27 @@ __attribute__((target("avx2,fma"))) static void kern(int K, const float *a, cons
 	_mm256_storeu_ps(c + 8, c31);
 	_mm256_storeu_ps(c + 16, c32);
 }
+
+/* one output channel x 24 columns (depthwise: one input channel per output channel); the
+ * weights are row 0 of a [K][MR] panel */
+__attribute__((target("avx2,fma"))) static void kern_row(int K, const float *a, const float *b,
+							  const int *off, float *c)
+{
+	__m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0;
+	for (int k = 0; k < K; k++) {
+		const float *bp = b + off[k];
+		__m256 av = _mm256_broadcast_ss(a + (int64_t)k * MR);
+		c0 = _mm256_fmadd_ps(av, _mm256_loadu_ps(bp), c0);
+		c1 = _mm256_fmadd_ps(av, _mm256_loadu_ps(bp + 8), c1);
+		c2 = _mm256_fmadd_ps(av, _mm256_loadu_ps(bp + 16), c2);
+	}
+	_mm256_storeu_ps(c, c0);
+	_mm256_storeu_ps(c + 8, c1);
+	_mm256_storeu_ps(c + 16, c2);
+}
+
+struct job;
+static void group_conv(struct job *jb_, struct nn_pool *pool, float *scratch);
 
 struct job {
 	const struct nn_params *p;
@@ -198,20 +225,34 @@ __attribute__((target("avx2,fma"))) static void transform_task(void *arg, int t,
 					memcpy(d + lo, src, sizeof(float) * (size_t)(hi - lo));
 					memset(d + hi, 0, sizeof(float) * (size_t)(p->wq - hi));
 				} else {
-					memset(d, 0, sizeof(float) * p->wq);
 					int x0 = (p->pl - b + p->sw - 1) / p->sw;
 					int ix0 = x0 * p->sw + b - p->pl;
 					int cnt = (w - ix0 + p->sw - 1) / p->sw;
 					if (cnt > p->wq - x0)
 						cnt = p->wq - x0;
+					if (cnt < 0)
+						cnt = 0;
+					memset(d, 0, sizeof(float) * x0);
+					memset(d + x0 + cnt, 0, sizeof(float) * (size_t)(p->wq - x0 - cnt));
 					float *dd = d + x0;
 					const float *ss = src + ix0;
-					if (p->sw == 2)
-						for (int k = 0; k < cnt; k++)
+					int k = 0;
+					if (p->sw == 2) {
+						/* every other element: shuffle the evens out of 16 */
+						for (; k + 8 <= cnt && 2 * k + 16 <= w - ix0; k += 8) {
+							__m256 lo = _mm256_loadu_ps(ss + 2 * k);
+							__m256 hi = _mm256_loadu_ps(ss + 2 * k + 8);
+							__m256 ev = _mm256_shuffle_ps(lo, hi, 0x88);
+							ev = _mm256_castpd_ps(_mm256_permute4x64_pd(
+								_mm256_castps_pd(ev), 0xd8));
+							_mm256_storeu_ps(dd + k, ev);
+						}
+						for (; k < cnt; k++)
 							dd[k] = ss[2 * k];
-					else
-						for (int k = 0; k < cnt; k++)
+					} else {
+						for (; k < cnt; k++)
 							dd[k] = ss[k * p->sw];
+					}
 				}
 			}
 		}
@@ -232,12 +273,13 @@ static void gemm_task(void *arg, int t, int tid)
 	(void)g;
 	const float *a0 = p->apack + (int64_t)gi * mb_n * K * MR;
 	float *y0 = jb->yp + (int64_t)gi * p->mpad * p->ldy;
-	static int order = -1;
-	if (order < 0) {
-		const char *e = getenv("DICOMAID_NN_L1_BYTES");
-		order = e ? atoi(e) : 24576;
+	if (jb->m / p->group == 1) {
+		/* one output channel per group (depthwise): skip the three empty panel rows */
+		for (int64_t c = c0; c < c1; c += NR)
+			kern_row(K, a0, xg + c, p->koff, y0 + c);
+		return;
 	}
-	if ((int64_t)(NR + p->mpad) * K * 4 <= order) {
+	if (p->tile_outer) {
 		/* B tile and all panels fit L1: tile outer */
 		for (int64_t c = c0; c < c1; c += NR)
 			for (int mb = 0; mb < mb_n; mb++)
@@ -308,7 +350,7 @@ __attribute__((target("avx2,fma"))) static void epilogue_task(void *arg, int t, 
 				if (r)
 					v = _mm256_add_ps(v, _mm256_loadu_ps(r + ox));
 				if (relu)
-					v = _mm256_max_ps(v, zero);
+					v = _mm256_max_ps(zero, v);
 				_mm256_storeu_ps(d + ox, v);
 			}
 		}
@@ -321,7 +363,7 @@ __attribute__((target("avx2,fma"))) static void epilogue_task(void *arg, int t, 
 		}
 		if (relu) {
 			for (ox = tail; ox < ow; ox++)
-				d[ox] = d[ox] > 0 ? d[ox] : 0;
+				d[ox] = d[ox] < 0 ? 0 : d[ox];
 		} else if (p->act != ACT_NONE) {
 			nn_act_apply(p->act, p->a0, p->a1, d, ow);
 		}
@@ -330,30 +372,69 @@ __attribute__((target("avx2,fma"))) static void epilogue_task(void *arg, int t, 
 
 static void group_conv(struct job *jb_, struct nn_pool *pool, float *scratch);
 
-void nn_fast_conv(const struct nn_params *p, int n, int c, int h, int w, const float *x, int m,
-		  const float *bias, const float *sum, float *y, float *scratch,
-		  struct nn_pool *pool)
+struct items_job {
+	struct job base;
+	float *scratch;
+	int64_t stride;
+	int groups;
+};
+
+static void setup_group(const struct job *src, int i0, struct job *jb)
 {
-	struct job jb = {.p = p, .n = n, .c = c, .h = h, .w = w, .m = m, .x = x, .bias = bias,
-			 .sum = sum, .y = y};
+	const struct nn_params *p = src->p;
+	*jb = *src;
+	jb->n = src->n - i0 < p->maxb ? src->n - i0 : p->maxb;
+	jb->x = src->x + (int64_t)i0 * src->c * src->h * src->w;
+	jb->y = src->y + (int64_t)i0 * src->m * p->oh * p->ow;
+	if (src->sum) {
+		int64_t si = (int64_t)src->m * p->oh * p->ow;
+		if (p->sum_fh)
+			si /= (int64_t)p->sum_fh * p->sum_fw;
+		jb->sum = src->sum + (int64_t)i0 * si;
+	}
+}
+
+static void prepare_scratch(const struct nn_params *p, struct job *jb, float *scratch)
+{
 	int64_t xs = p->direct_in ? 0 : p->nq + p->slack;
-	jb.yp = scratch + xs;
-	jb.uprow = jb.yp + (int64_t)p->group * p->mpad * p->ldy;
+	jb->yp = scratch + xs;
+	jb->uprow = jb->yp + (int64_t)p->group * p->mpad * p->ldy;
 	if (!p->direct_in)
 		/* slack after the last plane: read by columns that are thrown away */
 		memset(scratch + p->nq, 0, sizeof(float) * (size_t)p->slack);
+}
+
+/* item-parallel task: one whole item group on one thread, in that thread's scratch */
+static void items_task(void *arg, int t, int tid)
+{
+	struct items_job *ij = arg;
+	struct job jb;
+	float *scratch = ij->scratch + (int64_t)tid * ij->stride;
+	setup_group(&ij->base, t * ij->base.p->maxb, &jb);
+	prepare_scratch(ij->base.p, &jb, scratch);
+	group_conv(&jb, NULL, scratch);
+}
+
+void nn_fast_conv(const struct nn_params *p, int n, int c, int h, int w, const float *x, int m,
+		  const float *bias, const float *sum, float *y, float *scratch,
+		  int64_t scratch_stride, struct nn_pool *pool)
+{
+	struct job jb = {.p = p, .n = n, .c = c, .h = h, .w = w, .m = m, .x = x, .bias = bias,
+			 .sum = sum, .y = y};
+	int groups = (n + p->maxb - 1) / p->maxb;
+	int threads = nn_pool_threads(pool);
+	if (threads > 1 && groups >= threads) {
+		/* enough items: each thread convolves whole groups in its own cache */
+		struct items_job ij = {.base = jb, .scratch = scratch, .stride = scratch_stride,
+				       .groups = groups};
+		nn_pool_run(pool, items_task, &ij, groups);
+		return;
+	}
 	for (int i0 = 0; i0 < n; i0 += p->maxb) {
-		int gn = n - i0 < p->maxb ? n - i0 : p->maxb;
-		jb.n = gn;
-		jb.x = x + (int64_t)i0 * c * h * w;
-		jb.y = y + (int64_t)i0 * m * p->oh * p->ow;
-		if (sum) {
-			int64_t si = (int64_t)m * p->oh * p->ow;
-			if (p->sum_fh)
-				si /= (int64_t)p->sum_fh * p->sum_fw;
-			jb.sum = sum + (int64_t)i0 * si;
-		}
-		group_conv(&jb, pool, scratch);
+		struct job g;
+		setup_group(&jb, i0, &g);
+		prepare_scratch(p, &g, scratch);
+		group_conv(&g, pool, scratch);
 	}
 }
 
@@ -368,6 +449,13 @@ static void group_conv(struct job *jb_, struct nn_pool *pool, float *scratch)
 	} else {
 		jb.xq = scratch;
 		nn_pool_run(pool, transform_task, &jb, c * n);
+		if (n < p->maxb) {
+			/* the last row of item n-1 may read into item n's first row (shared
+			 * padding): keep that row zero */
+			int64_t cstride = plane * p->maxb;
+			for (int64_t q = 0; q < (int64_t)c * p->sh * p->sw; q++)
+				memset(scratch + q * cstride + n * plane, 0, sizeof(float) * p->wq);
+		}
 	}
 	/* output columns: items side by side, the last one only up to its last valid row */
 	jb.ncols = ((int64_t)(n - 1) * plane + (int64_t)p->oh * p->wq + NR - 1) / NR * NR;
@@ -391,8 +479,9 @@ static void group_conv(struct job *jb_, struct nn_pool *pool, float *scratch)
 
 void nn_fast_conv(const struct nn_params *p, int n, int c, int h, int w, const float *x, int m,
 		  const float *bias, const float *sum, float *y, float *scratch,
-		  struct nn_pool *pool)
+		  int64_t scratch_stride, struct nn_pool *pool)
 {
+	(void)scratch_stride;
 	(void)p, (void)n, (void)c, (void)h, (void)w, (void)x, (void)m, (void)bias, (void)sum;
 	(void)y, (void)scratch, (void)pool;
 }

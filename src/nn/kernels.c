@@ -14,13 +14,32 @@
 
 #include "nn/nn_impl.h"
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+/* branch-free ReLU; max(0, v) keeps NaN as NaN like the scalar form below */
+__attribute__((target("avx2"))) static int64_t relu_avx2(float *x, int64_t n)
+{
+	const __m256 zero = _mm256_setzero_ps();
+	int64_t i = 0;
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(x + i, _mm256_max_ps(zero, _mm256_loadu_ps(x + i)));
+	return i;
+}
+#endif
+
 void nn_act_apply(int act, float a0, float a1, float *x, int64_t n)
 {
 	switch (act) {
-	case ACT_RELU:
-		for (int64_t i = 0; i < n; i++)
-			x[i] = x[i] > 0 ? x[i] : 0;
+	case ACT_RELU: {
+		int64_t i = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+		if (n >= 8 && __builtin_cpu_supports("avx2"))
+			i = relu_avx2(x, n);
+#endif
+		for (; i < n; i++)
+			x[i] = x[i] < 0 ? 0 : x[i];
 		break;
+	}
 	case ACT_LEAKY:
 		for (int64_t i = 0; i < n; i++)
 			x[i] = x[i] >= 0 ? x[i] : x[i] * a0;
@@ -119,13 +138,24 @@ static void im2col(const struct nn_params *p, int c, int h, int w, const float *
 }
 
 /* y[o][.] = act(y[o][.] + bias[o] + sum[o][.]) over m channels of plane size hw */
-static void epilogue(const struct nn_params *p, int m, int64_t hw, float *y, const float *bias,
-		     const float *sum)
+static void epilogue(const struct nn_params *p, int m, int oh, int ow, float *y,
+		     const float *bias, const float *sum)
 {
+	int64_t hw = (int64_t)oh * ow;
 	for (int o = 0; o < m; o++) {
 		float *yo = y + (int64_t)o * hw;
 		float b = bias ? bias[o] : 0;
-		if (sum) {
+		if (sum && p->sum_fh) {
+			/* summand nearest-upsampled by (sum_fh, sum_fw) */
+			int sw = ow / p->sum_fw;
+			const float *so = sum + (int64_t)o * (oh / p->sum_fh) * sw;
+			for (int yy = 0; yy < oh; yy++) {
+				const float *sr = so + (int64_t)(yy / p->sum_fh) * sw;
+				float *yr = yo + (int64_t)yy * ow;
+				for (int xx = 0; xx < ow; xx++)
+					yr[xx] += b + sr[xx / p->sum_fw];
+			}
+		} else if (sum) {
 			const float *so = sum + (int64_t)o * hw;
 			for (int64_t k = 0; k < hw; k++)
 				yo[k] += b + so[k];
@@ -133,10 +163,7 @@ static void epilogue(const struct nn_params *p, int m, int64_t hw, float *y, con
 			for (int64_t k = 0; k < hw; k++)
 				yo[k] += b;
 		}
-		if (p->act == ACT_RELU) {
-			for (int64_t k = 0; k < hw; k++)
-				yo[k] = yo[k] > 0 ? yo[k] : 0;
-		} else if (p->act != ACT_NONE) {
+		if (p->act != ACT_NONE) {
 			nn_act_apply(p->act, p->a0, p->a1, yo, hw);
 		}
 	}
@@ -197,7 +224,9 @@ void nn_conv(const struct nn_params *p, int n, int c, int h, int w, const float 
 					    0.0f, yb + (int64_t)gi * mg * ohw, (int)ohw);
 			}
 		}
-		epilogue(p, m, ohw, yb, bias, sum ? sum + (int64_t)b * m * ohw : NULL);
+		int64_t sum_item = p->sum_fh ? (int64_t)m * ohw / ((int64_t)p->sum_fh * p->sum_fw)
+					     : (int64_t)m * ohw;
+		epilogue(p, m, oh, ow, yb, bias, sum ? sum + (int64_t)b * sum_item : NULL);
 	}
 }
 
@@ -228,16 +257,24 @@ void nn_convt(const struct nn_params *p, int n, int c, int h, int w, const float
 					for (int j = 0; j < p->kw; j++) {
 						const float *cr =
 							scratch + ((int64_t)(mo * p->kh + i) * p->kw + j) * hw;
+						/* input columns whose output column lands inside */
+						int xoff = j * p->dw - p->pl;
+						int lo = xoff >= 0 ? 0 : (-xoff + p->sw - 1) / p->sw;
+						int hi = ow - xoff <= 0 ? 0 : (ow - xoff + p->sw - 1) / p->sw;
+						if (hi > w)
+							hi = w;
 						for (int iy = 0; iy < h; iy++) {
 							int oy = iy * p->sh - p->pt + i * p->dh;
 							if (oy < 0 || oy >= oh)
 								continue;
 							float *yr = yo + (int64_t)oy * ow;
 							const float *cx = cr + (int64_t)iy * w;
-							for (int ix = 0; ix < w; ix++) {
-								int ox = ix * p->sw - p->pl + j * p->dw;
-								if (ox >= 0 && ox < ow)
-									yr[ox] += cx[ix];
+							if (p->sw == 1) {
+								for (int ix = lo; ix < hi; ix++)
+									yr[ix + xoff] += cx[ix];
+							} else {
+								for (int ix = lo; ix < hi; ix++)
+									yr[ix * p->sw + xoff] += cx[ix];
 							}
 						}
 					}
@@ -248,16 +285,74 @@ void nn_convt(const struct nn_params *p, int n, int c, int h, int w, const float
 	}
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+/* 2x2 stride-2 max pooling of one plane, no padding: rows pairwise, then column pairs */
+__attribute__((target("avx2"))) static void maxpool2x2_avx2(int h, int w, const float *x, int oh,
+							    int ow, float *y)
+{
+	for (int oy = 0; oy < oh; oy++) {
+		const float *r0 = x + (int64_t)(2 * oy) * w, *r1 = r0 + w;
+		float *d = y + (int64_t)oy * ow;
+		int ox = 0;
+		for (; ox + 8 <= ow && 2 * ox + 16 <= w; ox += 8) {
+			__m256 a = _mm256_max_ps(_mm256_loadu_ps(r0 + 2 * ox), _mm256_loadu_ps(r1 + 2 * ox));
+			__m256 b = _mm256_max_ps(_mm256_loadu_ps(r0 + 2 * ox + 8),
+						 _mm256_loadu_ps(r1 + 2 * ox + 8));
+			__m256 ev = _mm256_shuffle_ps(a, b, 0x88), od = _mm256_shuffle_ps(a, b, 0xdd);
+			__m256 mx = _mm256_max_ps(ev, od);
+			mx = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(mx), 0xd8));
+			_mm256_storeu_ps(d + ox, mx);
+		}
+		for (; ox < ow; ox++) {
+			float m0 = r0[2 * ox] > r0[2 * ox + 1] ? r0[2 * ox] : r0[2 * ox + 1];
+			float m1 = r1[2 * ox] > r1[2 * ox + 1] ? r1[2 * ox] : r1[2 * ox + 1];
+			d[ox] = m0 > m1 ? m0 : m1;
+		}
+	}
+}
+#endif
+
 void nn_pool(const struct nn_params *p, int maxpool, int nc, int h, int w, const float *x,
 	     int oh, int ow, float *y)
 {
+#if defined(__x86_64__) && defined(__GNUC__)
+	if (maxpool && p->kh == 2 && p->kw == 2 && p->sh == 2 && p->sw == 2 && p->dh == 1 &&
+	    p->dw == 1 && p->pt == 0 && p->pl == 0 && 2 * oh <= h && 2 * ow <= w &&
+	    __builtin_cpu_supports("avx2")) {
+		for (int64_t pl = 0; pl < nc; pl++)
+			maxpool2x2_avx2(h, w, x + pl * h * w, oh, ow, y + pl * oh * ow);
+		return;
+	}
+#endif
+	int dh = maxpool ? p->dh : 1, dw = maxpool ? p->dw : 1;
+	/* output columns whose whole window is inside the image: no bounds checks there */
+	int ox_lo = (p->pl + p->sw - 1) / p->sw;
+	int ox_hi = w - 1 - (p->kw - 1) * dw + p->pl;
+	ox_hi = ox_hi < 0 ? 0 : ox_hi / p->sw + 1;
+	if (ox_hi > ow)
+		ox_hi = ow;
 	for (int64_t pl = 0; pl < nc; pl++) {
 		const float *xp = x + pl * h * w;
 		float *yp = y + pl * oh * ow;
 		for (int oy = 0; oy < oh; oy++) {
 			int ys = oy * p->sh - p->pt;
+			int row_in = ys >= 0 && ys + (p->kh - 1) * dh < h;
 			for (int ox = 0; ox < ow; ox++) {
 				int xs = ox * p->sw - p->pl;
+				if (row_in && ox >= ox_lo && ox < ox_hi) {
+					const float *wp = xp + (int64_t)ys * w + xs;
+					float acc = maxpool ? wp[0] : 0;
+					for (int i = 0; i < p->kh; i++)
+						for (int j = 0; j < p->kw; j++) {
+							float v = wp[(int64_t)i * dh * w + j * dw];
+							if (maxpool)
+								acc = v > acc ? v : acc;
+							else
+								acc += v;
+						}
+					yp[oy * ow + ox] = maxpool ? acc : acc / (p->kh * p->kw);
+					continue;
+				}
 				if (maxpool) {
 					float mx = -INFINITY;
 					for (int i = 0; i < p->kh; i++) {
@@ -378,38 +473,63 @@ void nn_resize(const struct nn_params *p, int nc, int h, int w, const float *x, 
 		}
 		return;
 	}
+	/* per-column source indices and weights, computed once per call (on the stack for
+	 * widths up to RS_TAB; wider images compute them per pixel) */
+	enum { RS_TAB = 2048 };
+	int cx0[RS_TAB], cx1[RS_TAB];
+	float cwx[RS_TAB];
+	int tab = ow <= RS_TAB;
+	for (int ox = 0; tab && ox < ow; ox++) {
+		float cx = src_coord(p->ctm, ox, p->rs_w, w, ow);
+		if (!p->linear) {
+			cx0[ox] = nearest_index(p->nearest_mode, cx, w);
+			continue;
+		}
+		cx = cx < 0 ? 0 : cx > w - 1 ? (float)(w - 1) : cx;
+		cx0[ox] = (int)cx;
+		cx1[ox] = cx0[ox] + 1 < w ? cx0[ox] + 1 : w - 1;
+		cwx[ox] = cx - cx0[ox];
+	}
 	for (int64_t pl = 0; pl < nc; pl++) {
 		const float *xp = x + pl * h * w;
 		float *yp = y + pl * oh * ow;
 		for (int oy = 0; oy < oh; oy++) {
 			float cy = src_coord(p->ctm, oy, p->rs_h, h, oh);
+			float *d = yp + (int64_t)oy * ow;
 			if (!p->linear) {
-				int iy = nearest_index(p->nearest_mode, cy, h);
-				const float *row = xp + (int64_t)iy * w;
-				for (int ox = 0; ox < ow; ox++) {
-					float cx = src_coord(p->ctm, ox, p->rs_w, w, ow);
-					yp[oy * ow + ox] = row[nearest_index(p->nearest_mode, cx, w)];
+				const float *row = xp + (int64_t)nearest_index(p->nearest_mode, cy, h) * w;
+				if (tab) {
+					for (int ox = 0; ox < ow; ox++)
+						d[ox] = row[cx0[ox]];
+				} else {
+					for (int ox = 0; ox < ow; ox++)
+						d[ox] = row[nearest_index(
+							p->nearest_mode,
+							src_coord(p->ctm, ox, p->rs_w, w, ow), w)];
 				}
 				continue;
 			}
-			if (cy < 0)
-				cy = 0;
-			if (cy > h - 1)
-				cy = (float)(h - 1);
+			cy = cy < 0 ? 0 : cy > h - 1 ? (float)(h - 1) : cy;
 			int y0 = (int)cy, y1 = y0 + 1 < h ? y0 + 1 : h - 1;
 			float wy = cy - y0;
 			const float *r0 = xp + (int64_t)y0 * w, *r1 = xp + (int64_t)y1 * w;
 			for (int ox = 0; ox < ow; ox++) {
-				float cx = src_coord(p->ctm, ox, p->rs_w, w, ow);
-				if (cx < 0)
-					cx = 0;
-				if (cx > w - 1)
-					cx = (float)(w - 1);
-				int x0 = (int)cx, x1 = x0 + 1 < w ? x0 + 1 : w - 1;
-				float wx = cx - x0;
+				int x0, x1;
+				float wx;
+				if (tab) {
+					x0 = cx0[ox];
+					x1 = cx1[ox];
+					wx = cwx[ox];
+				} else {
+					float cx = src_coord(p->ctm, ox, p->rs_w, w, ow);
+					cx = cx < 0 ? 0 : cx > w - 1 ? (float)(w - 1) : cx;
+					x0 = (int)cx;
+					x1 = x0 + 1 < w ? x0 + 1 : w - 1;
+					wx = cx - x0;
+				}
 				float top = r0[x0] + (r0[x1] - r0[x0]) * wx;
 				float bot = r1[x0] + (r1[x1] - r1[x0]) * wx;
-				yp[oy * ow + ox] = top + (bot - top) * wy;
+				d[ox] = top + (bot - top) * wy;
 			}
 		}
 	}

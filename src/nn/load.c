@@ -776,6 +776,11 @@ int nn_model_load_mem(const void *buf, size_t len, const char *label,
 	m->input = -1;
 	lc.m = m;
 	int rc = build(&lc, mp, o);
+	size_t arena_cap = o && o->max_arena_bytes ? o->max_arena_bytes : (size_t)4 << 30;
+	if (rc == 0 && nn_model_arena_bytes(m) > arena_cap)
+		rc = nn_err(err, errlen, label, NULL, NN_EUNSUPP,
+			    "needs %zu bytes of working memory (limit %zu)", nn_model_arena_bytes(m),
+			    arena_cap);
 	for (int i = 0; i < m->nnodes; i++)
 		m->nodes[i].attrs = NULL;
 	onnx__model_proto__free_unpacked(mp, NULL);

@@ -19,6 +19,13 @@
  * axis) bakes D into its shape constants; it is loaded statically, nothing is "batched",
  * nn_model_max_batch() is D and every run must pass batch == D.
  *
+ * Execution: a batch of one runs layer by layer, the context's threads (nn_ctx_set_threads)
+ * sharing each convolution; a batch of at least as many items as threads runs item by item,
+ * each thread taking whole items through the whole graph in its own one-item arena (no
+ * per-layer synchronisation, activations stay in that core's caches). Convolutions use an
+ * AVX2/FMA kernel when the CPU has one (environment DICOMAID_NN_NO_FAST=1 forces the portable
+ * im2col + OpenBLAS path); both are tested against the same reference loops.
+ *
  * Errors: functions return 0 or a negative NN_E* code; loaders also write one line,
  * `LABEL: node "NAME" (OP): reason` or `LABEL: reason`, into err (truncated to errlen).
  * The caller sets OpenBLAS's thread count (openblas_set_num_threads) itself.
@@ -49,6 +56,8 @@ struct nn_load_opts {
 					     (the batch) is ignored unless the model fixes
 					     it, then it must match */
 	size_t max_file_bytes;            /* 0 means 1 GiB */
+	size_t max_arena_bytes;           /* per-context working memory at max batch and one
+					     thread; 0 means 4 GiB */
 };
 
 struct nn_model;

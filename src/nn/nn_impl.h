@@ -39,8 +39,10 @@ struct nn_val {
 	int is_output;
 	int nuses;      /* consumers among live nodes */
 	int first, last; /* exec steps of definition and last use (plan) */
-	int64_t off;    /* arena offset in floats, -1 when not in the arena */
+	int planned;    /* lives in the arena */
+	int64_t off;    /* arena offset in floats at the maximum batch, -1 when not planned */
 	int64_t size;   /* arena floats at max batch */
+	int64_t off1, size1; /* the same in the one-item arena */
 	int is_param;   /* float initializer from the file */
 };
 
@@ -101,7 +103,7 @@ struct nn_params {
 	/* Resize: integer nearest replication factors (0 when not such a resize) */
 	int rep_h, rep_w;
 	/* fast path (conv_fast.c): phase-split padded input, offset table, packed panels */
-	int fast, direct_in;
+	int fast, direct_in, tile_outer;
 	int hq, wq, oh, ow, mpad, kdim, maxb;
 	int64_t nq, ldy, slack;
 	int *koff;              /* owned */
@@ -141,12 +143,14 @@ struct nn_model {
 	int *outputs;    /* value indices */
 	int max_batch;
 	int static_batch; /* > 0: the model has a fixed batch (nothing is batched) */
+	int item_ok;      /* input and every output batched: runs may go item by item */
 	int opset;
 	int64_t params;
 	double flops;
 	int nopc;
 	struct nn_opcount *opc;
 	int64_t arena_floats;   /* activations at max batch */
+	int64_t arena1_floats;  /* activations of one item (item-by-item execution) */
 	int64_t scratch_floats; /* im2col etc. */
 	/* name hash (open addressing over vals) */
 	int hcap;
@@ -160,6 +164,9 @@ struct nn_ctx {
 	float **ptr;     /* per value: data pointer for this run */
 	double *prof;    /* borrowed; per exec step seconds, or NULL */
 	struct nn_pool *pool; /* owned; NULL when single-threaded */
+	int threads;
+	float *arena1;   /* owned; threads one-item arenas */
+	float **ptr1;    /* owned; threads x nvals pointer tables into arena1 */
 };
 
 /* load.c helpers used by the other load stages */
@@ -215,7 +222,7 @@ int nn_fast_setup(struct nn_params *p, int c, int h, int w, int m, int oh, int o
 int64_t nn_fast_scratch(const struct nn_params *p);
 void nn_fast_conv(const struct nn_params *p, int n, int c, int h, int w, const float *x, int m,
 		  const float *bias, const float *sum, float *y, float *scratch,
-		  struct nn_pool *pool);
+		  int64_t scratch_stride, struct nn_pool *pool);
 void nn_resize_check_replicate(struct nn_params *p, int h, int w, int oh, int ow);
 int64_t nn_conv_scratch(const struct nn_params *p, int c, int m, int oh, int ow, int h,
 			int w, int transposed);

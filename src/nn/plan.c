@@ -91,12 +91,6 @@ static struct nn_node *sole_conv(struct nn_model *m, int v)
 	return c;
 }
 
-static int will_be_fast(const struct nn_model *m, const struct nn_node *c)
-{
-	return c->op == OP_CONV && nn_fast_available() &&
-	       !(c->p.group > 1 && c->p.group == m->vals[c->in[0]].dims[1]);
-}
-
 /* moves node c to just before position pn in the order (c is earlier) */
 static void move_to(struct nn_model *m, int ci, int pn)
 {
@@ -145,7 +139,7 @@ static int fuse(struct nn_model *m)
 			int src = rv, fh = 0, fw = 0;
 			struct nn_node *rs = r->producer >= 0 ? &m->nodes[r->producer] : NULL;
 			if (rs && !rs->dead && (rs->op == OP_RESIZE || rs->op == OP_UPSAMPLE) &&
-			    rs->p.rep_h && r->nuses == 1 && !r->is_output && will_be_fast(m, c)) {
+			    rs->p.rep_h && r->nuses == 1 && !r->is_output) {
 				src = rs->in[0];
 				fh = rs->p.rep_h;
 				fw = rs->p.rep_w;
@@ -218,11 +212,12 @@ struct slot {
 	int first, last;
 };
 
-static int cmp_size(const void *a, const void *b, void *ctx)
+static int cmp_size(const void *a, const void *b, void *ctx, int per_item)
 {
 	const struct nn_model *m = ctx;
 	int x = *(const int *)a, y = *(const int *)b;
-	int64_t sx = m->vals[x].size, sy = m->vals[y].size;
+	int64_t sx = per_item ? m->vals[x].size1 : m->vals[x].size;
+	int64_t sy = per_item ? m->vals[y].size1 : m->vals[y].size;
 	if (sx != sy)
 		return sx > sy ? -1 : 1;
 	return x - y;
@@ -235,11 +230,11 @@ static int cmp_off(const void *a, const void *b)
 }
 
 /* simple insertion sort with context (qsort_r is not C11) */
-static void sort_vals(int *v, int n, struct nn_model *m)
+static void sort_vals(int *v, int n, struct nn_model *m, int per_item)
 {
 	for (int i = 1; i < n; i++) {
 		int x = v[i], j = i - 1;
-		while (j >= 0 && cmp_size(&v[j], &x, m) > 0) {
+		while (j >= 0 && cmp_size(&v[j], &x, m, per_item) > 0) {
 			v[j + 1] = v[j];
 			j--;
 		}
@@ -247,7 +242,12 @@ static void sort_vals(int *v, int n, struct nn_model *m)
 	}
 }
 
-static int place(struct nn_model *m)
+/*
+ * Greedy placement by decreasing size: each tensor goes at the lowest offset that overlaps no
+ * tensor whose lifetime overlaps its own. per_item = 0: sizes at the maximum batch (off,
+ * arena_floats); 1: sizes of one item (off1, arena1_floats), for item-by-item execution.
+ */
+static int place(struct nn_model *m, int per_item)
 {
 	int *list = malloc(sizeof(int) * (m->nvals ? m->nvals : 1));
 	struct slot *placed = malloc(sizeof *placed * (m->nvals ? m->nvals : 1));
@@ -260,12 +260,13 @@ static int place(struct nn_model *m)
 	}
 	int nl = 0, np = 0;
 	for (int v = 0; v < m->nvals; v++)
-		if (m->vals[v].off == -2)
+		if (m->vals[v].planned)
 			list[nl++] = v;
-	sort_vals(list, nl, m);
+	sort_vals(list, nl, m, per_item);
 	int64_t top = 0;
 	for (int i = 0; i < nl; i++) {
 		struct nn_val *v = &m->vals[list[i]];
+		int64_t size = per_item ? v->size1 : v->size;
 		int nt = 0;
 		for (int j = 0; j < np; j++)
 			if (!(placed[j].last < v->first || placed[j].first > v->last))
@@ -273,17 +274,23 @@ static int place(struct nn_model *m)
 		qsort(tmp, nt, sizeof *tmp, cmp_off);
 		int64_t off = 0;
 		for (int j = 0; j < nt; j++) {
-			if (tmp[j].off >= off + v->size)
+			if (tmp[j].off >= off + size)
 				break;
 			if (tmp[j].off + tmp[j].size > off)
 				off = tmp[j].off + tmp[j].size;
 		}
-		v->off = off;
-		placed[np++] = (struct slot){off, v->size, v->first, v->last};
-		if (off + v->size > top)
-			top = off + v->size;
+		if (per_item)
+			v->off1 = off;
+		else
+			v->off = off;
+		placed[np++] = (struct slot){off, size, v->first, v->last};
+		if (off + size > top)
+			top = off + size;
 	}
-	m->arena_floats = top;
+	if (per_item)
+		m->arena1_floats = top + 64;
+	else
+		m->arena_floats = top;
 	free(list);
 	free(placed);
 	free(tmp);
@@ -327,7 +334,8 @@ int nn_plan(struct nn_loadctx *lc)
 				v->last = s;
 			v->size = (v->nelem * (v->batched ? m->max_batch : 1) + ALIGN_FLOATS - 1) /
 				  ALIGN_FLOATS * ALIGN_FLOATS;
-			v->off = -2; /* to place */
+			v->size1 = (v->nelem + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
+			v->planned = 1;
 		}
 		if (n->op == OP_CONV || n->op == OP_CONVT) {
 			const struct nn_val *x = &m->vals[n->in[0]], *y = &m->vals[n->out[0]];
@@ -343,8 +351,12 @@ int nn_plan(struct nn_loadctx *lc)
 	}
 	for (int i = 0; i < m->noutputs; i++)
 		m->vals[m->outputs[i]].last = m->nexec;
-	if ((rc = place(m)) < 0)
+	if ((rc = place(m, 0)) < 0 || (rc = place(m, 1)) < 0)
 		return rc;
+	m->item_ok = m->vals[m->input].batched;
+	for (int i = 0; i < m->noutputs; i++)
+		if (!m->vals[m->outputs[i]].batched)
+			m->item_ok = 0;
 	/* fast convolution path where the CPU has it */
 	for (int s = 0; s < m->nexec && nn_fast_available(); s++) {
 		struct nn_node *n = &m->nodes[m->exec[s]];
@@ -353,13 +365,13 @@ int nn_plan(struct nn_loadctx *lc)
 		const struct nn_val *x = &m->vals[n->in[0]], *y = &m->vals[n->out[0]];
 		int sp2 = x->ndim == 4;
 		int c = (int)x->dims[1];
-		if (n->p.group > 1 && n->p.group == c)
-			continue; /* depthwise: direct kernel */
 		if ((rc = nn_fast_setup(&n->p, c, sp2 ? (int)x->dims[2] : 1,
 					(int)x->dims[sp2 ? 3 : 2], (int)y->dims[1],
 					sp2 ? (int)y->dims[2] : 1, (int)y->dims[sp2 ? 3 : 2],
 					x->batched ? m->max_batch : (int)x->dims[0])) < 0)
 			return rc;
+		if (!n->p.fast)
+			continue;
 		if (n->p.direct_in && x->off < 0)
 			n->p.direct_in = 0; /* never read past the caller's buffer */
 		int64_t sc = nn_fast_scratch(&n->p);

@@ -10,9 +10,25 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "nn/nn_impl.h"
+
+/*
+ * The job state is one atomic word: generation (20 bits), task count (22) and next task to
+ * claim (22). A worker claims task t of a job only by a compare-and-swap on the word it read,
+ * so it can never mix the tasks of one job with the function of another; fn and arg are
+ * written before the word that publishes them and stay valid while any task of that job is
+ * unclaimed or running (the caller waits for all of them).
+ */
+#define POOL_TASK_BITS 22
+#define POOL_TASK_MASK ((1u << POOL_TASK_BITS) - 1)
+
+struct worker_arg {
+	struct nn_pool *p;
+	int tid;
+};
 
 struct nn_pool {
 	int nthreads;           /* workers, not counting the caller */
@@ -20,40 +36,41 @@ struct nn_pool {
 	struct worker_arg *wa;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	atomic_int gen;         /* bumped for every job */
-	atomic_int next;        /* next task to claim */
-	atomic_int done;        /* tasks finished */
+	_Atomic uint64_t state; /* gen << 44 | ntasks << 22 | next */
+	atomic_int done;        /* tasks finished in the current job */
 	atomic_int sleepers;
-	int ntasks;
 	void (*fn)(void *, int, int);
 	void *arg;
+	uint32_t gen;           /* caller only */
 	atomic_int quit;
 };
 
+static uint32_t state_gen(uint64_t s) { return (uint32_t)(s >> 44); }
+
 static void work(struct nn_pool *p, int tid)
 {
+	uint64_t s = atomic_load(&p->state);
 	for (;;) {
-		int t = atomic_fetch_add(&p->next, 1);
-		if (t >= p->ntasks)
-			break;
-		p->fn(p->arg, t, tid);
+		uint32_t n = (uint32_t)(s >> POOL_TASK_BITS) & POOL_TASK_MASK;
+		uint32_t t = (uint32_t)s & POOL_TASK_MASK;
+		if (t >= n)
+			return;
+		if (!atomic_compare_exchange_weak(&p->state, &s, s + 1))
+			continue; /* s now holds the current word */
+		p->fn(p->arg, (int)t, tid);
 		atomic_fetch_add(&p->done, 1);
+		s = atomic_load(&p->state);
 	}
 }
-
-struct worker_arg {
-	struct nn_pool *p;
-	int tid;
-};
 
 static void *worker(void *arg)
 {
 	struct nn_pool *p = ((struct worker_arg *)arg)->p;
 	int tid = ((struct worker_arg *)arg)->tid;
-	int seen = 0;
+	uint32_t seen = 0;
 	for (;;) {
 		int spins = 0;
-		while (atomic_load(&p->gen) == seen && !atomic_load(&p->quit)) {
+		while (state_gen(atomic_load(&p->state)) == seen && !atomic_load(&p->quit)) {
 			if (++spins < 20000) {
 #if defined(__x86_64__)
 				__builtin_ia32_pause();
@@ -62,14 +79,14 @@ static void *worker(void *arg)
 			}
 			pthread_mutex_lock(&p->mu);
 			atomic_fetch_add(&p->sleepers, 1);
-			while (atomic_load(&p->gen) == seen && !atomic_load(&p->quit))
+			while (state_gen(atomic_load(&p->state)) == seen && !atomic_load(&p->quit))
 				pthread_cond_wait(&p->cv, &p->mu);
 			atomic_fetch_sub(&p->sleepers, 1);
 			pthread_mutex_unlock(&p->mu);
 		}
 		if (atomic_load(&p->quit))
 			return NULL;
-		seen = atomic_load(&p->gen);
+		seen = state_gen(atomic_load(&p->state));
 		work(p, tid);
 	}
 }
@@ -125,17 +142,18 @@ int nn_pool_threads(const struct nn_pool *p) { return p ? p->nthreads + 1 : 1; }
 
 void nn_pool_run(struct nn_pool *p, void (*fn)(void *, int, int), void *arg, int ntasks)
 {
-	if (!p || ntasks <= 1) {
+	if (!p || ntasks <= 1 || ntasks > (int)POOL_TASK_MASK) {
 		for (int t = 0; t < ntasks; t++)
 			fn(arg, t, 0);
 		return;
 	}
 	p->fn = fn;
 	p->arg = arg;
-	p->ntasks = ntasks;
 	atomic_store(&p->done, 0);
-	atomic_store(&p->next, 0);
-	atomic_fetch_add(&p->gen, 1); /* publishes fn/arg/ntasks (seq_cst) */
+	p->gen = (p->gen + 1) & 0xfffff;
+	if (p->gen == 0)
+		p->gen = 1; /* workers start having seen generation 0 */
+	atomic_store(&p->state, (uint64_t)p->gen << 44 | (uint64_t)ntasks << POOL_TASK_BITS);
 	if (atomic_load(&p->sleepers)) {
 		pthread_mutex_lock(&p->mu);
 		pthread_cond_broadcast(&p->cv);

@@ -32,16 +32,46 @@ static double now_s(void)
 	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* (re)builds the per-thread one-item arenas and their pointer tables */
+static int setup_item_arenas(struct nn_ctx *c, int threads)
+{
+	const struct nn_model *m = c->m;
+	size_t per = (size_t)m->arena1_floats;
+	float *a = aligned_alloc(64, (per * (size_t)threads * 4 + 64) / 64 * 64);
+	float **p = calloc((size_t)threads * (m->nvals ? m->nvals : 1), sizeof(float *));
+	if (!a || !p) {
+		free(a);
+		free(p);
+		return NN_ENOMEM;
+	}
+	free(c->arena1);
+	free(c->ptr1);
+	c->arena1 = a;
+	c->ptr1 = p;
+	for (int t = 0; t < threads; t++)
+		for (int v = 0; v < m->nvals; v++) {
+			const struct nn_val *val = &m->vals[v];
+			float **row = p + (size_t)t * m->nvals;
+			if (val->is_const)
+				row[v] = val->f;
+			else if (val->planned)
+				row[v] = a + (size_t)t * per + val->off1;
+		}
+	return 0;
+}
+
 struct nn_ctx *nn_ctx_new(const struct nn_model *m)
 {
 	struct nn_ctx *c = calloc(1, sizeof *c);
 	if (!c)
 		return NULL;
 	c->m = m;
+	c->threads = 1;
 	c->ptr = calloc(m->nvals ? m->nvals : 1, sizeof(float *));
-	c->arena = aligned_alloc(64, ((size_t)m->arena_floats * 4 + 64) / 64 * 64);
-	c->scratch = aligned_alloc(64, ((size_t)m->scratch_floats * 4 + 64) / 64 * 64);
-	if (!c->ptr || !c->arena || !c->scratch) {
+	c->arena = aligned_alloc(64, ((size_t)(m->arena_floats + 64) * 4 + 64) / 64 * 64);
+	c->scratch = aligned_alloc(64, ((size_t)(m->scratch_floats + 64) * 4 + 64) / 64 * 64);
+	if (!c->ptr || !c->arena || !c->scratch ||
+	    (m->max_batch > 1 && setup_item_arenas(c, 1) < 0)) {
 		nn_ctx_free(c);
 		return NULL;
 	}
@@ -49,7 +79,7 @@ struct nn_ctx *nn_ctx_new(const struct nn_model *m)
 		const struct nn_val *val = &m->vals[v];
 		if (val->is_const)
 			c->ptr[v] = val->f;
-		else if (val->off >= 0)
+		else if (val->planned)
 			c->ptr[v] = c->arena + val->off;
 	}
 	return c;
@@ -63,6 +93,8 @@ void nn_ctx_free(struct nn_ctx *c)
 	free(c->ptr);
 	free(c->arena);
 	free(c->scratch);
+	free(c->arena1);
+	free(c->ptr1);
 	free(c);
 }
 
@@ -72,8 +104,19 @@ int nn_ctx_set_threads(struct nn_ctx *c, int threads)
 		return NN_EARG;
 	nn_pool_free(c->pool);
 	c->pool = NULL;
+	c->threads = 1;
+	/* one scratch region and one item arena per thread */
+	size_t per = (size_t)(c->m->scratch_floats + 64);
+	float *s = aligned_alloc(64, (per * (size_t)threads * 4 + 64) / 64 * 64);
+	if (!s)
+		return NN_ENOMEM;
+	free(c->scratch);
+	c->scratch = s;
+	if (c->m->max_batch > 1 && setup_item_arenas(c, threads) < 0)
+		return NN_ENOMEM;
 	if (threads > 1 && !(c->pool = nn_pool_new(threads - 1)))
 		return NN_ENOMEM;
+	c->threads = threads;
 	return 0;
 }
 
@@ -323,9 +366,24 @@ static void pad(const struct nn_params *p, const struct nn_val *vx, const float 
 				oob = 1;
 			off += si * istr[i];
 		}
-		for (int64_t k = 0; k < inner; k++) {
-			int64_t si = pad_src(p->padmode, k - p->start[nd - 1], d[nd - 1]);
-			y[o + k] = (oob || si < 0) ? p->padval : x[off + si];
+		if (p->padmode == 0) {
+			/* constant: [fill][copy of the row][fill] */
+			int64_t b = p->start[nd - 1], len = d[nd - 1];
+			int64_t lo = b > 0 ? b : 0, hi = b + len < inner ? b + len : inner;
+			if (oob || hi <= lo) {
+				lo = hi = 0;
+			}
+			for (int64_t k = 0; k < lo; k++)
+				y[o + k] = p->padval;
+			if (hi > lo)
+				memcpy(y + o + lo, x + off + (lo - b), sizeof(float) * (size_t)(hi - lo));
+			for (int64_t k = hi > lo ? hi : 0; k < inner; k++)
+				y[o + k] = p->padval;
+		} else {
+			for (int64_t k = 0; k < inner; k++) {
+				int64_t si = pad_src(p->padmode, k - p->start[nd - 1], d[nd - 1]);
+				y[o + k] = (oob || si < 0) ? p->padval : x[off + si];
+			}
 		}
 		for (int i = nd - 2; i >= 0; i--) {
 			if (++cnt[i] < od[i])
@@ -405,19 +463,15 @@ static void gemm(const struct nn_node *n, const struct nn_model *m, float **ptr,
 		    (int)ad[1], ptr[n->in[1]], (int)bd[1], beta, y, N);
 }
 
-int nn_run(struct nn_ctx *c, int batch, const float *input, float **outputs)
+/* Runs every planned node once on the tensors of ptr, at the given batch. */
+static void exec_nodes(const struct nn_model *m, float **ptr, int batch, float *scratch,
+		       int64_t scratch_stride, struct nn_pool *pool, double *prof)
 {
-	const struct nn_model *m = c->m;
-	if (batch < 1 || batch > m->max_batch || !input || !outputs ||
-	    (m->static_batch && batch != m->static_batch))
-		return NN_EARG;
-	float **ptr = c->ptr;
-	ptr[m->input] = (float *)input; /* only ever read */
-	double t0 = c->prof ? now_s() : 0;
+	double t0 = prof ? now_s() : 0;
 	for (int s = 0; s < m->nexec; s++) {
-		if (c->prof && s) {
+		if (prof && s) {
 			double t1 = now_s();
-			c->prof[s - 1] += t1 - t0;
+			prof[s - 1] += t1 - t0;
 			t0 = t1;
 		}
 		const struct nn_node *n = &m->nodes[m->exec[s]];
@@ -436,14 +490,14 @@ int nn_run(struct nn_ctx *c, int batch, const float *input, float **outputs)
 			if (n->op == OP_CONV && n->p.fast)
 				nn_fast_conv(&n->p, (int)xd[0], (int)xd[1], h, w, x, (int)yd[1],
 					     n->p.bias, n->p.sum_in ? ptr[n->in[n->nin - 1]] : NULL,
-					     y, c->scratch, c->pool);
+					     y, scratch, scratch_stride, pool);
 			else if (n->op == OP_CONV)
 				nn_conv(&n->p, (int)xd[0], (int)xd[1], h, w, x, (int)yd[1], oh, ow,
 					n->p.wt, n->p.bias, n->p.sum_in ? ptr[n->in[n->nin - 1]] : NULL,
-					y, c->scratch);
+					y, scratch);
 			else
 				nn_convt(&n->p, (int)xd[0], (int)xd[1], h, w, x, (int)yd[1], oh, ow,
-					 n->p.wt, n->p.bias, y, c->scratch);
+					 n->p.wt, n->p.bias, y, scratch);
 			break;
 		}
 		case OP_MAXPOOL:
@@ -505,6 +559,23 @@ int nn_run(struct nn_ctx *c, int batch, const float *input, float **outputs)
 				}
 			break;
 		}
+		case OP_SPLIT: {
+			int64_t outer = 1, inner = 1;
+			for (int i = 0; i < n->p.axis; i++)
+				outer *= xd[i];
+			for (int i = n->p.axis + 1; i < vx->ndim; i++)
+				inner *= xd[i];
+			int64_t full = vx->dims[n->p.axis] * inner, pos = 0;
+			for (int k = 0; k < n->nout; k++) {
+				const struct nn_val *vk = &m->vals[n->out[k]];
+				int64_t chunk = vk->dims[n->p.axis] * inner;
+				float *dst = ptr[n->out[k]];
+				for (int64_t o = 0; o < outer; o++)
+					memcpy(dst + o * chunk, x + o * full + pos, sizeof(float) * chunk);
+				pos += chunk;
+			}
+			break;
+		}
 		case OP_RESIZE:
 		case OP_UPSAMPLE:
 			nn_resize(&n->p, (int)(xd[0] * xd[1]), (int)xd[2], (int)xd[3], x, (int)yd[2],
@@ -531,12 +602,52 @@ int nn_run(struct nn_ctx *c, int batch, const float *input, float **outputs)
 			slice(&n->p, vx, x, vy, y, batch);
 			break;
 		default:
-			return NN_EARG; /* unreachable: refused at load */
+			break; /* unreachable: refused at load */
 		}
 	}
-	if (c->prof && m->nexec)
-		c->prof[m->nexec - 1] += now_s() - t0;
+	if (prof && m->nexec)
+		prof[m->nexec - 1] += now_s() - t0;
+}
+
+struct item_run {
+	struct nn_ctx *c;
+	const float *input;
+	int64_t in_per;
+};
+
+/* one item through the whole graph in thread tid's own arena (depth first: the item's
+ * activations stay in that core's caches) */
+static void item_task(void *arg, int item, int tid)
+{
+	const struct item_run *ir = arg;
+	struct nn_ctx *c = ir->c;
+	const struct nn_model *m = c->m;
+	float **ptr = c->ptr1 + (size_t)tid * m->nvals;
+	ptr[m->input] = (float *)ir->input + item * ir->in_per;
+	for (int i = 0; i < m->noutputs; i++) {
+		const struct nn_val *o = &m->vals[m->outputs[i]];
+		ptr[m->outputs[i]] = c->arena + o->off + (o->batched ? item * o->nelem : 0);
+	}
+	int64_t stride = m->scratch_floats + 64;
+	exec_nodes(m, ptr, 1, c->scratch + tid * stride, stride, NULL,
+		   c->threads == 1 ? c->prof : NULL);
+}
+
+int nn_run(struct nn_ctx *c, int batch, const float *input, float **outputs)
+{
+	const struct nn_model *m = c->m;
+	if (batch < 1 || batch > m->max_batch || !input || !outputs ||
+	    (m->static_batch && batch != m->static_batch))
+		return NN_EARG;
+	if (batch >= 2 && batch >= c->threads && c->ptr1 && m->item_ok) {
+		/* several items: each thread runs whole items, no synchronisation per layer */
+		struct item_run ir = {c, input, m->vals[m->input].nelem};
+		nn_pool_run(c->pool, item_task, &ir, batch);
+	} else {
+		c->ptr[m->input] = (float *)input; /* only ever read */
+		exec_nodes(m, c->ptr, batch, c->scratch, m->scratch_floats + 64, c->pool, c->prof);
+	}
 	for (int i = 0; i < m->noutputs; i++)
-		outputs[i] = ptr[m->outputs[i]];
+		outputs[i] = c->ptr[m->outputs[i]];
 	return 0;
 }

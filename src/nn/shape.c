@@ -984,6 +984,62 @@ static int infer_slice(struct nn_loadctx *lc, struct nn_node *n)
 	return set_out(lc, n, 0, x->ndim, od, batched);
 }
 
+static int infer_split(struct nn_loadctx *lc, struct nn_node *n)
+{
+	struct nn_model *m = lc->m;
+	int rc;
+	if ((rc = need_float(lc, n, 0)) < 0)
+		return rc;
+	struct nn_val *x = IN(m, n, 0);
+	int64_t a;
+	nn_attr_int(n, "axis", 0, &a);
+	int axis;
+	if (x->ndim < 1 || norm_axis(a, x->ndim, &axis) < 0)
+		return FAIL(NN_EINVALID, "axis out of range");
+	int64_t sp[64];
+	int nsp = -1;
+	if (n->opset >= 13) {
+		if ((rc = const_ints(lc, n, 1, sp, 64, &nsp)) < 0)
+			return rc;
+	} else {
+		nsp = nn_attr_ints(n, "split", sp, 64);
+	}
+	if (nsp < 0) {
+		nsp = n->nout;
+		int64_t each = (x->dims[axis] + nsp - 1) / nsp; /* opset 18: last may be smaller */
+		for (int k = 0; k < nsp; k++) {
+			int64_t left = x->dims[axis] - each * k;
+			sp[k] = left < each ? left : each;
+		}
+	}
+	if (nsp != n->nout)
+		return FAIL(NN_EINVALID, "%d split sizes for %d outputs", nsp, n->nout);
+	for (int k = 0; k < n->nout; k++)
+		if (n->out[k] < 0)
+			return FAIL(NN_EUNSUPP, "omitted outputs are not supported");
+	int64_t tot = 0;
+	for (int k = 0; k < nsp; k++) {
+		if (sp[k] <= 0)
+			return FAIL(NN_EINVALID, "split size %lld", (long long)sp[k]);
+		tot += sp[k];
+	}
+	if (tot != x->dims[axis])
+		return FAIL(NN_EINVALID, "split sizes add up to %lld, the axis has %lld",
+			    (long long)tot, (long long)x->dims[axis]);
+	int batched = x->batched;
+	if (axis == 0 && batched && (rc = batch_err(lc, n, &batched)) < 0)
+		return rc;
+	n->p.axis = axis;
+	for (int k = 0; k < nsp; k++) {
+		int64_t od[NN_MAX_DIMS];
+		memcpy(od, x->dims, sizeof od);
+		od[axis] = sp[k];
+		if ((rc = set_out(lc, n, k, x->ndim, od, batched)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
 int nn_infer_node(struct nn_loadctx *lc, int ni)
 {
 	struct nn_model *m = lc->m;
@@ -1080,6 +1136,8 @@ int nn_infer_node(struct nn_loadctx *lc, int ni)
 		return infer_pad(lc, n);
 	case OP_SLICE:
 		return infer_slice(lc, n);
+	case OP_SPLIT:
+		return infer_split(lc, n);
 	default:
 		return FAIL(NN_EUNSUPP, "operator is only supported on constant inputs");
 	}

@@ -381,10 +381,12 @@ static void run_job(struct worker *w, const struct job *job)
 		for (int k = 0; k < l->nboxes; k++, bi++) {
 			const struct an_box *b = &l->boxes[k];
 			snprintf(boxes[bi].sop_instance_uid, sizeof boxes[bi].sop_instance_uid, "%s", b->sop_uid);
+			/* Continuous image coordinates: pixels col_min..col_max (inclusive) cover
+			 * [col_min, col_max + 1) (PS3.3 C.10.5.1.2). */
 			boxes[bi].col_min = (float)b->col_min;
 			boxes[bi].row_min = (float)b->row_min;
-			boxes[bi].col_max = (float)b->col_max;
-			boxes[bi].row_max = (float)b->row_max;
+			boxes[bi].col_max = (float)b->col_max + 1.0f;
+			boxes[bi].row_max = (float)b->row_max + 1.0f;
 		}
 		struct job_finding *jf = &finds[i];
 		jf->type = lab ? lab->name : "";

@@ -337,9 +337,13 @@ static void cond_int(struct sql *q, const char *col, const char *value)
 
 /* The lesion key (query.h). When the findings tables land (another issue) this becomes an
  * EXISTS over the findings of the study's SR instances (e.g. findings.count > 0). */
+/* A study "has a lesion" when the latest completed analysis of one of its series found one
+ * (sql/003_analysis.sql). */
 #define LESION_EXISTS \
-	"EXISTS (SELECT 1 FROM series x JOIN instances y ON y.series_ref = x.id " \
-	"WHERE x.study_ref = st.id AND y.sop_class_uid = '" QUERY_UID_COMPREHENSIVE_3D_SR "')"
+	"EXISTS (SELECT 1 FROM series x JOIN analyses an ON an.series_ref = x.id " \
+	"WHERE x.study_ref = st.id AND an.state = 'done' AND an.lesions > 0 AND NOT EXISTS " \
+	"(SELECT 1 FROM analyses b WHERE b.series_ref = x.id AND b.state = 'done' AND " \
+	"b.id > an.id))"
 
 static void cond_key(struct sql *q, const struct query *qr, const struct qkey *k)
 {

@@ -145,6 +145,10 @@ int check_findings(const report_findings *f, char *err, size_t errlen)
 		if (!les->tracking_id[0] || !uid_ok(les->tracking_uid))
 			return fail(err, errlen, REPORT_EINVAL,
 			            "lesion %zu: tracking identifier and UID are required", l);
+		for (size_t m = 0; m < l; m++)
+			if (strcmp(f->lesions[m].tracking_uid, les->tracking_uid) == 0)
+				return fail(err, errlen, REPORT_EINVAL,
+				            "lesions %zu and %zu share a Tracking Unique Identifier", m, l);
 		if (!(les->probability >= 0.0 && les->probability <= 1.0))
 			return fail(err, errlen, REPORT_EINVAL, "lesion %zu: probability not in [0,1]", l);
 		if (les->type.value[0] && (!les->type.scheme[0] || !les->type.meaning[0]))

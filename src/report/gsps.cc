@@ -50,9 +50,34 @@ void add_relationship(DcmDataset &ds, const report_findings *f)
 		if (ds.findOrCreateSequenceItem(DCM_ReferencedSeriesSequence, series, -2).bad() || !series)
 			return;
 		put(*series, DCM_SeriesInstanceUID, f->images[i].series_instance_uid);
-		for (size_t j = i; j < f->n_images; j++)
-			if (same_series(&f->images[j], &f->images[i]))
-				add_image_ref(*series, DCM_ReferencedImageSequence, &f->images[j]);
+		for (size_t j = i; j < f->n_images; j++) {
+			if (!same_series(&f->images[j], &f->images[i]))
+				continue;
+			/* one item per instance; the frames of a multi-frame image are listed in its
+			 * Referenced Frame Number (0008,1160), VM 1-n */
+			bool dup = false;
+			for (size_t k = 0; k < j; k++)
+				dup = dup || strcmp(f->images[k].sop_instance_uid,
+				                    f->images[j].sop_instance_uid) == 0;
+			if (dup)
+				continue;
+			add_image_ref(*series, DCM_ReferencedImageSequence, &f->images[j]);
+			if (f->images[j].frame == 0)
+				continue;
+			OFString frames;
+			for (size_t k = j; k < f->n_images; k++) {
+				if (strcmp(f->images[k].sop_instance_uid, f->images[j].sop_instance_uid) != 0 ||
+				    f->images[k].frame == 0)
+					continue;
+				char n[16];
+				snprintf(n, sizeof n, "%s%u", frames.empty() ? "" : "\\", f->images[k].frame);
+				frames += n;
+			}
+			DcmSequenceOfItems *seq = NULL;
+			if (series->findAndGetSequence(DCM_ReferencedImageSequence, seq).good() && seq &&
+			    seq->card() > 0)
+				put(*seq->getItem(seq->card() - 1), DCM_ReferencedFrameNumber, frames.c_str());
+		}
 	}
 }
 
@@ -105,6 +130,11 @@ void add_displayed_area(DcmDataset &ds, const report_findings *f)
 /* C.11.8 Softcopy VOI LUT: the source images' own first window, grouped by window. */
 void add_voi(DcmDataset &ds, const report_findings *f)
 {
+	/* one window for all: an item without references applies to every image */
+	bool uniform = true;
+	for (size_t i = 1; i < f->n_images; i++)
+		uniform = uniform && f->images[i].window_width == f->images[0].window_width &&
+		          f->images[i].window_center == f->images[0].window_center;
 	for (size_t i = 0; i < f->n_images; i++) {
 		const report_source_image *im = &f->images[i];
 		if (im->window_width <= 0)
@@ -118,7 +148,7 @@ void add_voi(DcmDataset &ds, const report_findings *f)
 		DcmItem *it = NULL;
 		if (ds.findOrCreateSequenceItem(DCM_SoftcopyVOILUTSequence, it, -2).bad() || !it)
 			return;
-		for (size_t j = i; j < f->n_images; j++)
+		for (size_t j = i; !uniform && j < f->n_images; j++)
 			if (f->images[j].window_width == im->window_width &&
 			    f->images[j].window_center == im->window_center)
 				add_image_ref(*it, DCM_ReferencedImageSequence, &f->images[j]);

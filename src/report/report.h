@@ -53,8 +53,8 @@ struct report_study {
 	char study_description[65];      /* (0008,1030) */
 };
 
-/* One decoded image (all frames). pixels is owned by the struct: release with
- * report_image_free(). Layout: frame-major, then row-major: pixels[(f*rows + r)*cols + c]. */
+/* One decoded image (all frames). pixels and frame_positions are owned by the struct: release
+ * with report_image_free(). Layout: frame-major, then row-major: pixels[(f*rows + r)*cols + c]. */
 struct report_image {
 	float *pixels;          /* modality values: stored value * RescaleSlope + RescaleIntercept */
 	uint32_t rows, cols, frames;
@@ -65,6 +65,9 @@ struct report_image {
 	int has_spacing;        /* Pixel Spacing (0028,0030) present */
 	double spacing[2];      /* row spacing (between rows), column spacing, mm */
 	double slice_thickness; /* (0018,0050), 0 when absent */
+	double *frame_positions; /* frames*3 Image Position (Patient) values of each frame from
+	                            the Per-frame Functional Groups (PS3.3 C.7.6.16.2.3), owned;
+	                            NULL unless every frame has one (then position = frame 1) */
 	double window_center, window_width; /* first VOI window (0028,1050/1051), width 0 = none */
 	int32_t instance_number; /* (0020,0013), 0 when absent */
 	char modality[17];
@@ -83,7 +86,7 @@ struct report_image {
  * path, err: borrowed. */
 int report_decode_pixels(const char *path, struct report_image *out, char *err, size_t errlen);
 
-/* Releases out->pixels and zeroes *out. NULL and zeroed structs are fine. */
+/* Releases img->pixels and img->frame_positions and zeroes *img. NULL and zeroed structs are fine. */
 void report_image_free(struct report_image *img);
 
 /* A coded concept (PS3.3 Table 8.8-1). An empty value means "not given". */
@@ -123,7 +126,8 @@ struct report_lesion {
 	double probability;       /* 0..1, written as Certainty of Finding in % */
 	double size_mm;           /* longest diameter, written as Long Axis in mm; < 0 = omit */
 	double volume_mm3;        /* written as Volume in mm3; < 0 = omit */
-	double centre[3];         /* patient coordinates, mm (for the GSPS label only at present) */
+	double centre[3];         /* patient coordinates, mm (for the caller's index; not encoded
+	                             in the SR or GSPS at present) */
 	const struct report_box *boxes; /* borrowed, n_boxes >= 1 */
 	size_t n_boxes;
 };
@@ -146,6 +150,8 @@ struct report_findings {
 	/* output identity */
 	char sr_series_instance_uid[REPORT_UID_LEN], sr_sop_instance_uid[REPORT_UID_LEN];
 	int32_t sr_series_number;                  /* 0 = 900 */
+	int sr_comprehensive_2d; /* nonzero: Comprehensive SR (1.2.840.10008.5.1.4.1.1.88.33) for a
+	                            PACS without 88.34; same tree (no SCOORD3D is used) */
 	char gsps_series_instance_uid[REPORT_UID_LEN], gsps_sop_instance_uid[REPORT_UID_LEN];
 	int32_t gsps_series_number;                /* 0 = 901 */
 	/* the SR this one supersedes (Predecessor Documents Sequence); empty = none */
@@ -155,7 +161,8 @@ struct report_findings {
 	char predecessor_study_instance_uid[REPORT_UID_LEN]; /* empty = this study */
 };
 
-/* Writes the TID 1500 Comprehensive 3D SR (1.2.840.10008.5.1.4.1.1.88.34) for f to out_path
+/* Writes the TID 1500 Comprehensive 3D SR (1.2.840.10008.5.1.4.1.1.88.34, or Comprehensive SR
+ * when f->sr_comprehensive_2d) for f to out_path
  * (Explicit VR Little Endian Part 10, written to out_path.tmp then renamed; no fsync). The document
  * is validated in-process first (template and IOD checks, a strict read-back of the encoded data
  * set, every referenced image present in the evidence); a failing document is not written and

@@ -193,11 +193,6 @@ void image_item(DcmItem &it, const report_source_image *im)
 		put(it, DCM_Modality, "MR");
 	it.putAndInsertUint16(DCM_Rows, (Uint16)im->rows);
 	it.putAndInsertUint16(DCM_Columns, (Uint16)im->cols);
-	if (im->frame > 0) {
-		char n[16];
-		snprintf(n, sizeof n, "%u", im->frame);
-		put(it, DCM_ReferencedFrameNumber, n);
-	}
 }
 
 /* Every IMAGE item of the tree must be listed in the evidence (PS3.3 C.17.2.3). */
@@ -280,6 +275,13 @@ extern "C" int report_write_sr(const struct report_findings *f, const char *out_
 		for (size_t j = i; b.rc == 0 && j < f->n_images; j++) {
 			if (strcmp(f->images[j].series_instance_uid, f->images[i].series_instance_uid) != 0)
 				continue;
+			/* one entry per instance: the frames of a multi-frame image share it */
+			bool dup = false;
+			for (size_t k = 0; k < j; k++)
+				dup = dup || strcmp(f->images[k].sop_instance_uid,
+				                    f->images[j].sop_instance_uid) == 0;
+			if (dup)
+				continue;
 			DcmItem it;
 			image_item(it, &f->images[j]);
 			b.ok(lib.addImageEntry(it, TID1600_ImageLibrary::withAllDescriptors),
@@ -297,7 +299,9 @@ extern "C" int report_write_sr(const struct report_findings *f, const char *out_
 
 	DSRDocument doc;
 	b.ok(doc.setTreeFromRootTemplate(report, OFTrue /* expand */), "document tree");
-	b.ok(doc.changeDocumentType(DSRTypes::DT_Comprehensive3DSR), "document type");
+	const DSRTypes::E_DocumentType type = f->sr_comprehensive_2d ? DSRTypes::DT_ComprehensiveSR
+	                                                             : DSRTypes::DT_Comprehensive3DSR;
+	b.ok(doc.changeDocumentType(type), "document type");
 	DSRDocumentTree &tree = doc.getTree();
 	if (b.rc == 0 && f->n_lesions > 0) {
 		size_t im = tree.gotoNamedNode(DSRCodedEntryValue(CODE_DCM_ImagingMeasurements));
@@ -344,9 +348,12 @@ extern "C" int report_write_sr(const struct report_findings *f, const char *out_
 	b.ok(doc.setSoftwareVersions(f->algorithm_version), "Software Versions");
 	b.ok(doc.setContentDate(da), "Content Date");
 	b.ok(doc.setContentTime(tm), "Content Time");
-	/* Evidence: every image analysed, grouped by study/series by dcmtk (C.17.2.3). */
+	/* Evidence: every image analysed, grouped by study/series by dcmtk (C.17.2.3); the
+	 * frames of one multi-frame instance are one reference. */
 	for (size_t i = 0; b.rc == 0 && i < f->n_images; i++)
-		b.ok(doc.getCurrentRequestedProcedureEvidence().addItem(
+		if (doc.getCurrentRequestedProcedureEvidence()
+		        .gotoItem(f->images[i].sop_class_uid, f->images[i].sop_instance_uid).bad())
+			b.ok(doc.getCurrentRequestedProcedureEvidence().addItem(
 		         s.study_instance_uid, f->images[i].series_instance_uid,
 		         f->images[i].sop_class_uid, f->images[i].sop_instance_uid),
 		     "evidence");
@@ -389,7 +396,7 @@ extern "C" int report_write_sr(const struct report_findings *f, const char *out_
 	OFCondition c = check.read(dset);
 	if (c.bad())
 		return fail(err, errlen, REPORT_EINVALID, "SR check: read-back failed: %s", c.text());
-	if (check.getDocumentType() != DSRTypes::DT_Comprehensive3DSR || !check.isValid())
+	if (check.getDocumentType() != type || !check.isValid())
 		return fail(err, errlen, REPORT_EINVALID, "SR check: read-back document not valid");
 	size_t scoords = 0, want = 0;
 	rc = check_evidence(check, err, errlen, &scoords);

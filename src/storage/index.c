@@ -339,7 +339,7 @@ int index_open(const char *db_path, bool readonly, struct index **out, char *err
 			goto fail;
 		}
 	}
-	rc = sqlite3_exec(ix->db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON",
+	rc = sqlite3_exec(ix->db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY",
 			  NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
 		set_err(err, errlen, "%s: %s", db_path, sqlite3_errmsg(ix->db));

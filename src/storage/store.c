@@ -504,11 +504,9 @@ static void commit_batch(struct store *s, struct store_req *batch)
 				if (items[j].placed && under_dir(items[j].req->final_rel_path, ds[i].rel))
 					unplace(s, &items[j], r);
 		}
-		if (n > 0) {
-			int r = fsync_dirat(s, s->incfd, ".");
-			if (r < 0)
-				log_warn("event=store_dir_fsync_fail dir=%s err=%d", INCOMING, r);
-		}
+		/* incoming/ itself is not synced: a rename is one journal transaction, made
+		 * durable by the destination directory's fsync above; and a .part that comes
+		 * back after a crash is removed at start-up. */
 	}
 	t_dirs = now_ms(CLOCK_MONOTONIC);
 	/* 4. one index transaction */

@@ -28,6 +28,10 @@ grep -q '"study_probability": 0.9933' "$tmp/out.json"
 "$b/src/dicomaid-detect" --model "$tmp/64/tiny.ini" --verbose "$tmp/64/study" 2>"$tmp/err" >/dev/null
 grep -q '9 DICOM files, 1 other files skipped, 3 series, 0 errors' "$tmp/err"
 
+# the same folder twice: each instance counted once, the same answer
+"$b/src/dicomaid-detect" --model "$tmp/64/tiny.ini" "$tmp/64/study" "$tmp/64/study" >"$tmp/out.json"
+diff -u "$s/tests/analysis/tiny64.json" "$tmp/out.json"
+
 # an empty folder: no series, status 0
 mkdir "$tmp/empty"
 "$b/src/dicomaid-detect" --model "$tmp/64/tiny.ini" "$tmp/empty" >"$tmp/out.json"
@@ -51,6 +55,17 @@ head -c 1000 "$tmp/64/study/MR0.dcm" >"$tmp/64/study/MR9.dcm" # truncated copy
 test $? = 1 || exit 1
 grep -q "MR9.dcm: " "$tmp/err" || exit 1
 "$b/tests/analysis/jsoncheck" --series 3 <"$tmp/out.json" # the rest is still analysed
+# a compressed image goes through the dcmtk adapter: the same answer as the native one
+pf="${PYDICOM_FILES:-/usr/lib/python3/dist-packages/pydicom/data/test_files}"
+for f in MR_small.dcm MR_small_RLE.dcm MR_small_jpeg_ls_lossless.dcm; do
+	mkdir "$tmp/$f"
+	cp "$pf/$f" "$tmp/$f/"
+	"$b/src/dicomaid-detect" --model "$tmp/64/tiny.ini" "$tmp/$f" | sed 's/, "lesions".*//' >"$tmp/$f.out"
+done
+grep -q '"study_probability": ' "$tmp/MR_small.dcm.out"
+cmp "$tmp/MR_small.dcm.out" "$tmp/MR_small_RLE.dcm.out"
+cmp "$tmp/MR_small.dcm.out" "$tmp/MR_small_jpeg_ls_lossless.dcm.out"
+
 # the manifest's sha256 is checked against the ONNX file
 sum=$(sha256sum "$tmp/64/tiny.onnx" | cut -d' ' -f1)
 sed "s/^onnx = .*/&\nsha256 = $sum/" "$tmp/64/tiny.ini" >"$tmp/64/sum.ini"

@@ -160,8 +160,12 @@ Test(geometry, series_set_groups_and_orders)
 		h.iop[0] = h.iop[4] = 1;
 		h.ipp[2] = i;
 		h.rows = h.cols = 8;
+		snprintf(h.sop_uid, sizeof h.sop_uid, "1.5.%d", i);
 		cr_assert_eq(series_set_add(&set, "/x", &h), 0);
 	}
+	/* a second copy of an instance is not added */
+	h.ipp[2] = 7;
+	cr_assert_eq(series_set_add(&set, "/y", &h), 1);
 	series_set_finish(&set);
 	cr_assert_eq(set.n, 3);
 	cr_assert_str_eq(set.v[0].series_uid, "1.1.5");

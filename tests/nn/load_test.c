@@ -405,3 +405,77 @@ Test(npy, roundtrip_and_hostile_headers)
 	s[1] = '9';
 	cr_expect_lt(npy_parse(bad, len, &p, bd, &nd, err, sizeof err), 0);
 }
+
+/* random byte mutations of a valid model: each load either succeeds (and then runs) or
+ * fails with a well-formed error line; never crashes (run under ASan in CI) */
+Test(load, mutated_models)
+{
+	struct mb b;
+	good_model(&b);
+	int64_t kd[1] = {3};
+	float k[3] = {0.5f, -1, 2};
+	mb_init_f(&b, "k", 1, kd, k);
+	mb_ints(&b, "pads", 8, I64(0), I64(0), I64(1), I64(1), I64(0), I64(0), I64(1), I64(1));
+	mb_node(&b, "Pad", "pad", "y,pads", "yp");
+	Onnx__NodeProto *n = mb_node(&b, "MaxPool", "mp", "yp", "p");
+	mb_attr_ints(&b, n, "kernel_shape", 2, I64(2), I64(2));
+	b.g.output[0]->name = mb_str(&b, "p");
+	size_t len;
+	uint8_t *orig = mb_pack(&b, &len);
+	uint8_t *buf = malloc(len);
+	uint32_t s = 99;
+	int loaded = 0;
+	for (int it = 0; it < 3000; it++) {
+		memcpy(buf, orig, len);
+		int flips = 1 + it % 4;
+		for (int f = 0; f < flips; f++) {
+			s = s * 1103515245u + 12345u;
+			size_t pos = (s >> 8) % len;
+			s = s * 1103515245u + 12345u;
+			buf[pos] = (it & 1) ? (uint8_t)(buf[pos] ^ (1u << ((s >> 9) & 7))) : (uint8_t)(s >> 16);
+		}
+		struct nn_model *m;
+		char err[512];
+		struct nn_load_opts o = {.max_batch = 2};
+		int rc = nn_model_load_mem(buf, len, "t.onnx", &o, &m, err, sizeof err);
+		if (rc < 0) {
+			cr_assert(strncmp(err, "t.onnx: ", 8) == 0, "bad error line: %s", err);
+			continue;
+		}
+		loaded++;
+		struct nn_tensor_info t;
+		nn_model_input(m, &t);
+		/* batched input: 2 items; a fixed batch D: exactly D */
+		int batch = t.batched ? 2 : nn_model_max_batch(m);
+		int64_t total = t.batched ? 2 : 1;
+		for (int d = t.batched ? 1 : 0; d < t.ndim; d++)
+			total *= t.dims[d];
+		struct nn_ctx *c = nn_ctx_new(m);
+		if (c && total < (1 << 22)) {
+			float *in = calloc((size_t)total, sizeof(float));
+			float *outs[64];
+			cr_expect_eq(nn_run(c, batch, in, outs), 0);
+			free(in);
+		}
+		nn_ctx_free(c);
+		nn_model_free(m);
+	}
+	cr_expect_gt(loaded, 0, "some mutations (e.g. in weights) must still load");
+	free(buf);
+	free(orig);
+	mb_free(&b);
+}
+
+Test(load, working_memory_cap)
+{
+	struct mb b;
+	good_model(&b);
+	struct nn_load_opts o = {.max_batch = 1000, .max_arena_bytes = 100000};
+	expect_fail(&b, &o, "working memory", NULL);
+	o.max_batch = 1;
+	struct nn_model *m;
+	char err[256];
+	cr_expect_eq(mb_load(&b, &o, &m, err, sizeof err), 0, "%s", err);
+	nn_model_free(m);
+	mb_free(&b);
+}

@@ -68,6 +68,11 @@ static float *run1(struct mb *b, int max_batch, int batch, const float *x, int64
 	float *r = malloc(sizeof(float) * (size_t)n);
 	memcpy(r, outs[0], sizeof(float) * (size_t)n);
 	*out_elems = n;
+	/* again with more threads than items: layer by layer, the batch inside each kernel
+	 * (the run above went item by item); both must agree */
+	cr_assert_eq(nn_ctx_set_threads(c, batch + 1), 0);
+	cr_assert_eq(nn_run(c, batch, x, outs), 0);
+	expect_close(outs[0], r, n, "layer-wise vs item-wise");
 	nn_ctx_free(c);
 	nn_model_free(m);
 	return r;
@@ -166,6 +171,9 @@ static const struct conv_case conv_cases[] = {
 	{16, 8, 8, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},   /* wider */
 	{3, 6, 6, 4, 1, 3, 1, 1, 1, 1, 0, 1, 0, 1, 1, 1},     /* 1x3 */
 	{2, 4, 4, 2, 3, 3, 3, 3, 1, 1, 2, 2, 2, 2, 2, 1},     /* pads larger than input part */
+	{32, 9, 11, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},  /* K = 288 > one K block */
+	{67, 6, 7, 21, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},   /* K = 603, M not a multiple of 4 */
+	{40, 9, 8, 24, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 0},   /* strided, K = 360 */
 };
 
 Test(conv, reference_cases)
@@ -375,6 +383,11 @@ Test(pool, max_and_average)
 	pool_run("MaxPool", 3, 9, 11, 3, 2, 1, 0, 0, 1);
 	pool_run("MaxPool", 3, 9, 11, 3, 2, 1, 1, 0, 1);
 	pool_run("MaxPool", 2, 8, 8, 2, 2, 0, 0, 0, 1);
+	pool_run("MaxPool", 3, 10, 37, 2, 2, 0, 0, 0, 1);
+	pool_run("MaxPool", 2, 11, 41, 2, 2, 0, 1, 0, 1);
+	pool_run("AveragePool", 2, 12, 40, 2, 2, 0, 0, 0, 1);
+	pool_run("MaxPool", 2, 12, 40, 3, 2, 1, 0, 0, 1);
+	pool_run("AveragePool", 2, 13, 40, 3, 1, 1, 0, 1, 1);
 	pool_run("MaxPool", 2, 10, 9, 3, 1, 1, 0, 0, 2);
 	pool_run("AveragePool", 3, 9, 11, 3, 2, 1, 0, 0, 1);
 	pool_run("AveragePool", 3, 9, 11, 3, 2, 1, 0, 1, 1);
@@ -705,6 +718,9 @@ Test(resize, modes)
 	resize_run("linear", "pytorch_half_pixel", NULL, 5, 7, 10, 14, 0);
 	resize_run("linear", "half_pixel", NULL, 6, 6, 3, 3, 0);
 	resize_run("linear", "asymmetric", NULL, 3, 5, 6, 10, 0);
+	/* wider than the per-call column table */
+	resize_run("linear", "half_pixel", NULL, 2, 1100, 4, 2200, 0);
+	resize_run("nearest", "half_pixel", "round_prefer_floor", 2, 1500, 3, 2250, 1);
 }
 
 Test(resize, unsupported_mode_is_named)
@@ -1056,6 +1072,7 @@ static void upsample_add_run(int threads)
 	struct nn_model *m;
 	char err[256];
 	cr_assert_eq(mb_load(&b, &o, &m, err, sizeof err), 0, "%s", err);
+	cr_expect_eq(nn_model_exec_nodes(m), 2, "resize, add and relu fuse into the conv");
 	struct nn_ctx *c = nn_ctx_new(m);
 	cr_assert_eq(nn_ctx_set_threads(c, threads), 0);
 	float *outs[1];
@@ -1083,4 +1100,75 @@ Test(fused, small_item_groups_and_threads)
 	upsample_add_run(2);
 	for (size_t i = 0; i < sizeof conv_cases / sizeof conv_cases[0]; i++)
 		conv_case_run(&conv_cases[i], 1);
+}
+
+/* Split along channels (sizes 1, 3, 2), swapped back by Concat: y = [c, a, b] */
+Test(move, split_and_concat)
+{
+	struct mb b;
+	mb_init(&b, 13);
+	int N = 2, C = 6, H = 3, W = 5;
+	int64_t in[4] = {-1, C, H, W};
+	mb_input(&b, "x", 4, in);
+	mb_ints(&b, "sizes", 3, I64(1), I64(3), I64(2));
+	Onnx__NodeProto *n = mb_node(&b, "Split", "sp", "x,sizes", "a,b,c");
+	mb_attr_i(&b, n, "axis", 1);
+	n = mb_node(&b, "Concat", "cat", "c,a,b", "y");
+	mb_attr_i(&b, n, "axis", 1);
+	mb_output(&b, "y");
+	float *x = rand_buf(N * C * H * W), want[180];
+	const int src_ch[6] = {4, 5, 0, 1, 2, 3};
+	for (int bb = 0; bb < N; bb++)
+		for (int c = 0; c < C; c++)
+			memcpy(want + (bb * C + c) * H * W, x + (bb * C + src_ch[c]) * H * W,
+			       sizeof(float) * H * W);
+	int64_t gn;
+	float *got = run1(&b, 2, N, x, &gn);
+	cr_assert_eq(gn, N * C * H * W);
+	expect_close(got, want, gn, "split/concat");
+	free(got);
+	free(x);
+	mb_free(&b);
+}
+
+/* Conv1d (NCW): runs as a 2-D convolution of height 1 */
+Test(conv, one_dimensional)
+{
+	struct mb b;
+	mb_init(&b, 13);
+	int N = 2, C = 3, L = 17, M = 4, K = 5, S = 2, P = 2;
+	int64_t in[3] = {-1, C, L}, wd[3] = {M, C, K}, bd[1] = {M};
+	mb_input(&b, "x", 3, in);
+	float *wt = rand_buf(M * C * K), *bias = rand_buf(M);
+	mb_init_f(&b, "w", 3, wd, wt);
+	mb_init_f(&b, "b", 1, bd, bias);
+	Onnx__NodeProto *n = mb_node(&b, "Conv", "c1d", "x,w,b", "y");
+	mb_attr_ints(&b, n, "strides", 1, I64(S));
+	mb_attr_ints(&b, n, "pads", 2, I64(P), I64(P));
+	mb_output(&b, "y");
+	int OL = (L + 2 * P - K) / S + 1;
+	float *x = rand_buf(N * C * L);
+	float *want = malloc(sizeof(float) * N * M * OL);
+	for (int bb = 0; bb < N; bb++)
+		for (int o = 0; o < M; o++)
+			for (int ox = 0; ox < OL; ox++) {
+				double s = bias[o];
+				for (int c = 0; c < C; c++)
+					for (int k = 0; k < K; k++) {
+						int ix = ox * S - P + k;
+						if (ix >= 0 && ix < L)
+							s += x[(bb * C + c) * L + ix] * wt[(o * C + c) * K + k];
+					}
+				want[(bb * M + o) * OL + ox] = (float)s;
+			}
+	int64_t gn;
+	float *got = run1(&b, 2, N, x, &gn);
+	cr_assert_eq(gn, N * M * OL);
+	expect_close(got, want, gn, "conv1d");
+	free(got);
+	free(want);
+	free(x);
+	free(wt);
+	free(bias);
+	mb_free(&b);
 }

@@ -122,6 +122,22 @@ static void setup(void)
 	cr_assert_eq(index_put_batch(ix, v, NROWS, res), 0);
 	for (size_t k = 0; k < NROWS; k++)
 		cr_assert_eq(res[k], 0);
+	/* Analyses: study 1.2.3.1's MR series had a lesion in its latest analysis; a series of
+	 * study 1.2.3.2 had one earlier, then a newer analysis found none. */
+	sqlite3 *w = index_lock(ix);
+	cr_assert_eq(sqlite3_exec(w,
+				  "INSERT INTO analyses(series_ref, state, created_at, updated_at, lesions) "
+				  "SELECT s.id, 'done', 0, 0, 1 FROM series s JOIN studies st ON "
+				  "st.id = s.study_ref WHERE st.study_uid = '1.2.3.1' AND s.modality = 'MR';"
+				  "INSERT INTO analyses(series_ref, state, created_at, updated_at, lesions) "
+				  "SELECT s.id, 'done', 0, 0, 2 FROM series s JOIN studies st ON "
+				  "st.id = s.study_ref WHERE st.study_uid = '1.2.3.2' LIMIT 1;"
+				  "INSERT INTO analyses(series_ref, state, created_at, updated_at, lesions) "
+				  "SELECT s.id, 'done', 1, 1, 0 FROM series s JOIN studies st ON "
+				  "st.id = s.study_ref WHERE st.study_uid = '1.2.3.2' LIMIT 1;",
+				  NULL, NULL, NULL),
+		     SQLITE_OK);
+	index_unlock(ix);
 	index_close(ix);
 	cr_assert_eq(query_db_open(dbpath, &db, err, sizeof err), 0, "%s", err);
 	IMPL = dcm_ts_find(DCM_TS_IMPLICIT_LE);

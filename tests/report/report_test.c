@@ -55,24 +55,52 @@ static void write_all(const char *path, const char *buf, size_t len)
 	fclose(fp);
 }
 
-/* Independent reference: MR_small.dcm is Explicit VR LE, 16-bit signed, no rescale; find its
- * (7FE0,0010) OW element by its bytes and read the values directly. */
-static int16_t *reference(size_t *count)
+/* Independent reference: the values of a native little-endian file's (7FE0,0010), found by
+ * its tag bytes (explicit "OW" or implicit VR), read as unsigned little-endian samples of
+ * `bytes` bytes each (no rescale in these files). */
+static int64_t *raw_values(const char *path, int bytes, int is_signed, size_t *count)
 {
 	size_t len;
-	char *buf = read_all(FILES "/MR_small.dcm", &len);
-	const char tag[8] = {'\xe0', '\x7f', '\x10', '\x00', 'O', 'W', 0, 0};
+	char *buf = read_all(path, &len);
+	const char tag[4] = {'\xe0', '\x7f', '\x10', '\x00'};
 	char *p = memmem(buf, len, tag, sizeof tag);
 	cr_assert_not_null(p);
-	uint32_t vlen = (uint8_t)p[8] | (uint8_t)p[9] << 8 | (uint8_t)p[10] << 16 |
-	                (uint32_t)(uint8_t)p[11] << 24;
-	cr_assert_leq(p + 12 + vlen, buf + len);
-	int16_t *v = malloc(vlen);
-	for (uint32_t i = 0; i < vlen / 2; i++)
-		v[i] = (int16_t)((uint8_t)p[12 + 2 * i] | (uint8_t)p[13 + 2 * i] << 8);
+	size_t at;
+	uint32_t vlen;
+	if (memcmp(p + 4, "OW", 2) == 0 || memcmp(p + 4, "OB", 2) == 0) {
+		vlen = (uint8_t)p[8] | (uint8_t)p[9] << 8 | (uint8_t)p[10] << 16 |
+		       (uint32_t)(uint8_t)p[11] << 24;
+		at = 12;
+	} else {
+		vlen = (uint8_t)p[4] | (uint8_t)p[5] << 8 | (uint8_t)p[6] << 16 |
+		       (uint32_t)(uint8_t)p[7] << 24;
+		at = 8;
+	}
+	cr_assert_leq(p + at + vlen, buf + len);
+	size_t n = vlen / (size_t)bytes;
+	int64_t *v = malloc(n * sizeof *v);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t x = 0;
+		for (int b = bytes - 1; b >= 0; b--)
+			x = x << 8 | (uint8_t)p[at + i * (size_t)bytes + (size_t)b];
+		if (is_signed && bytes == 2)
+			v[i] = (int16_t)x;
+		else
+			v[i] = (int64_t)x;
+	}
 	free(buf);
-	*count = vlen / 2;
+	*count = n;
 	return v;
+}
+
+static int16_t *reference(size_t *count)
+{
+	int64_t *v = raw_values(FILES "/MR_small.dcm", 2, 1, count);
+	int16_t *r = malloc(*count * sizeof *r);
+	for (size_t i = 0; i < *count; i++)
+		r[i] = (int16_t)v[i];
+	free(v);
+	return r;
 }
 
 /* Makes tmpdir/name from MR_small.dcm with a dcmtk encoder command (IN and OUT substituted). */
@@ -186,6 +214,107 @@ Test(decode, lossy_jpeg_decodes)
 	}
 }
 
+/* Multi-frame: pydicom's 15-frame 32-bit RT Dose in implicit LE, explicit BE and RLE. */
+Test(decode, multiframe_32bit_variants_identical)
+{
+	size_t n;
+	int64_t *ref = raw_values(FILES "/rtdose.dcm", 4, 0, &n);
+	static const char *const files[] = {"rtdose.dcm", "rtdose_expb.dcm", "rtdose_rle.dcm"};
+	for (int f = 0; f < 3; f++) {
+		char path[256], err[256] = "";
+		snprintf(path, sizeof path, "%s/%s", FILES, files[f]);
+		struct report_image img;
+		cr_assert_eq(report_decode_pixels(path, &img, err, sizeof err), 0, "%s: %s", path, err);
+		cr_assert_eq(img.frames, 15);
+		cr_assert_eq((size_t)img.rows * img.cols * img.frames, n);
+		for (size_t i = 0; i < n; i++)
+			cr_assert_eq((double)img.pixels[i], (double)(float)ref[i], "%s: value %zu",
+			             files[f], i);
+		report_image_free(&img);
+	}
+	free(ref);
+}
+
+/* Per-frame Plane Position (Enhanced MR layout, PS3.3 C.7.6.16.2.3): the 15-frame dose file
+ * given a Per-frame Functional Groups Sequence with z = 2.5 * frame by dcmodify. */
+Test(decode, per_frame_positions)
+{
+	static char cmd[8192];
+	char path[128];
+	snprintf(path, sizeof path, "%s/pf.dcm", tmpdir);
+	int n = snprintf(cmd, sizeof cmd, "cp '%s' '%s' && dcmodify -nb", FILES "/rtdose.dcm", path);
+	for (int f = 0; f < 15; f++)
+		n += snprintf(cmd + n, sizeof cmd - (size_t)n,
+		              " -i '(5200,9230)[%d].(0020,9113)[0].(0020,0032)=-10\\20.5\\%g'", f,
+		              2.5 * f);
+	snprintf(cmd + n, sizeof cmd - (size_t)n, " '%s' >/dev/null 2>&1", path);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+	struct report_image img;
+	char err[256] = "";
+	cr_assert_eq(report_decode_pixels(path, &img, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(img.frames, 15);
+	cr_assert_not_null(img.frame_positions);
+	for (int f = 0; f < 15; f++) {
+		cr_assert_eq(img.frame_positions[3 * f], -10.0);
+		cr_assert_eq(img.frame_positions[3 * f + 1], 20.5);
+		cr_assert_eq(img.frame_positions[3 * f + 2], 2.5 * f);
+	}
+	cr_assert(img.has_position);
+	cr_assert_eq(img.position[2], 0.0);
+	report_image_free(&img);
+	cr_assert_null(img.frame_positions);
+	/* without per-frame groups: no array */
+	cr_assert_eq(report_decode_pixels(FILES "/rtdose.dcm", &img, err, sizeof err), 0, "%s", err);
+	cr_assert_null(img.frame_positions);
+	report_image_free(&img);
+}
+
+/* 12-bit JPEG extended from other encoders: decodes, and both files hold the same picture. */
+Test(decode, jpeg_extended_from_other_encoders)
+{
+	struct report_image a, b;
+	char err[256] = "";
+	cr_assert_eq(report_decode_pixels(FILES "/JPGExtended.dcm", &a, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(report_decode_pixels(FILES "/JPEG-lossy.dcm", &b, err, sizeof err), 0, "%s", err);
+	cr_assert_str_eq(a.transfer_syntax_uid, "1.2.840.10008.1.2.4.51");
+	cr_assert_eq(a.rows, b.rows);
+	cr_assert_eq(a.cols, b.cols);
+	cr_assert_eq(memcmp(a.pixels, b.pixels, (size_t)a.rows * a.cols * sizeof(float)), 0);
+	float mx = 0;
+	for (size_t i = 0; i < (size_t)a.rows * a.cols; i++)
+		mx = a.pixels[i] > mx ? a.pixels[i] : mx;
+	cr_assert_gt(mx, 0.0f);
+	cr_assert_leq(mx, 4095.0f); /* 12 bits stored */
+	report_image_free(&a);
+	report_image_free(&b);
+}
+
+/* A Modality LUT Sequence replaces the rescale: LUT entry k = 3k + 7 for 4096 entries. */
+Test(decode, modality_lut_sequence)
+{
+	static char cmd[40000];
+	char path[128];
+	snprintf(path, sizeof path, "%s/mlut.dcm", tmpdir);
+	int n = snprintf(cmd, sizeof cmd, "cp '%s' '%s' && dcmodify -nb "
+	                 "-i '(0028,3000)[0].(0028,3002)=4096\\0\\16' "
+	                 "-i '(0028,3000)[0].(0028,3004)=US' -i '(0028,3000)[0].(0028,3006)=",
+	                 FILES "/MR_small.dcm", path);
+	for (int k = 0; k < 4096; k++)
+		/* dcmodify reads OW values as hexadecimal */
+		n += snprintf(cmd + n, sizeof cmd - (size_t)n, "%s%x", k ? "\\" : "", 3 * k + 7);
+	snprintf(cmd + n, sizeof cmd - (size_t)n, "' '%s' >/dev/null 2>&1", path);
+	cr_assert_eq(system(cmd), 0);
+	size_t count;
+	int16_t *ref = reference(&count);
+	struct report_image img;
+	char err[256] = "";
+	cr_assert_eq(report_decode_pixels(path, &img, err, sizeof err), 0, "%s", err);
+	for (size_t i = 0; i < count; i++)
+		cr_assert_eq(img.pixels[i], (float)(3 * ref[i] + 7), "pixel %zu", i);
+	report_image_free(&img);
+	free(ref);
+}
+
 Test(decode, jpeg2000_is_a_clean_error)
 {
 	struct report_image img;
@@ -260,11 +389,33 @@ static void damage(const char *src, const char *name, size_t from_end, int expec
 	free(buf);
 }
 
-Test(decode, damaged_bitstreams_no_crash)
+/* JPEG and JPEG-LS bitstreams carry enough structure for damage to be detected; RLE has no
+ * check data (PS3.5 Annex G), so damage inside a segment can only be required not to crash. */
+Test(decode, damaged_bitstreams)
 {
-	damage(FILES "/MR_small_jpeg_ls_lossless.dcm", "jls_bad.dcm", 2000, 0);
+	damage(FILES "/MR_small_jpeg_ls_lossless.dcm", "jls_bad.dcm", 2000, 1);
+	damage(variant("sv1.dcm", "dcmcjpeg", "+e1"), "sv1_bad.dcm", 2000, 1);
 	damage(FILES "/MR_small_RLE.dcm", "rle_bad.dcm", 3000, 0);
-	damage(variant("sv1.dcm", "dcmcjpeg", "+e1"), "sv1_bad.dcm", 2000, 0);
+}
+
+Test(decode, truncated_encapsulated_is_an_error)
+{
+	static const char *const files[] = {FILES "/MR_small_jpeg_ls_lossless.dcm",
+	                                    FILES "/MR_small_RLE.dcm"};
+	for (int f = 0; f < 2; f++) {
+		size_t len;
+		char *buf = read_all(files[f], &len);
+		char path[128];
+		snprintf(path, sizeof path, "%s/cut%d.dcm", tmpdir, f);
+		for (size_t cut = 200; cut <= 2000; cut += 450) {
+			write_all(path, buf, len - cut);
+			struct report_image img;
+			char err[256];
+			cr_assert_eq(report_decode_pixels(path, &img, err, sizeof err), REPORT_EFORMAT,
+			             "%s cut by %zu", files[f], cut);
+		}
+		free(buf);
+	}
 }
 
 Test(decode, rle_header_damage_is_an_error)
@@ -403,6 +554,18 @@ Test(writer, contract_violations_are_not_written)
 	sample_fill(&s, 1);
 	s.lesions[0].probability = 1.5;
 	expect_rejected(&s, REPORT_EINVAL, "probability");
+	sample_fill(&s, 1);
+	strcpy(s.lesions[1].tracking_uid, s.lesions[0].tracking_uid);
+	expect_rejected(&s, REPORT_EINVAL, "shared tracking UID");
+	sample_fill(&s, 1);
+	s.lesions[0].n_boxes = 0;
+	expect_rejected(&s, REPORT_EINVAL, "lesion without boxes");
+	sample_fill(&s, 1);
+	s.boxes[0][0].row_min = s.boxes[0][0].row_max;
+	expect_rejected(&s, REPORT_EINVAL, "empty box");
+	sample_fill(&s, 1);
+	s.f.device_observer_uid[0] = '\0';
+	expect_rejected(&s, REPORT_EINVAL, "no device observer UID");
 }
 
 Test(writer, dcmtk_check_failure_is_not_written)
@@ -431,6 +594,24 @@ Test(writer, gsps_with_and_without_lesions)
 	cr_assert_eq(report_write_gsps(&s.f, path, err, sizeof err), 0, "%s", err);
 }
 
+/* Patient data in the source's character set is copied byte for byte, with the set named. */
+Test(writer, specific_character_set_copied)
+{
+	static struct sample s;
+	sample_fill(&s, 1);
+	strcpy(s.f.study.specific_character_set, "ISO_IR 100");
+	strcpy(s.f.study.patient_name, "M\xfcller^Hans");
+	char path[128], err[256] = "";
+	snprintf(path, sizeof path, "%s/latin1.dcm", tmpdir);
+	cr_assert_eq(report_write_sr(&s.f, path, err, sizeof err), 0, "%s", err);
+	cr_assert(file_has(path, "ISO_IR 100"));
+	cr_assert(file_has(path, "M\xfcller^Hans"));
+	snprintf(path, sizeof path, "%s/latin1pr.dcm", tmpdir);
+	cr_assert_eq(report_write_gsps(&s.f, path, err, sizeof err), 0, "%s", err);
+	cr_assert(file_has(path, "ISO_IR 100"));
+	cr_assert(file_has(path, "M\xfcller^Hans"));
+}
+
 Test(writer, new_uids_are_distinct_and_valid)
 {
 	char a[REPORT_UID_LEN], b[REPORT_UID_LEN];
@@ -442,4 +623,54 @@ Test(writer, new_uids_are_distinct_and_valid)
 	for (const char *p = a + 5; *p; p++)
 		cr_assert(*p >= '0' && *p <= '9');
 	cr_assert_neq(a[5], '0');
+}
+
+/* SR and GSPS writers and the decoder used from several threads at once. */
+struct wjob {
+	int id;
+	int rc;
+};
+
+static void *writer_thread(void *arg)
+{
+	struct wjob *j = arg;
+	static struct sample s[4];
+	sample_fill(&s[j->id], j->id % 2 == 0);
+	for (int round = 0; round < 5 && j->rc == 0; round++) {
+		char path[160], err[256];
+		snprintf(path, sizeof path, "%s/w%d_%d_sr.dcm", tmpdir, j->id, round);
+		j->rc = report_write_sr(&s[j->id].f, path, err, sizeof err);
+		if (j->rc == 0) {
+			snprintf(path, sizeof path, "%s/w%d_%d_pr.dcm", tmpdir, j->id, round);
+			j->rc = report_write_gsps(&s[j->id].f, path, err, sizeof err);
+		}
+		if (j->rc == 0) {
+			struct report_image img;
+			j->rc = report_decode_pixels(FILES "/MR_small_jpeg_ls_lossless.dcm", &img, err,
+			                             sizeof err);
+			report_image_free(&img);
+		}
+	}
+	return NULL;
+}
+
+Test(writer, concurrent_threads)
+{
+	pthread_t t[4];
+	struct wjob jobs[4];
+	for (int i = 0; i < 4; i++) {
+		jobs[i].id = i;
+		jobs[i].rc = 0;
+		cr_assert_eq(pthread_create(&t[i], NULL, writer_thread, &jobs[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		cr_assert_eq(jobs[i].rc, 0, "thread %d: %d", i, jobs[i].rc);
+	}
+	for (int i = 0; i < 4; i++)
+		for (int r = 0; r < 5; r++) {
+			char path[160];
+			snprintf(path, sizeof path, "%s/w%d_%d_sr.dcm", tmpdir, i, r);
+			cr_assert(file_has(path, i % 2 == 0 ? "125007" : "111286"), "%s", path);
+		}
 }

@@ -18,6 +18,9 @@ done
 "$tool" negsr "$tmp/neg.dcm" || fail "negative SR not written"
 "$tool" predsr "$tmp/pred.dcm" || fail "superseding SR not written"
 "$tool" gsps "$tmp/pr.dcm" || fail "GSPS not written"
+"$tool" mfsr "$tmp/mf.dcm" || fail "multi-frame SR not written"
+"$tool" sr2d "$tmp/sr2d.dcm" || fail "Comprehensive SR not written"
+"$tool" mfgsps "$tmp/mfpr.dcm" || fail "multi-frame GSPS not written"
 
 # count LINES PATTERN: number of lines of LINES matching the fixed string PATTERN
 count() { printf '%s\n' "$1" | grep -cF -- "$2"; }
@@ -107,7 +110,33 @@ expect "GSPS polylines" "$(count "$d" '(0070,0023) CS [POLYLINE]')" 6
 expect "GSPS units" "$(count "$d" '(0070,0005) CS [PIXEL]')" 6
 expect "GSPS labels" "$(count "$d" '(0070,0006) ST [Lesion ')" 6
 expect "GSPS annotated images" "$(count "$d" '(0070,0002) CS [AI_FINDINGS]')" 6 # 5 images + layer
-expect "GSPS referenced images" "$(count "$d" '(0008,1155) UI [2.25.3000')" $((8 + 8 + 5))
+expect "GSPS referenced images" "$(count "$d" '(0008,1155) UI [2.25.3000')" $((8 + 5))
+
+# the Comprehensive SR (88.33) fallback: same tree, other IOD
+dsrdump -v "$tmp/sr2d.dcm" 2>&1 | grep -E '^(E|F): ' && fail "sr2d: dsrdump errors"
+v=$(dciodvfy -new "$tmp/sr2d.dcm" 2>&1)
+printf '%s\n' "$v" | grep '^Error' && fail "sr2d: dciodvfy errors"
+expect "sr2d: IOD" "$(printf '%s\n' "$v" | head -n 1)" "ComprehensiveSR"
+expect "sr2d: scoords" "$(count "$(dsrdump "$tmp/sr2d.dcm")" 'SCOORD')" 6
+
+# multi-frame source (one Enhanced MR instance, 8 frames): frame-exact references
+out=$(dsrdump -v +Pu "$tmp/mf.dcm" 2>&1) || fail "mf: dsrdump exit status"
+printf '%s\n' "$out" | grep -E '^(E|F): ' && fail "mf: dsrdump errors"
+dciodvfy -new "$tmp/mf.dcm" 2>&1 | grep '^Error' && fail "mf: dciodvfy errors"
+expect "mf: library entry" "$(count "$out" '<contains IMAGE:=(MRe image,"2.25.3100001")>')" 1
+for fr in 2 3 4 5 6; do
+	want=1; [ $fr = 4 ] && want=2
+	expect "mf: frame $fr" "$(count "$out" "<selected from IMAGE:=(MRe image,\"2.25.3100001\",$fr)>")" $want
+done
+ev=$(dcmdump "$tmp/mf.dcm" | awk '/\(0040,a375\)/ {on=1; ind=index($0,"("); next}
+	on && index($0,"(") <= ind {on=0} on')
+expect "mf: evidence" "$(count "$ev" '(0008,1155) UI [2.25.3100001]')" 1
+out=$(dcmpschk "$tmp/mfpr.dcm" 2>&1) || fail "mf: dcmpschk exit status"
+expect "mf: dcmpschk" "$(count "$out" 'Test passed')" 1
+dciodvfy -new "$tmp/mfpr.dcm" 2>&1 | grep '^Error' && fail "mf: GSPS dciodvfy errors"
+d=$(dcmdump "$tmp/mfpr.dcm")
+expect "mf: GSPS all frames" "$(count "$d" '(0008,1160) IS [1\2\3\4\5\6\7\8]')" 1
+expect "mf: GSPS annotated frames" "$(count "$d" '(0070,0002) CS [AI_FINDINGS]')" 6
 
 [ "$failures" -eq 0 ] || { echo "$failures failure(s)"; exit 1; }
 echo "validate.sh: all checks passed"
