@@ -73,9 +73,11 @@ static struct {
 	pthread_cond_t wake;           /* new jobs, or stopping */
 	atomic_bool stopping;
 	uv_timer_t sched_timer, deliver_timer;
+	uv_async_t deliver_wake;       /* a worker queued results: claim them now */
 	bool timers;
 	bool sched_busy;               /* a schedule pass is on the threadpool */
 	unsigned deliveries_inflight;
+	bool claiming;                 /* a claim is on the threadpool (one at a time) */
 	struct delivery_op *deliveries; /* in flight, for abort at shutdown */
 } P;
 
@@ -117,6 +119,17 @@ static int dcmtk_decode(const char *path, float **pixels, int rows, int cols, ch
 }
 
 /* ---- workers ------------------------------------------------------------------------ */
+
+/* From a worker: results were queued for delivery, wake the loop to claim them at once
+ * rather than at the next delivery tick. */
+static void poke_delivery(void)
+{
+	/* P.mu orders this against pipeline_stop_loop closing the handle. */
+	pthread_mutex_lock(&P.mu);
+	if (!atomic_load(&P.stopping))
+		uv_async_send(&P.deliver_wake);
+	pthread_mutex_unlock(&P.mu);
+}
 
 static void commit_done_cb(struct store_req *req)
 {
@@ -486,6 +499,7 @@ static void run_job(struct worker *w, const struct job *job)
 		retry = true;
 		goto failed;
 	}
+	poke_delivery();
 	log_info("worker=%d event=analysed job=%lld series=%s slices=%zu lesions=%d "
 		 "study_probability=%.3f sr=%s ms=%lld",
 		 w->id, (long long)job->id, job->series_uid, s->n, res.nlesions,
@@ -631,6 +645,10 @@ static void on_sched_timer(uv_timer_t *t)
 struct delivery_op {
 	uv_work_t w;
 	struct delivery d;
+	/* destinations with an attempt in flight, skipped by the claim (copied on the loop) */
+	char skip[64][65];
+	const char *skip_ptrs[64];
+	size_t n_skip;
 	int claimed;                   /* 1: d is ours */
 	uint8_t *file;
 	size_t len;
@@ -666,6 +684,8 @@ static void finish_run(uv_work_t *req)
 	deliveries_finish(P.srv->index, op->d.id, ms_now(), op->ok, status, op->retry, op->next_ms);
 }
 
+static void on_deliver_timer(uv_timer_t *t);
+
 static void finish_done(uv_work_t *req, int status)
 {
 	struct delivery_op *op = (struct delivery_op *)req;
@@ -673,6 +693,9 @@ static void finish_done(uv_work_t *req, int status)
 	free(op->file);
 	free(op);
 	P.deliveries_inflight--;
+	/* A slot is free: the next due delivery need not wait for the tick. */
+	if (P.timers)
+		on_deliver_timer(&P.deliver_timer);
 }
 
 /* Records the outcome of an attempt (threadpool) and frees the operation. */
@@ -726,11 +749,40 @@ static void dl_ready(struct scu *s, void *ctx)
 	}
 }
 
+/* A confirmed success is recorded at once, before the release: a crash after the PACS
+ * answered must not leave the row 'sending' (it would be sent again at start-up). */
+struct mark_sent {
+	uv_work_t w;
+	int64_t id;
+	char status[16];
+};
+
+static void mark_run(uv_work_t *req)
+{
+	struct mark_sent *m = (struct mark_sent *)req;
+	deliveries_finish(P.srv->index, m->id, ms_now(), true, m->status, false, 0);
+}
+
+static void mark_done(uv_work_t *req, int status)
+{
+	(void)status;
+	free(req);
+}
+
 static void dl_store_rsp(struct scu *s, void *ctx, uint16_t status)
 {
 	struct delivery_op *op = ctx;
 	op->status = status;
 	op->have_status = true;
+	if (status == 0 || (status & 0xF000) == 0xB000) {
+		struct mark_sent *m = calloc(1, sizeof *m);
+		if (m) {
+			m->id = op->d.id;
+			snprintf(m->status, sizeof m->status, "0x%04X", status);
+			if (uv_queue_work(P.srv->loop, &m->w, mark_run, mark_done) < 0)
+				free(m);
+		}
+	}
 	scu_release(s);
 }
 
@@ -747,7 +799,8 @@ static void dl_closed(struct scu *s, void *ctx, int err, const char *why)
 static void claim_run(uv_work_t *req)
 {
 	struct delivery_op *op = (struct delivery_op *)req;
-	op->claimed = deliveries_claim(P.srv->index, ms_now(), &op->d);
+	op->claimed = deliveries_claim_except(P.srv->index, ms_now(), op->skip_ptrs, op->n_skip,
+					      &op->d);
 	if (op->claimed != 1)
 		return;
 	char path[8192];
@@ -768,13 +821,12 @@ static void claim_run(uv_work_t *req)
 	close(fd);
 }
 
-static void on_deliver_timer(uv_timer_t *t);
-
 static void claim_done(uv_work_t *req, int status)
 {
 	struct delivery_op *op = (struct delivery_op *)req;
 	struct server *srv = P.srv;
 	(void)status;
+	P.claiming = false;
 	if (op->claimed != 1) {
 		if (op->claimed < 0)
 			log_err("event=delivery_claim_failed err=\"%s\"", strerror(-op->claimed));
@@ -818,20 +870,40 @@ static void claim_done(uv_work_t *req, int status)
 static void on_deliver_timer(uv_timer_t *t)
 {
 	(void)t;
-	if (atomic_load(&P.stopping) || P.deliveries_inflight >= DELIVERY_MAX_INFLIGHT ||
-	    P.srv->cfg->n_dests == 0)
+	if (atomic_load(&P.stopping) || P.claiming ||
+	    P.deliveries_inflight >= DELIVERY_MAX_INFLIGHT || P.srv->cfg->n_dests == 0)
 		return;
 	struct delivery_op *op = calloc(1, sizeof *op);
 	if (!op)
 		return;
+	/* One attempt per destination at a time: a destination that hangs until the
+	 * association timeout then holds one slot, never all of them. */
+	for (struct delivery_op *o = P.deliveries; o && op->n_skip < 64; o = o->next_inflight) {
+		bool seen = false;
+		for (size_t i = 0; i < op->n_skip && !seen; i++)
+			seen = strcmp(op->skip[i], o->d.destination) == 0;
+		if (seen)
+			continue;
+		snprintf(op->skip[op->n_skip], sizeof op->skip[0], "%s", o->d.destination);
+		op->skip_ptrs[op->n_skip] = op->skip[op->n_skip];
+		op->n_skip++;
+	}
 	P.deliveries_inflight++;
+	P.claiming = true;
 	if (uv_queue_work(P.srv->loop, &op->w, claim_run, claim_done) < 0) {
 		free(op);
 		P.deliveries_inflight--;
+		P.claiming = false;
 	}
 }
 
 /* ---- life cycle ----------------------------------------------------------------------- */
+
+static void on_deliver_wake(uv_async_t *a)
+{
+	(void)a;
+	on_deliver_timer(&P.deliver_timer);
+}
 
 int pipeline_start(struct server *srv)
 {
@@ -851,6 +923,7 @@ int pipeline_start(struct server *srv)
 	uv_timer_start(&P.deliver_timer, on_deliver_timer, 1000, 1000);
 	uv_timer_init(srv->loop, &P.sched_timer);
 	P.sched_timer.data = srv;
+	uv_async_init(srv->loop, &P.deliver_wake, on_deliver_wake);
 	P.timers = true;
 	if (!srv->cfg->analysis_enabled) {
 		log_notice("event=analysis_disabled");
@@ -898,13 +971,16 @@ int pipeline_start(struct server *srv)
 void pipeline_stop_loop(struct server *srv)
 {
 	(void)srv;
+	pthread_mutex_lock(&P.mu);
 	atomic_store(&P.stopping, true);
+	pthread_mutex_unlock(&P.mu);
 	wake_workers();
 	if (P.timers) {
 		uv_timer_stop(&P.sched_timer);
 		uv_timer_stop(&P.deliver_timer);
 		uv_close((uv_handle_t *)&P.sched_timer, NULL);
 		uv_close((uv_handle_t *)&P.deliver_timer, NULL);
+		uv_close((uv_handle_t *)&P.deliver_wake, NULL);
 		P.timers = false;
 	}
 	for (struct delivery_op *op = P.deliveries; op; op = op->next_inflight)

@@ -363,20 +363,39 @@ int jobs_findings(struct index *ix, int64_t analysis_id, struct job_prev_finding
 
 int deliveries_claim(struct index *ix, int64_t now_ms, struct delivery *out)
 {
+	return deliveries_claim_except(ix, now_ms, NULL, 0, out);
+}
+
+int deliveries_claim_except(struct index *ix, int64_t now_ms, const char *const *skip,
+			    size_t n_skip, struct delivery *out)
+{
 	memset(out, 0, sizeof *out);
+	if (n_skip > 64)
+		return -EINVAL;
+	/* "AND destination NOT IN (?2, ?3, ...)" for the destinations to skip */
+	char not_in[64 * 6 + 64] = "";
+	size_t len = 0;
+	for (size_t i = 0; i < n_skip; i++)
+		len += (size_t)snprintf(not_in + len, sizeof not_in - len, "%s?%zu",
+					i ? ", " : " AND destination NOT IN (", i + 2);
+	if (n_skip)
+		snprintf(not_in + len, sizeof not_in - len, ")");
+	char sql[1024];
+	snprintf(sql, sizeof sql,
+		 "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, updated_at = ?1 "
+		 "WHERE id = (SELECT id FROM deliveries WHERE state = 'pending' AND "
+		 "next_attempt_at <= ?1%s ORDER BY id LIMIT 1) "
+		 "RETURNING id, attempts, destination, sop_instance_uid, sop_class_uid, "
+		 "transfer_syntax, rel_path",
+		 not_in);
 	sqlite3 *db = index_lock(ix);
 	sqlite3_stmt *st = NULL;
 	int found = 0;
-	int rc = sqlite3_prepare_v2(
-		db,
-		"UPDATE deliveries SET state = 'sending', attempts = attempts + 1, updated_at = ?1 "
-		"WHERE id = (SELECT id FROM deliveries WHERE state = 'pending' AND "
-		"next_attempt_at <= ?1 ORDER BY id LIMIT 1) "
-		"RETURNING id, attempts, destination, sop_instance_uid, sop_class_uid, "
-		"transfer_syntax, rel_path",
-		-1, &st, NULL);
+	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
 	if (rc == SQLITE_OK) {
 		sqlite3_bind_int64(st, 1, now_ms);
+		for (size_t i = 0; i < n_skip; i++)
+			sqlite3_bind_text(st, (int)i + 2, skip[i], -1, SQLITE_TRANSIENT);
 		rc = sqlite3_step(st);
 		if (rc == SQLITE_ROW) {
 			out->id = sqlite3_column_int64(st, 0);

@@ -118,6 +118,12 @@ struct delivery {
 /* Claims the oldest due pending delivery (-> sending): 1, 0 when none, <0 on error. */
 int deliveries_claim(struct index *ix, int64_t now_ms, struct delivery *out);
 
+/* The same, skipping the destinations named in skip[0..n_skip) (those with an attempt in
+ * flight, so that one destination that hangs holds at most one delivery slot). skip is
+ * borrowed; n_skip <= 64. */
+int deliveries_claim_except(struct index *ix, int64_t now_ms, const char *const *skip,
+			    size_t n_skip, struct delivery *out);
+
 /* After an attempt: sent (ok), or back to pending at next_ms (retry), or failed. */
 int deliveries_finish(struct index *ix, int64_t id, int64_t now_ms, bool ok, const char *status,
 		      bool retry, int64_t next_ms);

@@ -65,7 +65,7 @@ ok "the SR references all $n_src source images"
 
 # The index: one analysis done, the SR stored in the study, its delivery sent.
 for _ in $(seq 1 60); do
-	[ "$(sql "select count(*) from analyses where state in ('done', 'failed')")" -ge 2 ] &&
+	[ "$(sql "select count(*) from analyses where state in ('done', 'failed', 'not-applicable')")" -ge 3 ] &&
 	[ "$(sql "select count(*) from deliveries where state <> 'sent'")" = 0 ] && break
 	sleep 0.5
 done
