@@ -1,7 +1,9 @@
 /*
  * dicomaid: the DICOM node daemon. Parses the command line, loads the configuration (or
- * the embedded default), opens the index and the instance store, and runs the SCP on the
- * libuv loop in the foreground until SIGTERM/SIGINT. See dicomaid(8).
+ * the embedded default), opens the index and the instance store, and runs the SCP and the
+ * control socket on the libuv loop in the foreground until SIGTERM/SIGINT. Under systemd it
+ * takes its listening sockets from socket activation and reports readiness (ctl/sd.h).
+ * See dicomaid(8).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -13,6 +15,8 @@
 #include <uv.h>
 
 #include "config.h"
+#include "ctl/ops.h"
+#include "ctl/sd.h"
 #include "net/server.h"
 #include "pipeline/pipeline.h"
 #include "services/services.h"
@@ -104,6 +108,11 @@ int main(int argc, char **argv)
 		log_warn("event=fsync_disabled note=\"for benchmarking only: acknowledged instances "
 			 "can be lost on power failure\"");
 
+	/* Socket activation: the service manager's sockets replace [server] bind/port. */
+	struct systemd_fds sfds;
+	if (systemd_listen_fds(&sfds, err, sizeof err) < 0)
+		fatal("event=startup_failed err=\"%s\"", err);
+
 	if (mkdir(cfg.storage_path, 0750) < 0 && errno != EEXIST)
 		fatal("event=startup_failed path=%s err=\"%s\"", cfg.storage_path, strerror(errno));
 
@@ -128,13 +137,15 @@ int main(int argc, char **argv)
 	};
 	if (store_open(&sc, ix, &store) < 0)
 		fatal("event=startup_failed storage=%s", cfg.storage_path);
-	if (server_start(&srv, loop, &cfg, config_path, store, ix) < 0) {
+	struct ops *ops = NULL;
+	if (server_start(&srv, loop, &cfg, config_path, store, ix, sfds.tcp, sfds.n_tcp) < 0 ||
+	    ops_start(loop, &srv, cfg.control_socket, sfds.control, &ops) < 0) {
 		store_close(store);
 		index_close(ix);
 		return 1;
 	}
-
 	pipeline_start(&srv);
+	ops_ready(ops);
 
 	uv_run(loop, UV_RUN_DEFAULT);
 
@@ -149,6 +160,7 @@ int main(int argc, char **argv)
 	uv_walk(loop, close_walk, NULL);
 	uv_run(loop, UV_RUN_DEFAULT);
 	uv_loop_close(loop);
+	ops_free(ops);
 	index_close(ix);
 	log_notice("event=stopped instances=%llu", (unsigned long long)srv.instances_stored);
 	config_free(&cfg);

@@ -8,4 +8,4 @@ apt-get install -y -qq --no-install-recommends \
 	libuv1-dev libsqlite3-dev sqlite3 libinih-dev zlib1g-dev \
 	libprotobuf-c-dev protobuf-c-compiler libopenblas-dev \
 	libdcmtk-dev dcmtk libsndfile1-dev libtiff-dev libssl-dev \
-	libcriterion-dev python3-pydicom mandoc dicom3tools >/dev/null
+	libcriterion-dev python3-pydicom mandoc dicom3tools libsystemd-dev systemd >/dev/null

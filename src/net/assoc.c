@@ -1045,7 +1045,7 @@ void assoc_resume_reading(struct assoc *a)
 		a->reading = true;
 }
 
-void assoc_accept(struct server *srv)
+void assoc_accept(struct server *srv, uv_stream_t *listener)
 {
 	struct assoc *a = calloc(1, sizeof *a);
 	if (!a) {
@@ -1061,7 +1061,7 @@ void assoc_accept(struct server *srv)
 		srv->assocs->prev = a;
 	srv->assocs = a;
 	srv->n_assocs++;
-	if (uv_accept((uv_stream_t *)&srv->listener, (uv_stream_t *)&a->tcp) < 0) {
+	if (uv_accept(listener, (uv_stream_t *)&a->tcp) < 0) {
 		a->closing = true;
 		uv_close((uv_handle_t *)&a->tcp, on_handle_closed);
 		return;

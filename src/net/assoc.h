@@ -85,8 +85,8 @@ struct assoc {
 	unsigned n_fails;
 };
 
-/* Accepts the pending connection on the server's listener. */
-void assoc_accept(struct server *srv);
+/* Accepts the pending connection on listener (one of the server's listeners). */
+void assoc_accept(struct server *srv, uv_stream_t *listener);
 
 /* Sends a DIMSE command (no data set) on presentation context pc_id. */
 int assoc_send_command(struct assoc *a, uint8_t pc_id, const struct dimse_cmd *cmd);

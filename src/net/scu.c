@@ -56,6 +56,7 @@ struct scu {
 	size_t rlen, rcap;
 	uint16_t next_msg_id;
 	uint16_t store_msg_id;         /* outstanding C-STORE, 0 = none */
+	uint16_t echo_msg_id;          /* outstanding C-ECHO, 0 = none */
 	unsigned handles_open;
 	bool tcp_init, timer_init;
 	bool closing;
@@ -217,6 +218,14 @@ static int on_command(void *ctx, uint8_t pc_id, const struct dimse_cmd *cmd)
 {
 	struct scu *s = ctx;
 	(void)pc_id;
+	if (cmd->command_field == DIMSE_C_ECHO_RSP && s->echo_msg_id &&
+	    cmd->message_id_responded == s->echo_msg_id) {
+		s->echo_msg_id = 0;
+		uv_timer_stop(&s->timer);
+		if (s->cb.on_echo_rsp)
+			s->cb.on_echo_rsp(s, s->cb.ctx, cmd->status);
+		return 0;
+	}
 	if (cmd->command_field != 0x8001 || !s->store_msg_id ||
 	    cmd->message_id_responded != s->store_msg_id) {
 		log_warn("scu=%llu event=unexpected_message command=%s", (unsigned long long)s->id,
@@ -607,6 +616,38 @@ int scu_store(struct scu *s, const char *sop_class, const char *sop_instance, co
 	rc = send_owned(s, bytes, n);
 	if (rc == 0) {
 		s->store_msg_id = id;
+		arm(s, s->timeout_s);
+	}
+	return rc;
+}
+
+int scu_echo(struct scu *s)
+{
+	if (s->closing || s->sm.state != UL_STA6 || s->echo_msg_id || s->store_msg_id)
+		return -EBUSY;
+	const struct scu_pc *pc = NULL;
+	for (unsigned i = 0; i < s->n_pcs && !pc; i++)
+		if (s->pcs[i].result == 0 && strcmp(s->pcs[i].abstract, "1.2.840.10008.1.1") == 0)
+			pc = &s->pcs[i];
+	if (!pc)
+		return -ENOTSUP;
+	struct dimse_cmd cmd;
+	uint16_t id = s->next_msg_id++;
+	if (s->next_msg_id == 0)
+		s->next_msg_id = 1;
+	dimse_echo_rq(&cmd, id);
+	struct dimse_txbuf tx = { 0 };
+	int rc = dimse_tx_command(&tx, pc->id, &cmd, s->peer_max_pdu);
+	if (rc < 0) {
+		dimse_txbuf_free(&tx);
+		return rc;
+	}
+	scu_event(s, UL_EVT9, NULL);
+	size_t n = 0;
+	uint8_t *bytes = dimse_txbuf_steal(&tx, &n);
+	rc = send_owned(s, bytes, n);
+	if (rc == 0) {
+		s->echo_msg_id = id;
 		arm(s, s->timeout_s);
 	}
 	return rc;

@@ -48,6 +48,8 @@ struct scu_callbacks {
 	/* The association is gone: err 0 after an orderly release, else a negative libuv or
 	 * -ECONNREFUSED/-ETIMEDOUT/-EPROTO style code, with why a one-line reason. */
 	void (*on_closed)(struct scu *s, void *ctx, int err, const char *why);
+	/* The response to the C-ECHO sent by scu_echo (status as received). */
+	void (*on_echo_rsp)(struct scu *s, void *ctx, uint16_t status);
 };
 
 int scu_open(uv_loop_t *loop, const struct scu_params *p, const struct scu_callbacks *cb,
@@ -64,6 +66,13 @@ bool scu_accepts(const struct scu *s, const char *sop_class, const char *ts_uid)
 int scu_store(struct scu *s, const char *sop_class, const char *sop_instance, const char *ts_uid,
 	      const uint8_t *data, size_t len, const char *move_originator_ae,
 	      uint16_t move_originator_id);
+
+/*
+ * Sends a C-ECHO-RQ (PS3.7 9.1.5) on an accepted Verification context (PS3.4 A.4);
+ * on_echo_rsp reports the response. Only one echo may be outstanding. Returns 0 or a
+ * negative code (-ENOTSUP when the peer accepted no Verification context).
+ */
+int scu_echo(struct scu *s);
 
 /* Orderly release (A-RELEASE-RQ); on_closed follows. */
 void scu_release(struct scu *s);

@@ -122,7 +122,7 @@ static void on_connection(uv_stream_t *listener, int status)
 	}
 	if (srv->stopping)
 		return;
-	assoc_accept(srv);
+	assoc_accept(srv, listener);
 }
 
 static void on_committed(uv_async_t *h)
@@ -154,6 +154,8 @@ static void finish_shutdown(struct server *srv)
 	}
 	/* The committer's async handle is closed by main after the store is drained. */
 	uv_unref((uv_handle_t *)&srv->committed);
+	if (srv->on_finished)
+		srv->on_finished(srv->hook_arg);
 }
 
 void server_assoc_gone(struct server *srv)
@@ -181,9 +183,12 @@ void server_stop(struct server *srv)
 	srv->stopping = true;
 	log_notice("event=stopping associations=%u", srv->n_assocs);
 	pipeline_stop_loop(srv);
-	if (srv->listener_open) {
-		uv_close((uv_handle_t *)&srv->listener, close_cb_noop);
-		srv->listener_open = false;
+	if (srv->on_stopping)
+		srv->on_stopping(srv->hook_arg);
+	if (srv->listeners_open) {
+		for (unsigned i = 0; i < srv->n_listeners; i++)
+			uv_close((uv_handle_t *)&srv->listeners[i], close_cb_noop);
+		srv->listeners_open = false;
 	}
 	/* Connections with no association yet have nothing to finish. */
 	for (struct assoc *a = srv->assocs, *n; a; a = n) {
@@ -201,47 +206,51 @@ void server_stop(struct server *srv)
 		       (uint64_t)srv->cfg->shutdown_timeout * 1000u, 0);
 }
 
+int server_reload(struct server *srv, char *msg, size_t cap)
+{
+	if (!srv->config_path) {
+		snprintf(msg, cap, "no configuration file (running on the embedded default)");
+		log_notice("event=reload skipped=\"no configuration file\"");
+		return -1;
+	}
+	struct config fresh;
+	char err[512];
+	if (config_load(srv->config_path, &fresh, err, sizeof err) < 0) {
+		log_err("event=reload_failed err=\"%s\"", err);
+		snprintf(msg, cap, "%s", err);
+		return -1;
+	}
+	/* Only the peer list and the access rule change on reload. */
+	struct config_peer *old = srv->cfg->peers;
+	srv->cfg->peers = fresh.peers;
+	srv->cfg->n_peers = fresh.n_peers;
+	srv->cfg->require_known_peers = fresh.require_known_peers;
+	fresh.peers = old;
+	config_free(&fresh);
+	server_resolve_peers(srv);
+	log_notice("event=reload peers=%zu require_known_peers=%s", srv->cfg->n_peers,
+		   srv->cfg->require_known_peers ? "yes" : "no");
+	snprintf(msg, cap, "peers=%zu require_known_peers=%s", srv->cfg->n_peers,
+		 srv->cfg->require_known_peers ? "yes" : "no");
+	return 0;
+}
+
 static void on_signal(uv_signal_t *s, int signum)
 {
 	struct server *srv = s->data;
 	if (signum == SIGHUP) {
-		if (!srv->config_path) {
-			log_notice("event=reload skipped=\"no configuration file\"");
-			return;
-		}
-		struct config fresh;
-		char err[512];
-		if (config_load(srv->config_path, &fresh, err, sizeof err) < 0) {
-			log_err("event=reload_failed err=\"%s\"", err);
-			return;
-		}
-		/* Only the peer list and the access rule change on reload. */
-		struct config_peer *old = srv->cfg->peers;
-		srv->cfg->peers = fresh.peers;
-		srv->cfg->n_peers = fresh.n_peers;
-		srv->cfg->require_known_peers = fresh.require_known_peers;
-		fresh.peers = old;
-		config_free(&fresh);
-		server_resolve_peers(srv);
-		log_notice("event=reload peers=%zu require_known_peers=%s", srv->cfg->n_peers,
-			   srv->cfg->require_known_peers ? "yes" : "no");
+		char msg[600];
+		server_reload(srv, msg, sizeof msg);
 		return;
 	}
 	log_notice("event=signal signal=%s", signum == SIGTERM ? "TERM" : "INT");
 	server_stop(srv);
 }
 
-int server_start(struct server *srv, uv_loop_t *loop, struct config *cfg,
-		 const char *config_path, struct store *store, struct index *index)
+/* The configured [server] bind and port. */
+static int listen_configured(struct server *srv)
 {
-	memset(srv, 0, sizeof *srv);
-	srv->loop = loop;
-	srv->cfg = cfg;
-	srv->config_path = config_path;
-	srv->store = store;
-	srv->index = index;
-	server_resolve_peers(srv);
-
+	struct config *cfg = srv->cfg;
 	struct sockaddr_storage addr;
 	int rc = uv_ip4_addr(cfg->bind, cfg->port, (struct sockaddr_in *)&addr);
 	if (rc < 0)
@@ -250,17 +259,80 @@ int server_start(struct server *srv, uv_loop_t *loop, struct config *cfg,
 		log_err("event=bad_bind_address bind=%s", cfg->bind);
 		return rc;
 	}
-	uv_tcp_init(loop, &srv->listener);
-	srv->listener.data = srv;
-	srv->listener_open = true;
-	rc = uv_tcp_bind(&srv->listener, (const struct sockaddr *)&addr, 0);
+	uv_tcp_t *l = &srv->listeners[0];
+	uv_tcp_init(srv->loop, l);
+	l->data = srv;
+	srv->n_listeners = 1;
+	srv->listeners_open = true;
+	rc = uv_tcp_bind(l, (const struct sockaddr *)&addr, 0);
 	if (rc == 0)
-		rc = uv_listen((uv_stream_t *)&srv->listener, 128, on_connection);
+		rc = uv_listen((uv_stream_t *)l, 128, on_connection);
 	if (rc < 0) {
 		log_err("event=listen_failed bind=%s port=%d err=%s", cfg->bind, cfg->port,
 			uv_strerror(rc));
 		return rc;
 	}
+	log_notice("event=listening ae_title=%s bind=%s port=%d max_associations=%d max_pdu=%u",
+		   cfg->ae_title, cfg->bind, cfg->port, cfg->max_associations, cfg->max_pdu);
+	return 0;
+}
+
+/* Sockets passed by the service manager, already bound and listening (sd_listen_fds). */
+static int listen_inherited(struct server *srv, const int *fds, unsigned n)
+{
+	if (n > SERVER_MAX_LISTENERS) {
+		log_err("event=listen_failed err=\"%u sockets passed, at most %d\"", n,
+			SERVER_MAX_LISTENERS);
+		return UV_EINVAL;
+	}
+	srv->listeners_open = true;
+	for (unsigned i = 0; i < n; i++) {
+		uv_tcp_t *l = &srv->listeners[i];
+		uv_tcp_init(srv->loop, l);
+		l->data = srv;
+		srv->n_listeners = i + 1;
+		int rc = uv_tcp_open(l, fds[i]);
+		if (rc == 0)
+			rc = uv_listen((uv_stream_t *)l, 128, on_connection);
+		char where[80] = "?";
+		struct sockaddr_storage ss;
+		int sl = sizeof ss;
+		if (rc == 0 && uv_tcp_getsockname(l, (struct sockaddr *)&ss, &sl) == 0) {
+			char ip[64] = "?";
+			int port = 0;
+			if (ss.ss_family == AF_INET) {
+				uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip);
+				port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+			} else if (ss.ss_family == AF_INET6) {
+				uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof ip);
+				port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+			}
+			snprintf(where, sizeof where, "bind=%s port=%d", ip, port);
+		}
+		if (rc < 0) {
+			log_err("event=listen_failed fd=%d err=%s", fds[i], uv_strerror(rc));
+			return rc;
+		}
+		log_notice("event=listening ae_title=%s %s fd=%d activated=yes max_associations=%d "
+			   "max_pdu=%u", srv->cfg->ae_title, where, fds[i],
+			   srv->cfg->max_associations, srv->cfg->max_pdu);
+	}
+	return 0;
+}
+
+int server_start(struct server *srv, uv_loop_t *loop, struct config *cfg,
+		 const char *config_path, struct store *store, struct index *index,
+		 const int *fds, unsigned n_fds)
+{
+	memset(srv, 0, sizeof *srv);
+	srv->loop = loop;
+	srv->cfg = cfg;
+	srv->config_path = config_path;
+	srv->store = store;
+	srv->index = index;
+	srv->started_ms = uv_now(loop);
+	server_resolve_peers(srv);
+
 	uv_async_init(loop, &srv->committed, on_committed);
 	srv->committed.data = srv;
 	srv->committed_ready = true;
@@ -273,7 +345,6 @@ int server_start(struct server *srv, uv_loop_t *loop, struct config *cfg,
 	uv_signal_start(&srv->sig_term, on_signal, SIGTERM);
 	uv_signal_start(&srv->sig_int, on_signal, SIGINT);
 	uv_signal_start(&srv->sig_hup, on_signal, SIGHUP);
-	log_notice("event=listening ae_title=%s bind=%s port=%d max_associations=%d max_pdu=%u",
-		   cfg->ae_title, cfg->bind, cfg->port, cfg->max_associations, cfg->max_pdu);
-	return 0;
+	/* Last, so that "event=listening" means signals are handled too. */
+	return n_fds ? listen_inherited(srv, fds, n_fds) : listen_configured(srv);
 }

@@ -16,9 +16,14 @@ struct assoc;
 struct store;
 struct index;
 
+/* Listening sockets: the configured [server] bind/port, or those passed by socket
+ * activation (sd_listen_fds: e.g. ports 104 and 11112). */
+#define SERVER_MAX_LISTENERS 8
+
 struct server {
 	uv_loop_t *loop;
-	uv_tcp_t listener;             /* the SCP port */
+	uv_tcp_t listeners[SERVER_MAX_LISTENERS]; /* the SCP port(s) */
+	unsigned n_listeners;          /* initialised entries of listeners */
 	uv_async_t committed;          /* the storage committer finished a batch */
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t shutdown_timer;     /* bounds how long SIGTERM waits for transfers */
@@ -33,7 +38,14 @@ struct server {
 	uint64_t instances_stored;
 	struct peer_addrs *peer_addrs; /* resolved [peer] hosts, one per cfg->peers entry */
 	bool stopping;                 /* no new connections; exit once the last one closes */
-	bool listener_open;
+	bool listeners_open;
+	uint64_t started_ms;           /* uv_now at server_start, for the uptime */
+	/* Called once when the orderly shutdown begins (systemd STOPPING=1), and once when
+	 * the last association is gone and the loop is about to end (close own handles).
+	 * Either may be NULL; hook_arg is passed to both. Set after server_start. */
+	void (*on_stopping)(void *hook_arg);
+	void (*on_finished)(void *hook_arg);
+	void *hook_arg;
 	bool committed_ready;          /* the async handle exists (notify may use it) */
 	int exit_code;
 	/* [storage] min_free_space: the last statvfs of the storage path (server_disk_low) */
@@ -45,11 +57,22 @@ struct server {
 };
 
 /*
- * Sets up the listener, signals and the committer wake-up on loop. cfg, store and index are
- * borrowed and must outlive the loop run. Returns 0 or a negative libuv error.
+ * Sets up the listener(s), signals and the committer wake-up on loop. cfg, store and index
+ * are borrowed and must outlive the loop run. With n_fds > 0, fds are listening TCP
+ * sockets inherited from the service manager (socket activation), opened with uv_tcp_open
+ * instead of binding [server] bind/port; they are owned by the server from then on.
+ * Returns 0 or a negative libuv error.
  */
 int server_start(struct server *srv, uv_loop_t *loop, struct config *cfg,
-		 const char *config_path, struct store *store, struct index *index);
+		 const char *config_path, struct store *store, struct index *index,
+		 const int *fds, unsigned n_fds);
+
+/*
+ * Re-reads the configuration file (SIGHUP, dicomaidctl reload): only the peer list and
+ * [access] change. Returns 0 with a summary in msg, or -1 with the reason in msg (the
+ * running configuration is then unchanged). msg (cap bytes) is the caller's.
+ */
+int server_reload(struct server *srv, char *msg, size_t cap);
 
 /* Resolves every peer's host to its addresses (at start and on SIGHUP; may block on DNS). */
 void server_resolve_peers(struct server *srv);

@@ -49,6 +49,7 @@ enum section {
 	SEC_QUERY,
 	SEC_LOG,
 	SEC_ANALYSIS,
+	SEC_CONTROL,
 	SEC_PEER,
 	SEC_DEST,
 	SEC_COUNT,
@@ -56,8 +57,9 @@ enum section {
 
 static const char *const section_names[SEC_COUNT] = {
 	[SEC_NONE] = "", [SEC_SERVER] = "server", [SEC_STORAGE] = "storage",
-	[SEC_INDEX] = "index", [SEC_ACCESS] = "access", [SEC_QUERY] = "query", [SEC_LOG] = "log", [SEC_PEER] = "peer",
-	[SEC_ANALYSIS] = "analysis", [SEC_DEST] = "destination",
+	[SEC_INDEX] = "index", [SEC_ACCESS] = "access", [SEC_QUERY] = "query", [SEC_LOG] = "log",
+	[SEC_PEER] = "peer", [SEC_ANALYSIS] = "analysis", [SEC_DEST] = "destination",
+	[SEC_CONTROL] = "control",
 };
 
 /* Parser state, shared by the reader and the handler (both get it as their void *). */
@@ -114,6 +116,7 @@ static int set_dest_port(struct parse *, const char *, const char *);
 static int set_dest_results(struct parse *, const char *, const char *);
 static int set_query_max_matches(struct parse *, const char *, const char *);
 static int set_query_pn_case_insensitive(struct parse *, const char *, const char *);
+static int set_control_socket(struct parse *, const char *, const char *);
 
 /* The contract: every key, its section and its setter. Order = order in the man page. */
 #define CONFIG_KEYS(X)                                                    \
@@ -149,7 +152,8 @@ static int set_query_pn_case_insensitive(struct parse *, const char *, const cha
 	X(SEC_DEST, destination, results, set_dest_results)                   \
 	X(SEC_QUERY, query, max_matches, set_query_max_matches)               \
 	X(SEC_QUERY, query, pn_case_insensitive, set_query_pn_case_insensitive) \
-	X(SEC_LOG, log, level, set_log_level)
+	X(SEC_LOG, log, level, set_log_level)                                 \
+	X(SEC_CONTROL, control, socket, set_control_socket)
 
 struct key_spec {
 	enum section sec;
@@ -657,6 +661,21 @@ static int set_query_pn_case_insensitive(struct parse *p, const char *label, con
 	return parse_bool(p, label, v, &p->c->pn_case_insensitive);
 }
 
+/* A UNIX socket path must fit struct sockaddr_un's sun_path with its NUL. */
+static int set_control_socket(struct parse *p, const char *label, const char *v)
+{
+	if (strlen(v) >= sizeof p->c->control_socket) {
+		fail(p, p->lineno, "%s: path is longer than %zu characters (a UNIX socket's limit)",
+		     label, sizeof p->c->control_socket - 1);
+		return -1;
+	}
+	char tmp[PATH_MAX];
+	if (parse_path(p, label, v, tmp) < 0)
+		return -1;
+	strcpy(p->c->control_socket, tmp);
+	return 0;
+}
+
 static int set_access_require_known_peers(struct parse *p, const char *label, const char *v)
 {
 	return parse_bool(p, label, v, &p->c->require_known_peers);
@@ -938,6 +957,7 @@ void config_defaults(struct config *c)
 	c->min_free_space = (uint64_t)1 << 30;
 	c->min_free_percent = 0;
 	strcpy(c->index_database, "./dicomaid-data/index.sqlite");
+	strcpy(c->control_socket, "./dicomaid-data/dicomaid.sock");
 	c->require_known_peers = 0;
 	c->max_matches = 10000;
 	c->analysis_enabled = 1;
@@ -969,6 +989,24 @@ static int derive_database(struct parse *p, int database_line, int path_line)
 		return -1;
 	}
 	return 0;
+}
+
+/* control.socket defaults to <storage.path>/dicomaid.sock; when that does not fit a UNIX
+ * socket path it stays "" and the daemon and dicomaidctl say to set control.socket. */
+static void derive_socket(struct config *c, int socket_line)
+{
+	if (socket_line)
+		return;
+	size_t len = strlen(c->storage_path);
+	const char *sep = (len > 0 && c->storage_path[len - 1] == '/') ? "" : "/";
+	size_t seplen = strlen(sep), namelen = strlen("dicomaid.sock");
+	if (len + seplen + namelen >= sizeof c->control_socket) {
+		c->control_socket[0] = '\0';
+		return;
+	}
+	memcpy(c->control_socket, c->storage_path, len);
+	memcpy(c->control_socket + len, sep, seplen);
+	memcpy(c->control_socket + len + seplen, "dicomaid.sock", namelen + 1);
 }
 
 static size_t key_index(const char *label)
@@ -1032,6 +1070,8 @@ int config_load(const char *path, struct config *c, char *err, size_t errlen)
 	if (!p.err_line)
 		derive_database(&p, key_line[key_index("index.database")],
 		                key_line[key_index("storage.path")]);
+	if (!p.err_line)
+		derive_socket(c, key_line[key_index("control.socket")]);
 	if (p.err_line) {
 		if (errlen)
 			snprintf(err, errlen, "%s:%d: %s", path, p.err_line, p.err);
@@ -1110,6 +1150,7 @@ int config_write(const struct config *c, FILE *f)
 			d->name, d->ae_title, d->host, d->port, d->results ? "yes" : "no");
 	}
 	fprintf(f, "\n[log]\nlevel = %s\n", config_log_level_name(c->log_level));
+	fprintf(f, "\n[control]\nsocket = %s\n", c->control_socket);
 	for (size_t i = 0; i < c->n_peers; i++) {
 		const struct config_peer *peer = &c->peers[i];
 		fprintf(f, "\n[peer %s]\nae_title = %s\n", peer->name, peer->ae_title);

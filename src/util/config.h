@@ -14,6 +14,7 @@
  *   [peer NAME] ae_title (required) host port      (any number, NAME unique)
  *   [access]   require_known_peers
  *   [log]      level
+ *   [control]  socket
  *
  * Syntax is libinih's: "key = value" (or "key: value"), comments start with ';' or '#' at
  * the start of a line, or with " ;" after a value. Lines are at most CONFIG_MAX_LINE
@@ -121,6 +122,10 @@ struct config {
 	int require_known_peers;     /* 1 = only AE titles listed as [peer ...]; default 0 */
 	/* [log] */
 	enum log_level log_level;    /* default LOG_LVL_INFO */
+	/* [control] */
+	char control_socket[108];    /* dicomaidctl's UNIX socket (sun_path size), default
+	                              * <storage_path>/dicomaid.sock; "" when that default
+	                              * is too long for a socket path (must be set then) */
 	/* [peer NAME] sections, in file order */
 	struct config_peer *peers;   /* owned; freed by config_free */
 	size_t n_peers;

@@ -488,7 +488,7 @@ Test(config, known_keys)
 	size_t n = 0;
 	for (; config_known_keys[n]; n++)
 		cr_expect_not_null(strchr(config_known_keys[n], '.'), "%s", config_known_keys[n]);
-	cr_expect_eq(n, 33);
+	cr_expect_eq(n, 34);
 	cr_expect_str_eq(config_known_keys[0], "server.ae_title");
 	bool found_peer = false;
 	for (size_t i = 0; i < n; i++)
