@@ -43,6 +43,7 @@ struct dcm_attrs {
 	char image_orientation[397];   /* (0020,0037) DS, 6 values */
 	char pixel_spacing[133];       /* (0028,0030) DS, 2 values */
 	char slice_thickness[17];      /* (0018,0050) DS */
+	char images_in_acquisition[13]; /* (0020,1002) IS: the series is complete at this count */
 	bool truncated;                /* some value did not fit its field */
 };
 

@@ -43,6 +43,7 @@ static const struct field fields[] = {
 	F(0x00200037, image_orientation),
 	F(0x00280030, pixel_spacing),
 	F(0x00180050, slice_thickness),
+	F(0x00201002, images_in_acquisition),
 };
 
 static const struct field *find_field(uint32_t tag)

@@ -68,10 +68,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"updated_at = max(updated_at, excluded.updated_at) "
 		"RETURNING id",
 	[ST_SERIES] =
-		"INSERT INTO series(series_uid, study_ref, number, modality, description) "
-		"VALUES(?1, ?2, ?3, ?4, ?5) "
+		"INSERT INTO series(series_uid, study_ref, number, modality, description, "
+		"expected_instances) VALUES(?1, ?2, ?3, ?4, ?5, ?6) "
 		"ON CONFLICT(series_uid) DO UPDATE SET "
 		"study_ref = excluded.study_ref, "
+		"expected_instances = coalesce(excluded.expected_instances, expected_instances), "
 		"number = coalesce(excluded.number, number), "
 		"modality = coalesce(excluded.modality, modality), "
 		"description = coalesce(excluded.description, description) "
@@ -445,6 +446,7 @@ static int put_one(struct index *ix, const struct index_instance *in)
 	bind_int_text(st, 3, a->series_number);
 	bind_text(st, 4, a->modality);
 	bind_text(st, 5, a->series_description);
+	bind_int_text(st, 6, a->images_in_acquisition);
 	if ((r = run_returning(ix, ST_SERIES, &series)) < 0)
 		return r;
 

@@ -96,10 +96,15 @@ int jobs_schedule(struct index *ix, int64_t cutoff_ms, int64_t now_ms, const cha
 		      NULL);
 	if (rc != SQLITE_OK)
 		goto rollback;
+	/* Quiet series, and series that already hold the count they declared. */
 	rc = sqlite3_prepare_v2(db,
-				"SELECT s.id, s.series_uid, "
-				"(SELECT count(*) FROM instances i WHERE i.series_ref = s.id) "
-				"FROM series s WHERE s.analysis_due = 1 AND s.updated_at < ?1",
+				"SELECT id, series_uid, n, complete FROM (SELECT s.id, s.series_uid, "
+				"s.updated_at, (SELECT count(*) FROM instances i WHERE i.series_ref = s.id) "
+				"AS n, s.expected_instances AS expected, "
+				"coalesce(s.expected_instances, 0) > 0 AND "
+				"(SELECT count(*) FROM instances i WHERE i.series_ref = s.id) >= "
+				"s.expected_instances AS complete "
+				"FROM series s WHERE s.analysis_due = 1) WHERE updated_at < ?1 OR complete",
 				-1, &sel, NULL);
 	if (rc != SQLITE_OK)
 		goto rollback;
@@ -108,8 +113,9 @@ int jobs_schedule(struct index *ix, int64_t cutoff_ms, int64_t now_ms, const cha
 		int64_t sid = sqlite3_column_int64(sel, 0);
 		const char *uid = (const char *)sqlite3_column_text(sel, 1);
 		int64_t count = sqlite3_column_int64(sel, 2);
+		bool complete = sqlite3_column_int(sel, 3) != 0;
 		bool is_busy = false;
-		for (size_t k = 0; k < n_busy && !is_busy; k++)
+		for (size_t k = 0; k < n_busy && !is_busy && !complete; k++)
 			is_busy = uid && strcmp(busy[k], uid) == 0;
 		if (is_busy)
 			continue;

@@ -24,8 +24,9 @@
 int jobs_recover(struct index *ix, int *jobs, int *deliveries);
 
 /*
- * Turns every series marked due whose last instance was committed before cutoff_ms into a
- * pending job (unless one is already pending for it), skipping the series UIDs in busy
+ * Turns every series marked due whose last instance was committed before cutoff_ms, or that
+ * holds the instance count it declared (Images in Acquisition), into a pending job (unless
+ * one is already pending for it), skipping quiet ones among the series UIDs in busy
  * (borrowed, n_busy of them: series an open association is still sending). *created gets how
  * many jobs were made.
  */

@@ -17,11 +17,14 @@ static char *dir;
 static char db[4096];
 static struct index *ix;
 
+static const char *expected_count = "";
+
 static void put(const char *series, const char *sop, int64_t at)
 {
 	struct dcm_attrs a;
 	th_attrs(&a, "1.2.3.1", series, sop);
 	snprintf(a.modality, sizeof a.modality, "MR");
+	snprintf(a.images_in_acquisition, sizeof a.images_in_acquisition, "%s", expected_count);
 	struct index_instance v = { .a = &a, .ts_uid = "1.2.840.10008.1.2.1", .rel_path = sop,
 				    .size = 10, .received_ms = at, .calling_ae = "T" };
 	int r = 0;
@@ -153,4 +156,20 @@ Test(jobs, done_records_findings_and_deliveries)
 	cr_assert_eq(jobs_claim(ix, 30000, &j2), 1);
 	cr_expect_eq(j2.predecessor_id, j.id);
 	cr_expect_str_eq(j2.predecessor_sr, "2.25.10");
+}
+
+Test(jobs, complete_by_declared_count)
+{
+	/* The series says it has 2 images: ready when both are in, quiet or not, busy or not. */
+	expected_count = "2";
+	put("1.2.3.1.7", "1.2.3.1.7.1", 9000);
+	int created = -1;
+	const char *busy[] = { "1.2.3.1.7" };
+	cr_assert_eq(jobs_schedule(ix, 5000, 9500, busy, 1, &created), 0);
+	cr_expect_eq(created, 0, "one of two: not ready before stable_seconds");
+	put("1.2.3.1.7", "1.2.3.1.7.2", 9100);
+	cr_assert_eq(jobs_schedule(ix, 5000, 9500, busy, 1, &created), 0);
+	cr_expect_eq(created, 1, "two of two: ready at once");
+	cr_expect_eq(th_q_int(db, "SELECT expected_instances FROM series"), 2);
+	expected_count = "";
 }
