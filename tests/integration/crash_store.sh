@@ -40,6 +40,14 @@ stored_of() { # pool file -> its path in the store
 	echo "$T/data/1.2.826.0.1.3680043.9.7777.51.$((b % 2))/1.2.826.0.1.3680043.9.7777.52.$((b % 10))/$(uid_of "$1").dcm"
 }
 
+# restart: start_daemon on the same storage root. The previous daemon.log is moved away first:
+# start_daemon waits for 'event=listening' in it, and the old log would satisfy that before the
+# new daemon has truncated it (and before its recovery ran).
+restart() {
+	[ -f "$T/daemon.log" ] && mv "$T/daemon.log" "$T/daemon.prev.log"
+	start_daemon
+}
+
 # check_acked LIST: each pool file in LIST is stored byte-identically and indexed.
 check_acked() {
 	local f st uids
@@ -59,7 +67,7 @@ check_acked() {
 check_store() {
 	local p
 	p=$(find "$T/data/incoming" -name '*.part' 2>/dev/null)
-	[ -z "$p" ] || fail "round $round: .part files after restart: $(ls -l $p)"
+	[ -z "$p" ] || fail "round $round ($1): .part files after restart: $(ls -l $p)"
 	sql "select file_path from instances" | while read -r p; do
 		[ -f "$T/data/$p" ] || { echo "row without file: $p"; exit 1; }
 	done || fail "round $round: index row without a file"
@@ -69,8 +77,8 @@ check_store() {
 kills=0
 start=$SECONDS
 for round in $(seq 1 "$ROUNDS"); do
-	start_daemon
-	check_store
+	restart
+	check_store "round start"
 	pids=
 	for c in $(seq 1 "$NCLIENT"); do
 		files=$(for _ in $(seq 1 "$PERCLIENT"); do echo "$T/pool/i$((RANDOM % NINST)).dcm"; done | sort -u)
@@ -90,15 +98,15 @@ for round in $(seq 1 "$ROUNDS"); do
 			"$T/scu.$c.log" >> "$T/acked.round"
 	done
 	cat "$T/acked.round" >> "$T/acked.all"
-	start_daemon   # recovery happens at start-up
-	check_store
+	restart   # recovery happens at start-up
+	check_store "restart after SIGKILL"
 	check_acked "$T/acked.round"
 	echo "ok - round $round: $(grep -c . "$T/acked.round") acknowledged, all present after SIGKILL and restart"
 	stop_daemon || fail "round $round: daemon exit status after restart"
 done
-start_daemon
+restart
 round=final
-check_store
+check_store final
 sort -u "$T/acked.all" > "$T/acked.uniq"
 check_acked "$T/acked.uniq"
 total=$(grep -c . "$T/acked.uniq")
