@@ -40,9 +40,8 @@ stored_of() { # pool file -> its path in the store
 	echo "$T/data/1.2.826.0.1.3680043.9.7777.51.$((b % 2))/1.2.826.0.1.3680043.9.7777.52.$((b % 10))/$(uid_of "$1").dcm"
 }
 
-# restart: start_daemon on the same storage root. The previous daemon.log is moved away first:
-# start_daemon waits for 'event=listening' in it, and the old log would satisfy that before the
-# new daemon has truncated it (and before its recovery ran).
+# restart: start_daemon on the same storage root, keeping the previous run's log (the killed
+# daemon's) as daemon.prev.log for a failure's post-mortem.
 restart() {
 	[ -f "$T/daemon.log" ] && mv "$T/daemon.log" "$T/daemon.prev.log"
 	start_daemon
