@@ -34,6 +34,10 @@ int nn_err(char *err, size_t errlen, const char *label, const struct nn_node *n,
 				 n->op_type, msg);
 		else
 			snprintf(err, errlen, "%s: %s", label, msg);
+		/* names come from the file: keep the message one line (control bytes as '?') */
+		for (char *c = err; *c; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f)
+				*c = '?';
 	}
 	return code;
 }

@@ -969,11 +969,11 @@ static int infer_slice(struct nn_loadctx *lc, struct nn_node *n)
 		if (step > 0) {
 			lo = lo < 0 ? 0 : lo > len ? len : lo;
 			hi = hi < 0 ? 0 : hi > len ? len : hi;
-			od[a] = hi > lo ? (hi - lo + step - 1) / step : 0;
+			od[a] = hi > lo ? 1 + (hi - lo - 1) / step : 0; /* no overflow for any step */
 		} else {
 			lo = lo < 0 ? -1 : lo > len - 1 ? len - 1 : lo;
 			hi = hi < -1 ? -1 : hi > len - 1 ? len - 1 : hi;
-			od[a] = lo > hi ? (lo - hi - step - 1) / (-step) : 0;
+			od[a] = lo > hi ? 1 + (lo - hi - 1) / (step == INT64_MIN ? INT64_MAX : -step) : 0;
 		}
 		n->p.start[a] = lo;
 		n->p.step[a] = step;

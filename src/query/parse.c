@@ -154,6 +154,11 @@ static int fail(uint16_t *status, uint16_t st, char *err, size_t errlen, const c
 		va_start(ap, fmt);
 		vsnprintf(err, errlen, fmt, ap);
 		va_end(ap);
+		/* values quoted from the identifier are the peer's bytes: keep the log line one
+		 * line (control bytes as '?') */
+		for (char *p = err; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = '?';
 	}
 	return -EINVAL;
 }

@@ -61,6 +61,19 @@ static struct node *new_node(enum kind k)
 	return n;
 }
 
+static void free_node(struct node *n)
+{
+	for (int i = 0; i < n->n; i++) {
+		free_node(n->kids[i]);
+		if (n->keys)
+			free(n->keys[i]);
+	}
+	free(n->kids);
+	free(n->keys);
+	free(n->str);
+	free(n);
+}
+
 static char *parse_string(void)
 {
 	size_t cap = 64, len = 0;
@@ -345,5 +358,7 @@ int main(int argc, char **argv)
 	if (nlesions < min_lesions)
 		bad("fewer lesions than expected");
 	printf("series=%d skipped=%d lesions=%d boxes=%d\n", nseries, nskipped, nlesions, nboxes);
+	free_node(root); /* so that LeakSanitizer runs of the test suite stay clean */
+	free(buf);
 	return 0;
 }

@@ -65,6 +65,10 @@ start_daemon() {
 	while :; do
 		PORT=${PORT_FIXED:-$(pick_port)}
 		[ "${WRITE_CONFIG:-yes}" = yes ] && write_config
+		# Empty the log here, not only in the child's redirection: on a restart the loop
+		# below would otherwise find the previous run's 'event=listening' and return before
+		# the new daemon is up (and before its start-up recovery ran).
+		: > "$T/daemon.log"
 		"$DICOMAID" -c "$T/dicomaid.conf" ${DAEMON_ARGS:-} >"$T/daemon.log" 2>&1 &
 		DAEMON_PID=$!
 		for _ in $(seq 1 100); do
