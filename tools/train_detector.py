@@ -120,8 +120,10 @@ def main(argv=None):
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--wd", type=float, default=1e-4)
     ap.add_argument("--warmup", type=int, default=150)
-    ap.add_argument("--crop", type=int, default=192, help="train on random crops of this size (multiple of 32; "
-                    "256 = whole slices); validation always uses whole slices")
+    ap.add_argument("--crop", type=int, default=128, help="train on random crops of this size (multiple of 32; "
+                    "256 = whole slices) until --full-frac of the time is left; validation uses whole slices")
+    ap.add_argument("--crop-batch", type=int, default=32, help="global batch during the crop phase")
+    ap.add_argument("--full-frac", type=float, default=0.3, help="last fraction of the time on whole slices")
     ap.add_argument("--w-size", type=float, default=0.1)
     ap.add_argument("--widths", default="16,24,48,96,160")
     ap.add_argument("--dec", type=int, default=40)
@@ -149,10 +151,12 @@ def main(argv=None):
         net.load_state_dict(torch.load(a.resume, map_location="cpu")["model"])
     model = torch.nn.parallel.DistributedDataParallel(net) if distributed else net
     opt = torch.optim.AdamW(net.parameters(), lr=a.lr, weight_decay=a.wd)
-    per_rank = max(1, a.batch // world)
-    loader = torch.utils.data.DataLoader(Stream(a.seed * 1000 + rank, a.crop), batch_size=per_rank,
-                                         num_workers=a.workers, prefetch_factor=4 if a.workers else 2,
-                                         persistent_workers=a.workers > 0)
+    def make_loader(crop, batch, salt):
+        return torch.utils.data.DataLoader(Stream(a.seed * 1000 + rank * 10 + salt, crop),
+                                           batch_size=max(1, batch // world), num_workers=a.workers,
+                                           prefetch_factor=4 if a.workers else 2)
+    cropping = a.crop < 256 and a.full_frac < 1.0
+    loader = make_loader(a.crop, a.crop_batch, 1) if cropping else make_loader(256, a.batch, 2)
     log = open(os.path.join(a.out, "log.jsonl"), "a") if rank == 0 else None
     vset = None
     if rank == 0 and a.val_studies > 0:
@@ -193,6 +197,13 @@ def main(argv=None):
         lr = a.lr * min(1.0, (step + 1) / a.warmup) * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
         for g in opt.param_groups:
             g["lr"] = lr
+        if cropping and frac >= 1.0 - a.full_frac:
+            del it, loader                       # ends the crop workers
+            cropping = False
+            loader = make_loader(256, a.batch, 2)
+            it = iter(loader)
+            if rank == 0:
+                print("switching to whole slices at step %d" % step, flush=True)
         x, hm, ind, wh, off, mask = next(it)
         out = model(x)
         loss, parts = losses(out, hm, ind, wh, off, mask, a.w_size)
@@ -205,8 +216,8 @@ def main(argv=None):
         now = time.time()
         if rank == 0:
             if step % 20 == 0:
-                rec = {"step": step, "min": round((now - t0) / 60, 2), "lr": lr, "hm": run[0], "size": run[1],
-                       "off": run[2], "slices_per_s": round(step * a.batch / (now - t0), 2)}
+                rec = {"step": step, "min": round((now - t0) / 60, 2), "lr": lr, "hm": run[0], "wh": run[1],
+                       "off": run[2], "samples": x.shape[0] * world, "size": x.shape[-1]}
                 log.write(json.dumps(rec) + "\n")
                 log.flush()
                 print(json.dumps(rec), flush=True)
