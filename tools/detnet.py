@@ -61,7 +61,7 @@ class Res(nn.Module):
 
 
 class TumourNet(nn.Module):
-    def __init__(self, widths=(16, 24, 48, 96, 160), dec=40, num_classes=len(CLASSES)):
+    def __init__(self, widths=(8, 16, 32, 64, 128), dec=32, num_classes=len(CLASSES)):
         super().__init__()
         w0, w1, w2, w3, w4 = widths
         self.stem = nn.Sequential(CBR(1, w0, 3, 2), CBR(w0, w0))          # 1/2
@@ -148,7 +148,7 @@ def count_flops(net, size=INPUT_SIZE):
 
 def build(cfg=None):
     cfg = dict(cfg or {})
-    return TumourNet(widths=tuple(cfg.get("widths", (16, 24, 48, 96, 160))), dec=cfg.get("dec", 40))
+    return TumourNet(widths=tuple(cfg.get("widths", (8, 16, 32, 64, 128))), dec=cfg.get("dec", 32))
 
 
 def export_onnx(net, path, check=True):

@@ -125,14 +125,14 @@ def main(argv=None):
     ap.add_argument("--crop-batch", type=int, default=32, help="global batch during the crop phase")
     ap.add_argument("--full-frac", type=float, default=0.3, help="last fraction of the time on whole slices")
     ap.add_argument("--w-size", type=float, default=0.1)
-    ap.add_argument("--widths", default="16,24,48,96,160")
-    ap.add_argument("--dec", type=int, default=40)
+    ap.add_argument("--widths", default="8,16,32,64,128")
+    ap.add_argument("--dec", type=int, default=32)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=0, help="torch threads per process (0: 2 / world)")
     ap.add_argument("--workers", type=int, default=1, help="data worker processes per rank")
     ap.add_argument("--ckpt-minutes", type=float, default=4.0)
-    ap.add_argument("--val-minutes", type=float, default=15.0)
-    ap.add_argument("--val-studies", type=int, default=8, help="per validation split")
+    ap.add_argument("--val-minutes", type=float, default=20.0)
+    ap.add_argument("--val-studies", type=int, default=6, help="per validation split")
     ap.add_argument("--resume", help="checkpoint to start from (weights only)")
     a = ap.parse_args(argv)
 
@@ -159,11 +159,27 @@ def main(argv=None):
     loader = make_loader(a.crop, a.crop_batch, 1) if cropping else make_loader(256, a.batch, 2)
     log = open(os.path.join(a.out, "log.jsonl"), "a") if rank == 0 else None
     vset = None
-    if rank == 0 and a.val_studies > 0:
+
+    def load_vset():
+        """Validation studies, cached on disk (they are deterministic)."""
+        import pickle
+        cache = os.environ.get("DICOMAID_SIM_CACHE", os.path.expanduser("~/.cache/dicomaid-sim"))
+        path = os.path.join(cache, "val-%d.pkl" % a.val_studies)
+        try:
+            with open(path, "rb") as f:
+                return pickle.load(f)
+        except (OSError, EOFError, pickle.UnpicklingError):
+            pass
         t = time.time()
-        vset = {sp: sslices.validation_set(sp, range(500000, 500000 + a.val_studies))
-                for sp in ("standard", "standard-t2")}
+        v = {sp: sslices.validation_set(sp, range(500000, 500000 + a.val_studies))
+             for sp in ("standard", "standard-t2")}
+        os.makedirs(cache, exist_ok=True)
+        with open(path + ".%d" % os.getpid(), "wb") as f:
+            pickle.dump(v, f)
+        os.replace(path + ".%d" % os.getpid(), path)
         print("validation set: %d studies in %.0f s" % (2 * a.val_studies, time.time() - t), flush=True)
+        return v
+
     if distributed:
         dist.barrier()
     best = -1.0
@@ -182,6 +198,9 @@ def main(argv=None):
         os.replace(path + ".tmp", path)
 
     def do_val():
+        nonlocal vset
+        if vset is None:
+            vset = load_vset()
         res = {sp: sdec.evaluate(validate(net, v)) for sp, v in vset.items()}
         return res, metric_of(res)
 
@@ -224,7 +243,7 @@ def main(argv=None):
             if now - last_ck >= a.ckpt_minutes * 60:
                 save(os.path.join(a.out, "last.pt"))
                 last_ck = now
-            if vset is not None and now - last_val >= a.val_minutes * 60:
+            if a.val_studies > 0 and now - last_val >= a.val_minutes * 60:
                 res, m = do_val()
                 rec = {"step": step, "min": round((time.time() - t0) / 60, 2), "val": res, "metric": m}
                 log.write(json.dumps(rec) + "\n")
@@ -236,7 +255,7 @@ def main(argv=None):
                 last_val = time.time()
     if rank == 0:
         save(os.path.join(a.out, "last.pt"))
-        if vset is not None:
+        if a.val_studies > 0:
             res, m = do_val()
             rec = {"step": step, "min": round((time.time() - t0) / 60, 2), "val": res, "metric": m, "final": True}
             log.write(json.dumps(rec) + "\n")

@@ -139,7 +139,7 @@ def crop(x, boxes, size, rng):
     return x[..., oy:oy + size, ox:ox + size], out
 
 
-def stream(seed, k_per_study=10, p_none=0.15, crop_size=render.SIZE, crops_per_slice=None):
+def stream(seed, k_per_study=16, p_none=0.15, crop_size=render.SIZE, crops_per_slice=None):
     """Yield (image (1,S,S), hm, ind, wh, off, mask) forever (S = crop_size); with crops, each
     rendered slice gives crops_per_slice crops (default 2 when cropping, else 1)."""
     if crops_per_slice is None:
