@@ -114,7 +114,7 @@ def main(argv=None):
         ck = torch.load(a.ckpt, map_location="cpu")
         cfg, state = ck.get("cfg", {}), ck["model"]
         decode = ck.get("decode", {})
-        note = "trained: %s" % ck.get("summary", a.ckpt)
+        note = "trained: %d steps, %.0f min (%s)" % (ck.get("step", 0), ck.get("minutes", 0), os.path.basename(a.ckpt))
     net = detnet.build(cfg)
     if state is not None:
         net.load_state_dict(state)

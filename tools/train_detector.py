@@ -87,20 +87,46 @@ def losses(out, hm, ind, wh, off, mask, w_size=0.1):
 
 
 @torch.no_grad()
-def validate(net, vset, bs=16):
+def predict(net, vset, bs=16):
+    """Network outputs (sigmoid heatmap, size, offset) for every slice of every study."""
     net.eval()
-    studies = []
+    outs = []
     for x, true in vset:
-        per = []
+        hs, ss, os_ = [], [], []
         for i in range(0, len(x), bs):
             h, s, o = net(torch.from_numpy(x[i:i + bs].astype(np.float32)))
-            h = torch.sigmoid(h).numpy()
-            s, o = s.numpy(), o.numpy()
-            for j in range(len(h)):
-                per.append(sdec.decode_slice(h[j], s[j], o[j], DECODE))
-        studies.append((sdec.link(per, DECODE), true))
+            hs.append(torch.sigmoid(h).numpy())
+            ss.append(s.numpy())
+            os_.append(o.numpy())
+        outs.append((np.concatenate(hs), np.concatenate(ss), np.concatenate(os_), true))
     net.train()
+    return outs
+
+
+def decode_studies(outs, p):
+    studies = []
+    for h, s, o, true in outs:
+        per = [sdec.decode_slice(h[j], s[j], o[j], p) for j in range(len(h))]
+        studies.append((sdec.link(per, p), true))
     return studies
+
+
+def validate(net, vset, p=None):
+    return decode_studies(predict(net, vset), p or DECODE)
+
+
+def tune_decode(outs_by_split):
+    """Grid search of the decoding thresholds on validation outputs; returns (params, metric)."""
+    best = (None, -1.0)
+    for thr in (0.05, 0.1, 0.2, 0.3):
+        for lo in (0.2, 0.3, 0.5):
+            for ms in (1, 2):
+                p = dict(DECODE, peak_threshold=thr, link_overlap=lo, min_slices=ms)
+                res = {sp: sdec.evaluate(decode_studies(o, p)) for sp, o in outs_by_split.items()}
+                m = metric_of(res)
+                if m > best[1] + 1e-9:
+                    best = (p, m, res)
+    return best
 
 
 def metric_of(res):
@@ -263,8 +289,19 @@ def main(argv=None):
             if m >= best:
                 best = m
                 save(os.path.join(a.out, "best.pt"), {"val": res, "metric": m})
+            # tune the decoding thresholds of the best checkpoint on the validation studies
+            ck = torch.load(os.path.join(a.out, "best.pt"), map_location="cpu")
+            net.load_state_dict(ck["model"])
+            p, tm, tres = tune_decode({sp: predict(net, v) for sp, v in vset.items()})
+            ck["decode"] = {k: v for k, v in p.items() if k != "stride"}
+            ck["val_tuned"], ck["metric_tuned"] = tres, tm
+            torch.save(ck, os.path.join(a.out, "best.pt"))
+            print(json.dumps({"tuned_decode": ck["decode"], "metric_tuned": tm, "val_tuned": tres}), flush=True)
+            summary_extra = {"tuned_decode": ck["decode"], "metric_tuned": tm}
         summary = {"steps": step, "minutes": round((time.time() - t0) / 60, 2), "best_metric": best,
                    "world": world, "args": vars(a)}
+        if a.val_studies > 0:
+            summary.update(summary_extra)
         with open(os.path.join(a.out, "summary.json"), "w") as f:
             json.dump(summary, f, indent=1)
         print(json.dumps(summary), flush=True)
