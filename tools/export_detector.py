@@ -29,7 +29,7 @@ DECODE = dict(peak_threshold=0.10, nms_kernel=3, max_peaks=8, link_overlap=0.30,
 
 # SNOMED CT concepts (scheme designator SCT).  Sources are listed in models/MODEL_CARD.md.
 LABELS = [
-    ("glioma", "393564001", "Glioma of brain"),
+    ("glioma", "393564001", "Glioma"),
     ("meningioma", "302820008", "Intracranial meningioma"),
     ("pituitary", "254956000", "Pituitary adenoma"),
 ]
