@@ -279,6 +279,16 @@ def main(argv=None):
                     best = m
                     save(os.path.join(a.out, "best.pt"), {"val": res, "metric": m})
                 last_val = time.time()
+    in_sync = None
+    if distributed:
+        # DDP keeps replicas identical; check it (one number per rank), before rank 0 loads
+        # the best checkpoint for the final validation
+        chk = torch.tensor([float(sum(p.double().sum() for p in net.parameters()))], dtype=torch.float64)
+        allc = [torch.zeros_like(chk) for _ in range(world)]
+        dist.all_gather(allc, chk)
+        in_sync = all(abs(float(c) - float(allc[0])) <= 1e-9 * max(1.0, abs(float(allc[0]))) for c in allc)
+        if rank == 0:
+            print("ddp: %d ranks, parameters in sync: %s" % (world, in_sync), flush=True)
     if rank == 0:
         save(os.path.join(a.out, "last.pt"))
         if a.val_studies > 0:
@@ -302,20 +312,12 @@ def main(argv=None):
                    "world": world, "args": vars(a)}
         if a.val_studies > 0:
             summary.update(summary_extra)
+        if in_sync is not None:
+            summary["ddp_params_in_sync"] = bool(in_sync)
         with open(os.path.join(a.out, "summary.json"), "w") as f:
             json.dump(summary, f, indent=1)
         print(json.dumps(summary), flush=True)
     if distributed:
-        # DDP keeps replicas identical; check it (one number per rank)
-        chk = torch.tensor([float(sum(p.double().sum() for p in net.parameters()))], dtype=torch.float64)
-        allc = [torch.zeros_like(chk) for _ in range(world)]
-        dist.all_gather(allc, chk)
-        same = all(abs(float(c) - float(allc[0])) <= 1e-9 * max(1.0, abs(float(allc[0]))) for c in allc)
-        if rank == 0:
-            summary["ddp_params_in_sync"] = bool(same)
-            with open(os.path.join(a.out, "summary.json"), "w") as f:
-                json.dump(summary, f, indent=1)
-            print("ddp: %d ranks, parameters in sync: %s" % (world, same), flush=True)
         dist.barrier()
         dist.destroy_process_group()
     return 0
