@@ -29,7 +29,7 @@ DECODE = dict(peak_threshold=0.10, nms_kernel=3, max_peaks=8, link_overlap=0.30,
 
 # SNOMED CT concepts (scheme designator SCT).  Sources are listed in models/MODEL_CARD.md.
 LABELS = [
-    ("glioma", "393564001", "Glioma of brain"),
+    ("glioma", "393564001", "Glioma"),
     ("meningioma", "302820008", "Intracranial meningioma"),
     ("pituitary", "254956000", "Pituitary adenoma"),
 ]
@@ -114,7 +114,7 @@ def main(argv=None):
         ck = torch.load(a.ckpt, map_location="cpu")
         cfg, state = ck.get("cfg", {}), ck["model"]
         decode = ck.get("decode", {})
-        note = "trained: %s" % ck.get("summary", a.ckpt)
+        note = "trained: %d steps, %.0f min (%s)" % (ck.get("step", 0), ck.get("minutes", 0), os.path.basename(a.ckpt))
     net = detnet.build(cfg)
     if state is not None:
         net.load_state_dict(state)

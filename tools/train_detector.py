@@ -87,20 +87,46 @@ def losses(out, hm, ind, wh, off, mask, w_size=0.1):
 
 
 @torch.no_grad()
-def validate(net, vset, bs=16):
+def predict(net, vset, bs=16):
+    """Network outputs (sigmoid heatmap, size, offset) for every slice of every study."""
     net.eval()
-    studies = []
+    outs = []
     for x, true in vset:
-        per = []
+        hs, ss, os_ = [], [], []
         for i in range(0, len(x), bs):
             h, s, o = net(torch.from_numpy(x[i:i + bs].astype(np.float32)))
-            h = torch.sigmoid(h).numpy()
-            s, o = s.numpy(), o.numpy()
-            for j in range(len(h)):
-                per.append(sdec.decode_slice(h[j], s[j], o[j], DECODE))
-        studies.append((sdec.link(per, DECODE), true))
+            hs.append(torch.sigmoid(h).numpy())
+            ss.append(s.numpy())
+            os_.append(o.numpy())
+        outs.append((np.concatenate(hs), np.concatenate(ss), np.concatenate(os_), true))
     net.train()
+    return outs
+
+
+def decode_studies(outs, p):
+    studies = []
+    for h, s, o, true in outs:
+        per = [sdec.decode_slice(h[j], s[j], o[j], p) for j in range(len(h))]
+        studies.append((sdec.link(per, p), true))
     return studies
+
+
+def validate(net, vset, p=None):
+    return decode_studies(predict(net, vset), p or DECODE)
+
+
+def tune_decode(outs_by_split):
+    """Grid search of the decoding thresholds on validation outputs; returns (params, metric)."""
+    best = (None, -1.0)
+    for thr in (0.05, 0.1, 0.2, 0.3):
+        for lo in (0.2, 0.3, 0.5):
+            for ms in (1, 2):
+                p = dict(DECODE, peak_threshold=thr, link_overlap=lo, min_slices=ms)
+                res = {sp: sdec.evaluate(decode_studies(o, p)) for sp, o in outs_by_split.items()}
+                m = metric_of(res)
+                if m > best[1] + 1e-9:
+                    best = (p, m, res)
+    return best
 
 
 def metric_of(res):
@@ -120,17 +146,19 @@ def main(argv=None):
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--wd", type=float, default=1e-4)
     ap.add_argument("--warmup", type=int, default=150)
-    ap.add_argument("--crop", type=int, default=192, help="train on random crops of this size (multiple of 32; "
-                    "256 = whole slices); validation always uses whole slices")
+    ap.add_argument("--crop", type=int, default=128, help="train on random crops of this size (multiple of 32; "
+                    "256 = whole slices) until --full-frac of the time is left; validation uses whole slices")
+    ap.add_argument("--crop-batch", type=int, default=32, help="global batch during the crop phase")
+    ap.add_argument("--full-frac", type=float, default=0.3, help="last fraction of the time on whole slices")
     ap.add_argument("--w-size", type=float, default=0.1)
-    ap.add_argument("--widths", default="16,24,48,96,160")
-    ap.add_argument("--dec", type=int, default=40)
+    ap.add_argument("--widths", default="8,16,32,64,128")
+    ap.add_argument("--dec", type=int, default=32)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=0, help="torch threads per process (0: 2 / world)")
     ap.add_argument("--workers", type=int, default=1, help="data worker processes per rank")
     ap.add_argument("--ckpt-minutes", type=float, default=4.0)
-    ap.add_argument("--val-minutes", type=float, default=15.0)
-    ap.add_argument("--val-studies", type=int, default=8, help="per validation split")
+    ap.add_argument("--val-minutes", type=float, default=20.0)
+    ap.add_argument("--val-studies", type=int, default=6, help="per validation split")
     ap.add_argument("--resume", help="checkpoint to start from (weights only)")
     a = ap.parse_args(argv)
 
@@ -149,17 +177,35 @@ def main(argv=None):
         net.load_state_dict(torch.load(a.resume, map_location="cpu")["model"])
     model = torch.nn.parallel.DistributedDataParallel(net) if distributed else net
     opt = torch.optim.AdamW(net.parameters(), lr=a.lr, weight_decay=a.wd)
-    per_rank = max(1, a.batch // world)
-    loader = torch.utils.data.DataLoader(Stream(a.seed * 1000 + rank, a.crop), batch_size=per_rank,
-                                         num_workers=a.workers, prefetch_factor=4 if a.workers else 2,
-                                         persistent_workers=a.workers > 0)
+    def make_loader(crop, batch, salt):
+        return torch.utils.data.DataLoader(Stream(a.seed * 1000 + rank * 10 + salt, crop),
+                                           batch_size=max(1, batch // world), num_workers=a.workers,
+                                           prefetch_factor=4 if a.workers else 2)
+    cropping = a.crop < 256 and a.full_frac < 1.0
+    loader = make_loader(a.crop, a.crop_batch, 1) if cropping else make_loader(256, a.batch, 2)
     log = open(os.path.join(a.out, "log.jsonl"), "a") if rank == 0 else None
     vset = None
-    if rank == 0 and a.val_studies > 0:
+
+    def load_vset():
+        """Validation studies, cached on disk (they are deterministic)."""
+        import pickle
+        cache = os.environ.get("DICOMAID_SIM_CACHE", os.path.expanduser("~/.cache/dicomaid-sim"))
+        path = os.path.join(cache, "val-%d.pkl" % a.val_studies)
+        try:
+            with open(path, "rb") as f:
+                return pickle.load(f)
+        except (OSError, EOFError, pickle.UnpicklingError):
+            pass
         t = time.time()
-        vset = {sp: sslices.validation_set(sp, range(500000, 500000 + a.val_studies))
-                for sp in ("standard", "standard-t2")}
+        v = {sp: sslices.validation_set(sp, range(500000, 500000 + a.val_studies))
+             for sp in ("standard", "standard-t2")}
+        os.makedirs(cache, exist_ok=True)
+        with open(path + ".%d" % os.getpid(), "wb") as f:
+            pickle.dump(v, f)
+        os.replace(path + ".%d" % os.getpid(), path)
         print("validation set: %d studies in %.0f s" % (2 * a.val_studies, time.time() - t), flush=True)
+        return v
+
     if distributed:
         dist.barrier()
     best = -1.0
@@ -178,6 +224,9 @@ def main(argv=None):
         os.replace(path + ".tmp", path)
 
     def do_val():
+        nonlocal vset
+        if vset is None:
+            vset = load_vset()
         res = {sp: sdec.evaluate(validate(net, v)) for sp, v in vset.items()}
         return res, metric_of(res)
 
@@ -193,6 +242,13 @@ def main(argv=None):
         lr = a.lr * min(1.0, (step + 1) / a.warmup) * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
         for g in opt.param_groups:
             g["lr"] = lr
+        if cropping and frac >= 1.0 - a.full_frac:
+            del it, loader                       # ends the crop workers
+            cropping = False
+            loader = make_loader(256, a.batch, 2)
+            it = iter(loader)
+            if rank == 0:
+                print("switching to whole slices at step %d" % step, flush=True)
         x, hm, ind, wh, off, mask = next(it)
         out = model(x)
         loss, parts = losses(out, hm, ind, wh, off, mask, a.w_size)
@@ -205,15 +261,15 @@ def main(argv=None):
         now = time.time()
         if rank == 0:
             if step % 20 == 0:
-                rec = {"step": step, "min": round((now - t0) / 60, 2), "lr": lr, "hm": run[0], "size": run[1],
-                       "off": run[2], "slices_per_s": round(step * a.batch / (now - t0), 2)}
+                rec = {"step": step, "min": round((now - t0) / 60, 2), "lr": lr, "hm": run[0], "wh": run[1],
+                       "off": run[2], "samples": x.shape[0] * world, "size": x.shape[-1]}
                 log.write(json.dumps(rec) + "\n")
                 log.flush()
                 print(json.dumps(rec), flush=True)
             if now - last_ck >= a.ckpt_minutes * 60:
                 save(os.path.join(a.out, "last.pt"))
                 last_ck = now
-            if vset is not None and now - last_val >= a.val_minutes * 60:
+            if a.val_studies > 0 and now - last_val >= a.val_minutes * 60:
                 res, m = do_val()
                 rec = {"step": step, "min": round((time.time() - t0) / 60, 2), "val": res, "metric": m}
                 log.write(json.dumps(rec) + "\n")
@@ -223,9 +279,19 @@ def main(argv=None):
                     best = m
                     save(os.path.join(a.out, "best.pt"), {"val": res, "metric": m})
                 last_val = time.time()
+    in_sync = None
+    if distributed:
+        # DDP keeps replicas identical; check it (one number per rank), before rank 0 loads
+        # the best checkpoint for the final validation
+        chk = torch.tensor([float(sum(p.double().sum() for p in net.parameters()))], dtype=torch.float64)
+        allc = [torch.zeros_like(chk) for _ in range(world)]
+        dist.all_gather(allc, chk)
+        in_sync = all(abs(float(c) - float(allc[0])) <= 1e-9 * max(1.0, abs(float(allc[0]))) for c in allc)
+        if rank == 0:
+            print("ddp: %d ranks, parameters in sync: %s" % (world, in_sync), flush=True)
     if rank == 0:
         save(os.path.join(a.out, "last.pt"))
-        if vset is not None:
+        if a.val_studies > 0:
             res, m = do_val()
             rec = {"step": step, "min": round((time.time() - t0) / 60, 2), "val": res, "metric": m, "final": True}
             log.write(json.dumps(rec) + "\n")
@@ -233,22 +299,25 @@ def main(argv=None):
             if m >= best:
                 best = m
                 save(os.path.join(a.out, "best.pt"), {"val": res, "metric": m})
+            # tune the decoding thresholds of the best checkpoint on the validation studies
+            ck = torch.load(os.path.join(a.out, "best.pt"), map_location="cpu")
+            net.load_state_dict(ck["model"])
+            p, tm, tres = tune_decode({sp: predict(net, v) for sp, v in vset.items()})
+            ck["decode"] = {k: v for k, v in p.items() if k != "stride"}
+            ck["val_tuned"], ck["metric_tuned"] = tres, tm
+            torch.save(ck, os.path.join(a.out, "best.pt"))
+            print(json.dumps({"tuned_decode": ck["decode"], "metric_tuned": tm, "val_tuned": tres}), flush=True)
+            summary_extra = {"tuned_decode": ck["decode"], "metric_tuned": tm}
         summary = {"steps": step, "minutes": round((time.time() - t0) / 60, 2), "best_metric": best,
                    "world": world, "args": vars(a)}
+        if a.val_studies > 0:
+            summary.update(summary_extra)
+        if in_sync is not None:
+            summary["ddp_params_in_sync"] = bool(in_sync)
         with open(os.path.join(a.out, "summary.json"), "w") as f:
             json.dump(summary, f, indent=1)
         print(json.dumps(summary), flush=True)
     if distributed:
-        # DDP keeps replicas identical; check it (one number per rank)
-        chk = torch.tensor([float(sum(p.double().sum() for p in net.parameters()))], dtype=torch.float64)
-        allc = [torch.zeros_like(chk) for _ in range(world)]
-        dist.all_gather(allc, chk)
-        same = all(abs(float(c) - float(allc[0])) <= 1e-9 * max(1.0, abs(float(allc[0]))) for c in allc)
-        if rank == 0:
-            summary["ddp_params_in_sync"] = bool(same)
-            with open(os.path.join(a.out, "summary.json"), "w") as f:
-                json.dump(summary, f, indent=1)
-            print("ddp: %d ranks, parameters in sync: %s" % (world, same), flush=True)
         dist.barrier()
         dist.destroy_process_group()
     return 0

@@ -248,6 +248,15 @@ class Study:
         disp = np.stack([ndi.gaussian_filter(d, 1.0) for d in disp])
         disp *= amp / (disp.std() + 1e-9)
         self.el_lo, self.el_gs, self.el_disp = lo, gs, disp.astype(np.float32)
+        # training: a second, large-scale warp that changes the head's proportions
+        self.el_disp2 = None
+        if aug:
+            gs2 = 40.0
+            shp2 = tuple(int(x) for x in (np.array(b.t1.shape) * b.vs + 40) / gs2 + 2)
+            d2 = rng.standard_normal((3,) + shp2)
+            d2 = np.stack([ndi.gaussian_filter(d, 0.7) for d in d2])
+            d2 *= rng.uniform(2.0, 6.0) / (d2.std() + 1e-9)
+            self.el_gs2, self.el_disp2 = gs2, d2.astype(np.float32)
         # --- contrast
         self.family = str(rng.choice(fams))
         fam = FAMILIES[self.family]
@@ -368,6 +377,10 @@ class Study:
     def _elastic(self, q):
         idx = ((q - self.el_lo) / self.el_gs).reshape(-1, 3).T
         d = np.stack([ndi.map_coordinates(self.el_disp[i], idx, order=1, mode="nearest") for i in range(3)], -1)
+        if self.el_disp2 is not None:
+            idx = ((q - self.el_lo) / self.el_gs2).reshape(-1, 3).T
+            d = d + np.stack([ndi.map_coordinates(self.el_disp2[i], idx, order=3, mode="nearest")
+                              for i in range(3)], -1)
         return d.reshape(q.shape)
 
     def _bias(self, q):

@@ -139,18 +139,26 @@ def crop(x, boxes, size, rng):
     return x[..., oy:oy + size, ox:ox + size], out
 
 
-def stream(seed, k_per_study=10, p_none=0.15, crop_size=render.SIZE):
-    """Yield (image (1,S,S), hm, ind, wh, off, mask) forever (S = crop_size)."""
+def stream(seed, k_per_study=16, p_none=0.15, crop_size=render.SIZE, crops_per_slice=None):
+    """Yield (image (1,S,S), hm, ind, wh, off, mask) forever (S = crop_size); with crops, each
+    rendered slice gives crops_per_slice crops (default 4 when cropping, else 1): rendering
+    costs about twice the network's training step per 128 x 128 crop, so crops are reused."""
+    if crops_per_slice is None:
+        crops_per_slice = 4 if crop_size < render.SIZE else 1
     rng = np.random.default_rng([seed, 31337])
+    pool = []          # samples of the last few studies, drawn at random so batches mix studies
     while True:
-        sseed = int(rng.integers(0, 1000000))
-        st = render.Study(sseed, "train", p_none=p_none)
-        ks = pick_slices(st, k_per_study, rng)
-        x, per, _ = study_slices(st, ks, flip=bool(rng.random() < 0.5), jitter=0.03, rng=rng)
-        for j in rng.permutation(len(ks)):
-            xi, bi = crop(x[j], per[j], crop_size, rng)
-            hm, ind, wh, off, mask = targets(bi, xi.shape[-1])
-            yield np.ascontiguousarray(xi[None]), hm, ind, wh, off, mask
+        while len(pool) < 2 * k_per_study * crops_per_slice:
+            sseed = int(rng.integers(0, 1000000))
+            st = render.Study(sseed, "train", p_none=p_none)
+            ks = pick_slices(st, k_per_study, rng)
+            x, per, _ = study_slices(st, ks, flip=bool(rng.random() < 0.5), jitter=0.03, rng=rng)
+            for j in np.repeat(np.arange(len(ks)), crops_per_slice):
+                xi, bi = crop(x[j], per[j], crop_size, rng)
+                hm, ind, wh, off, mask = targets(bi, xi.shape[-1])
+                pool.append((np.ascontiguousarray(xi[None]), hm, ind, wh, off, mask))
+        for _ in range(k_per_study * crops_per_slice):
+            yield pool.pop(int(rng.integers(len(pool))))
 
 
 def validation_set(split, seeds):
