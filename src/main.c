@@ -110,15 +110,24 @@ int main(int argc, char **argv)
 
 	/* Socket activation: the service manager's sockets replace [server] bind/port. */
 	struct systemd_fds sfds;
-	if (systemd_listen_fds(&sfds, err, sizeof err) < 0)
-		fatal("event=startup_failed err=\"%s\"", err);
+	if (systemd_listen_fds(&sfds, err, sizeof err) < 0) {
+		log_err("event=startup_failed err=\"%s\"", err);
+		config_free(&cfg);
+		return 1;
+	}
 
-	if (mkdir(cfg.storage_path, 0750) < 0 && errno != EEXIST)
-		fatal("event=startup_failed path=%s err=\"%s\"", cfg.storage_path, strerror(errno));
+	if (mkdir(cfg.storage_path, 0750) < 0 && errno != EEXIST) {
+		log_err("event=startup_failed path=%s err=\"%s\"", cfg.storage_path, strerror(errno));
+		config_free(&cfg);
+		return 1;
+	}
 
 	struct index *ix = NULL;
-	if (index_open(cfg.index_database, false, &ix, err, sizeof err) < 0)
-		fatal("event=startup_failed index=%s err=\"%s\"", cfg.index_database, err);
+	if (index_open(cfg.index_database, false, &ix, err, sizeof err) < 0) {
+		log_err("event=startup_failed index=%s err=\"%s\"", cfg.index_database, err);
+		config_free(&cfg);
+		return 1;
+	}
 
 	if (!cfg.storage_fsync)
 		index_set_durable(ix, false);
@@ -135,13 +144,19 @@ int main(int argc, char **argv)
 		.notify = server_committer_notify,
 		.notify_arg = &srv,
 	};
-	if (store_open(&sc, ix, &store) < 0)
-		fatal("event=startup_failed storage=%s", cfg.storage_path);
+	if (store_open(&sc, ix, &store) < 0) {
+		log_err("event=startup_failed storage=%s", cfg.storage_path);
+		index_close(ix);
+		config_free(&cfg);
+		return 1;
+	}
 	struct ops *ops = NULL;
 	if (server_start(&srv, loop, &cfg, config_path, store, ix, sfds.tcp, sfds.n_tcp) < 0 ||
 	    ops_start(loop, &srv, cfg.control_socket, sfds.control, &ops) < 0) {
 		store_close(store);
+		store_free(store);
 		index_close(ix);
+		config_free(&cfg);
 		return 1;
 	}
 	pipeline_start(&srv);

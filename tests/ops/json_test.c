@@ -1,5 +1,6 @@
 /* The control protocol's pure parts: JSON writer, flat reader, validator, request lines. */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ctl/json.h"
@@ -141,7 +142,9 @@ Test(json, validator)
 	char deep[200];
 	memset(deep, '[', 100);
 	memset(deep + 100, ']', 100);
-	cr_expect(!valid(strndup(deep, 200)));
+	char *deep_s = strndup(deep, 200);
+	cr_expect(!valid(deep_s));
+	free(deep_s);
 	size_t at = 0;
 	cr_expect_eq(json_validate("[1,x]", 5, &at), -1);
 	cr_expect_eq(at, 3);
