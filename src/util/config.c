@@ -39,6 +39,8 @@ extern bool ini_allow_multiline;
 #pragma weak ini_allow_multiline
 
 #define MAX_PEERS 4096
+/* The longest line accepted (libinih's line buffer less the newline and NUL). */
+#define CONFIG_MAX_LINE 198
 
 enum section {
 	SEC_NONE = 0, /* before the first header */
@@ -919,6 +921,13 @@ static int handle_pair(void *user, const char *section, const char *name, const 
 		fail(p, p->lineno, "key '%s' outside any section", shown(name, s));
 		return 0;
 	}
+	/* Every accepted setting must fit on one line as "key = value" (what config_write
+	 * produces), so a written configuration always loads again. */
+	if (nl + 3 + strlen(value) > CONFIG_MAX_LINE) {
+		fail(p, p->lineno, "%s: value too long (at most %zu characters)", shown(name, s),
+		     nl + 3 < CONFIG_MAX_LINE ? CONFIG_MAX_LINE - nl - 3 : 0);
+		return 0;
+	}
 	for (size_t k = 0; k < N_KEYS; k++) {
 		const struct key_spec *ks = &key_specs[k];
 		if (ks->sec != p->sec || strcmp(ks->name, name) != 0)
@@ -1120,6 +1129,7 @@ const struct config_peer *config_find_peer(const struct config *c, const char *a
 
 int config_write(const struct config *c, FILE *f)
 {
+	bool c_socket_derived = false;
 	fprintf(f, "# dicomaid configuration, effective values (from %s)\n",
 	        c->source[0] ? c->source : "built-in defaults");
 	fprintf(f, "[server]\nae_title = %s\nbind = %s\nport = %d\nmax_associations = %d\n"
@@ -1135,7 +1145,20 @@ int config_write(const struct config *c, FILE *f)
 		fprintf(f, "min_free_space = %d%%\n", c->min_free_percent);
 	else
 		fprintf(f, "min_free_space = %llu\n", (unsigned long long)c->min_free_space);
-	fprintf(f, "\n[index]\ndatabase = %s\n", c->index_database);
+	/* Paths derived from storage.path are left to be derived again: written out they can be
+	 * longer than the longest line the parser takes. */
+	{
+		char derived[PATH_MAX + 32];
+		size_t len = strlen(c->storage_path);
+		snprintf(derived, sizeof derived, "%s%sindex.sqlite", c->storage_path,
+			 len > 0 && c->storage_path[len - 1] == '/' ? "" : "/");
+		if (strcmp(derived, c->index_database) != 0)
+			fprintf(f, "\n[index]\ndatabase = %s\n", c->index_database);
+		snprintf(derived, sizeof derived, "%s%sdicomaid.sock", c->storage_path,
+			 len > 0 && c->storage_path[len - 1] == '/' ? "" : "/");
+		if (c->control_socket[0] && strcmp(derived, c->control_socket) == 0)
+			c_socket_derived = true;
+	}
 	fprintf(f, "\n[access]\nrequire_known_peers = %s\n", c->require_known_peers ? "yes" : "no");
 	fprintf(f, "\n[query]\nmax_matches = %d\npn_case_insensitive = %s\n", c->max_matches,
 		c->pn_case_insensitive ? "yes" : "no");
@@ -1150,7 +1173,10 @@ int config_write(const struct config *c, FILE *f)
 			d->name, d->ae_title, d->host, d->port, d->results ? "yes" : "no");
 	}
 	fprintf(f, "\n[log]\nlevel = %s\n", config_log_level_name(c->log_level));
-	fprintf(f, "\n[control]\nsocket = %s\n", c->control_socket);
+	/* Empty: the default could not be derived (storage path too long for a UNIX socket);
+	 * writing "socket =" would not load again, so the key is left out. */
+	if (c->control_socket[0] && !c_socket_derived)
+		fprintf(f, "\n[control]\nsocket = %s\n", c->control_socket);
 	for (size_t i = 0; i < c->n_peers; i++) {
 		const struct config_peer *peer = &c->peers[i];
 		fprintf(f, "\n[peer %s]\nae_title = %s\n", peer->name, peer->ae_title);
