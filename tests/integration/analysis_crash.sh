@@ -72,9 +72,9 @@ copy_series "$T/s2" 2
 copy_series "$T/s3" 3
 storescu -aet MODALITY -aec DICOMAID 127.0.0.1 "$PORT" "$FIX"/*.dcm "$T"/s2/*.dcm "$T"/s3/*.dcm ||
 	fail "storescu"
-# Kill at a random point of the first job (0..200 ms after it is seen running), so that runs
+# Kill at a random point of the first job (0..40 ms after it is seen running), so that runs
 # over time land in every phase of it: reading, inference, writing and committing the SR.
-delay=$(( RANDOM % 200 ))
+delay=$(( RANDOM % 40 ))
 hit=no
 for _ in $(seq 1 1500); do
 	if [ "$(sql "select count(*) from analyses where state = 'running'" 2>/dev/null)" = 1 ]; then
