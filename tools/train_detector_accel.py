@@ -10,8 +10,9 @@ network, is the bottleneck.  Two DataLoaders render from the "train" split all t
 into two ring buffers on the device, and every step trains on one batch drawn from each buffer.
 A sample is used --replay times on average at most (steps wait for data beyond that), so the
 accelerator reuses rendered samples instead of idling, without memorising a small pool.  Each
-batch also gets a random intensity remap on the device (gamma, gain, noise), on top of the
-simulator's own contrast randomisation.  The schedule is by wall time: linear warm-up, cosine
+batch also gets a random intensity remap on the device (gamma, gain, noise) and, with --blur, a
+random Gaussian blur (lower effective resolution), on top of the simulator's own
+randomisation; --resume continues from earlier weights.  The schedule is by wall time: linear warm-up, cosine
 decay to 2 % of --lr.  Weights are kept twice (the trained ones and an exponential moving
 average) and written every --ckpt-seconds as NumPy archives, OUT/last.npz and OUT/ema.npz (keys
 are the state_dict's), so a run cut short still leaves a usable checkpoint and any torch
@@ -86,6 +87,20 @@ def intensity_aug(x, p=0.8):
     return y.clamp(0.0, td.sslices.CLIP)
 
 
+def blur_aug(x, p=0.4, max_sigma=1.5):
+    """With probability p, one random Gaussian blur (sigma 0.3..max_sigma pixels) for the whole
+    batch: inputs of lower effective resolution than the training renders."""
+    if float(torch.rand(())) >= p:
+        return x
+    sigma = 0.3 + float(torch.rand(())) * (max_sigma - 0.3)
+    r = max(1, int(math.ceil(3 * sigma)))
+    k = torch.exp(-0.5 * (torch.arange(-r, r + 1, device=x.device, dtype=x.dtype) / sigma) ** 2)
+    k = k / k.sum()
+    y = torch.nn.functional.pad(x, (r, r, r, r), mode="replicate")
+    y = torch.nn.functional.conv2d(y, k.view(1, 1, 1, -1))
+    return torch.nn.functional.conv2d(y, k.view(1, 1, -1, 1))
+
+
 def feeder(it, q, stop):
     """Move batches from a DataLoader iterator into a queue until stop is set."""
     try:
@@ -134,6 +149,8 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--ckpt-seconds", type=float, default=60.0)
     ap.add_argument("--max-steps", type=int, default=0)
+    ap.add_argument("--blur", type=float, default=0.0, help="probability of a random blur per batch")
+    ap.add_argument("--resume", help="start from these weights (.npz of a state_dict)")
     a = ap.parse_args(argv)
 
     # prepare (or load) the anatomy once, then start the data workers (fork) before the
@@ -164,6 +181,9 @@ def main(argv=None):
     net = detnet.build(cfg).to(dev)
     if dev.type == "cuda":
         net = net.to(memory_format=torch.channels_last)
+    if a.resume:
+        z = np.load(a.resume)
+        net.load_state_dict({k: torch.from_numpy(np.array(z[k])) for k in z.files})
     ema = {k: v.detach().clone().float() for k, v in net.state_dict().items()}
     opt = torch.optim.AdamW(net.parameters(), lr=a.lr, weight_decay=a.wd)
 
@@ -231,6 +251,8 @@ def main(argv=None):
             s = streams[name]
             x, hm, ind, wh, off, mask = s["ring"].sample(s["batch"])
             x = intensity_aug(x)
+            if a.blur > 0:
+                x = blur_aug(x, a.blur)
             if dev.type == "cuda":
                 x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
