@@ -130,9 +130,14 @@ int tls_ctx_new(enum tls_role role, const struct tls_files *f, struct tls_ctx **
 		if (SSL_CTX_use_certificate_chain_file(ssl, f->certificate) != 1)
 			return ctx_fail(ssl, "tls_certificate", f->certificate,
 					"not a PEM certificate", err, errlen);
-		if (SSL_CTX_use_PrivateKey_file(ssl, f->key, SSL_FILETYPE_PEM) != 1)
-			return ctx_fail(ssl, "tls_key", f->key,
-					"not an unencrypted PEM private key", err, errlen);
+		if (SSL_CTX_use_PrivateKey_file(ssl, f->key, SSL_FILETYPE_PEM) != 1) {
+			/* OpenSSL compares the key with the certificate as it loads it. */
+			bool mismatch = ERR_GET_REASON(ERR_peek_last_error()) ==
+					X509_R_KEY_VALUES_MISMATCH;
+			return ctx_fail(ssl, "tls_key", f->key, mismatch
+					? "does not match tls_certificate"
+					: "not an unencrypted PEM private key", err, errlen);
+		}
 		if (SSL_CTX_check_private_key(ssl) != 1)
 			return ctx_fail(ssl, "tls_key", f->key, "does not match tls_certificate",
 					err, errlen);
