@@ -993,12 +993,12 @@ static void process_input(struct assoc *a)
 }
 
 /*
- * TLS: ciphertext arrived; the plaintext is appended to rbuf. Returns false when the
- * connection was closed here: a failed handshake is logged as one line (peer address
+ * nread bytes arrived (on TLS: ciphertext, whose plaintext is appended to rbuf). Returns
+ * false when the connection was closed here: a failed TLS handshake is logged as one line (peer address
  * and OpenSSL's reason, nothing from the certificate), audited as a rejected connection
  * and closed (the alert, if any, has been sent); the daemon goes on serving.
  */
-static bool tls_input(struct assoc *a, size_t nread, bool *peer_closed)
+static bool received(struct assoc *a, size_t nread, bool *peer_closed)
 {
 	bool was_ready = transport_ready(&a->tp);
 	int rc = transport_input(&a->tp, nread, &a->rbuf, &a->rlen, &a->rcap);
@@ -1037,12 +1037,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	if (nread == 0)
 		return;
 	bool peer_closed = false;
-	if (transport_is_tls(&a->tp)) {
-		if (!tls_input(a, (size_t)nread, &peer_closed))
-			return;
-	} else {
-		a->rlen += (size_t)nread;
-	}
+	if (!received(a, (size_t)nread, &peer_closed))
+		return;
 	process_input(a);
 	if (peer_closed && !a->closing) {
 		/* close_notify: the peer will send nothing more (RFC 8446 6.1). */

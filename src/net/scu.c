@@ -416,10 +416,10 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	*buf = uv_buf_init((char *)s->rbuf + s->rlen, (unsigned)(s->rcap - s->rlen));
 }
 
-/* TLS: ciphertext arrived; plaintext is appended to rbuf. The handshake's completion is
- * the transport connection confirmation (Evt2: the A-ASSOCIATE-RQ goes out). Returns
- * false when the scu was closed here. */
-static bool tls_input(struct scu *s, size_t nread, bool *peer_closed)
+/* nread bytes arrived (on TLS: ciphertext, whose plaintext is appended to rbuf). The TLS
+ * handshake's completion is the transport connection confirmation (Evt2: the
+ * A-ASSOCIATE-RQ goes out). Returns false when the scu was closed here. */
+static bool received(struct scu *s, size_t nread, bool *peer_closed)
 {
 	bool was_ready = transport_ready(&s->tp);
 	int rc = transport_input(&s->tp, nread, &s->rbuf, &s->rlen, &s->rcap);
@@ -460,12 +460,8 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 		return;
 	}
 	bool peer_closed = false;
-	if (transport_is_tls(&s->tp)) {
-		if (!tls_input(s, (size_t)nread, &peer_closed))
-			return;
-	} else {
-		s->rlen += (size_t)nread;
-	}
+	if (!received(s, (size_t)nread, &peer_closed))
+		return;
 	size_t pos = 0;
 	while (!s->closing && s->rlen - pos >= 6) {
 		uint8_t type;

@@ -114,29 +114,19 @@ void server_disk_wrote(struct server *srv, uint64_t n)
 	srv->disk_written += n;
 }
 
+/* A connection on a listener; on [server] tls_port's, the association runs over TLS
+ * (PS3.15 B.1). */
 static void on_connection(uv_stream_t *listener, int status)
 {
 	struct server *srv = listener->data;
+	bool tls = listener == (uv_stream_t *)&srv->tls_listener;
 	if (status < 0) {
-		log_warn("event=accept_error err=%s", uv_strerror(status));
+		log_warn("event=accept_error tls=%s err=%s", tls ? "yes" : "no", uv_strerror(status));
 		return;
 	}
 	if (srv->stopping)
 		return;
-	assoc_accept(srv, listener, NULL);
-}
-
-/* A connection on [server] tls_port: the association runs over TLS (PS3.15 B.1). */
-static void on_connection_tls(uv_stream_t *listener, int status)
-{
-	struct server *srv = listener->data;
-	if (status < 0) {
-		log_warn("event=accept_error tls=yes err=%s", uv_strerror(status));
-		return;
-	}
-	if (srv->stopping)
-		return;
-	assoc_accept(srv, listener, srv->tls_server);
+	assoc_accept(srv, listener, tls ? srv->tls_server : NULL);
 }
 
 static void on_committed(uv_async_t *h)
@@ -278,7 +268,7 @@ static void on_signal(uv_signal_t *s, int signum)
 }
 
 /* Binds l (initialised here, l->data = srv) to [server] bind and port and listens. */
-static int listen_on(struct server *srv, uv_tcp_t *l, int port, uv_connection_cb cb)
+static int listen_on(struct server *srv, uv_tcp_t *l, int port)
 {
 	struct config *cfg = srv->cfg;
 	struct sockaddr_storage addr;
@@ -293,7 +283,7 @@ static int listen_on(struct server *srv, uv_tcp_t *l, int port, uv_connection_cb
 	l->data = srv;
 	rc = uv_tcp_bind(l, (const struct sockaddr *)&addr, 0);
 	if (rc == 0)
-		rc = uv_listen((uv_stream_t *)l, 128, cb);
+		rc = uv_listen((uv_stream_t *)l, 128, on_connection);
 	if (rc < 0)
 		log_err("event=listen_failed bind=%s port=%d err=%s", cfg->bind, port, uv_strerror(rc));
 	return rc;
@@ -305,7 +295,7 @@ static int listen_configured(struct server *srv)
 	struct config *cfg = srv->cfg;
 	srv->n_listeners = 1;
 	srv->listeners_open = true;
-	int rc = listen_on(srv, &srv->listeners[0], cfg->port, on_connection);
+	int rc = listen_on(srv, &srv->listeners[0], cfg->port);
 	if (rc < 0)
 		return rc;
 	log_notice("event=listening ae_title=%s bind=%s port=%d max_associations=%d max_pdu=%u",
@@ -320,7 +310,7 @@ static int listen_tls(struct server *srv)
 {
 	struct config *cfg = srv->cfg;
 	srv->tls_listening = true;
-	int rc = listen_on(srv, &srv->tls_listener, cfg->tls_port, on_connection_tls);
+	int rc = listen_on(srv, &srv->tls_listener, cfg->tls_port);
 	if (rc < 0)
 		return rc;
 	log_notice("event=listening_tls ae_title=%s bind=%s tls_port=%d verify_peer=%s",

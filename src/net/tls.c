@@ -115,6 +115,11 @@ int tls_ctx_new(enum tls_role role, const struct tls_files *f, struct tls_ctx **
 	SSL_CTX_set_options(ssl, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
 				 SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
+	/* No session resumption: associations are long-lived, and a daemon's session cache
+	 * would only grow (each session keeps the peer's certificate). */
+	SSL_CTX_set_session_cache_mode(ssl, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_options(ssl, SSL_OP_NO_TICKET);
+	SSL_CTX_set_num_tickets(ssl, 0);
 	SSL_CTX_set_default_passwd_cb(ssl, no_password);
 	if (role == TLS_SERVER) {
 		SSL_CTX_set_dh_auto(ssl, 1); /* the DHE suites */

@@ -5,10 +5,10 @@
  * uv_write: on plain TCP each call is one uv_write of the bytes given, as before; on TLS the
  * bytes are encrypted first and the records written in one uv_write.
  *
- * Reading: the owner keeps its own libuv read callbacks. On plain TCP it reads straight
- * into its receive buffer, as before. On TLS its alloc callback hands out the transport's
- * ciphertext buffer (transport_alloc) and its read callback passes the count to
- * transport_input, which appends the plaintext to the owner's receive buffer.
+ * Reading: the owner keeps its own libuv read callbacks, and passes each count read to
+ * transport_input. On plain TCP it reads straight into its receive buffer, as before. On
+ * TLS its alloc callback hands out the transport's ciphertext buffer (transport_alloc),
+ * and transport_input appends the plaintext to the owner's receive buffer.
  *
  * Ownership: the stream is borrowed (the owner's uv_tcp_t, closed by the owner);
  * the TLS state and buffers are owned, released by transport_free once the stream is
@@ -68,9 +68,10 @@ int transport_send_owned(struct transport *t, uint8_t *data, size_t len);
 void transport_alloc(struct transport *t, uv_buf_t *buf);
 
 /*
- * TLS: nread bytes of ciphertext arrived in the transport_alloc buffer. Drives the
- * handshake and sends what it produces; appends the plaintext to the owner's receive
- * buffer (*buf, *len bytes used of *cap; grown with realloc as needed).
+ * nread bytes arrived. Plain TCP: they were read into the owner's receive buffer (*buf,
+ * *len bytes used of *cap), and are counted in *len. TLS: they are ciphertext in the
+ * transport_alloc buffer; this drives the handshake and sends what it produces, and
+ * appends the plaintext to the owner's buffer (grown with realloc as needed).
  * Returns 0, TRANSPORT_READY, TRANSPORT_CLOSED, or a negative error: -EPROTO (TLS
  * failure, one-line reason in transport_error; any alert for the peer has been sent) or
  * -ENOMEM.

@@ -236,28 +236,36 @@ Test(tls, handshake_and_data_both_ways)
 	tls_ctx_free(cctx);
 }
 
-Test(tls, client_certificate_from_another_ca_is_refused)
+/* A handshake between ends of sctx and cctx fails at end `side` ('s' or 'c') with a
+ * reason holding want. */
+static void expect_refused(struct tls_ctx *sctx, struct tls_ctx *cctx, char side,
+			   const char *want)
 {
-	struct tls_ctx *sctx = ctx_new(TLS_SERVER, "server", "ca.crt", true);
-	struct tls_ctx *cctx = ctx_new(TLS_CLIENT, "rogue", "ca.crt", true);
 	struct tls_conn *s, *c;
 	cr_assert_eq(tls_conn_new(sctx, &s), 0);
 	cr_assert_eq(tls_conn_new(cctx, &c), 0);
 	char who = 0;
 	cr_assert_eq(handshake(s, c, &who), -EPROTO);
-	cr_expect_eq(who, 's');
-	cr_expect_not(tls_conn_established(s));
-	cr_expect(strstr(tls_conn_error(s), "certificate verify failed") != NULL, "%s",
-		  tls_conn_error(s));
-	/* The server has an alert for the client. */
-	cr_expect_gt(tls_conn_pending(s), 0);
+	cr_expect_eq(who, side);
+	struct tls_conn *at = side == 's' ? s : c;
+	cr_expect_not(tls_conn_established(at));
+	cr_expect(strstr(tls_conn_error(at), want) != NULL, "%s", tls_conn_error(at));
+	cr_expect_gt(tls_conn_pending(at), 0, "no alert for the other end");
+	/* Nothing goes through a failed end. */
 	uint8_t b[4];
 	size_t n;
-	cr_expect_eq(tls_conn_write(s, b, sizeof b), -EPROTO);
-	cr_expect_eq(tls_conn_read(s, b, sizeof b, &n), 0);
+	cr_expect_eq(tls_conn_write(at, b, sizeof b), -EPROTO);
+	cr_expect_eq(tls_conn_read(at, b, sizeof b, &n), 0);
 	cr_expect_eq(n, 0);
 	tls_conn_free(s);
 	tls_conn_free(c);
+}
+
+Test(tls, client_certificate_from_another_ca_is_refused)
+{
+	struct tls_ctx *sctx = ctx_new(TLS_SERVER, "server", "ca.crt", true);
+	struct tls_ctx *cctx = ctx_new(TLS_CLIENT, "rogue", "ca.crt", true);
+	expect_refused(sctx, cctx, 's', "certificate verify failed");
 	tls_ctx_free(sctx);
 	tls_ctx_free(cctx);
 }
@@ -267,22 +275,15 @@ Test(tls, client_without_certificate)
 	/* Refused when the server verifies peers... */
 	struct tls_ctx *sctx = ctx_new(TLS_SERVER, "server", "ca.crt", true);
 	struct tls_ctx *cctx = ctx_new(TLS_CLIENT, NULL, "ca.crt", true);
-	struct tls_conn *s, *c;
-	cr_assert_eq(tls_conn_new(sctx, &s), 0);
-	cr_assert_eq(tls_conn_new(cctx, &c), 0);
-	char who = 0;
-	cr_assert_eq(handshake(s, c, &who), -EPROTO);
-	cr_expect_eq(who, 's');
-	cr_expect(strstr(tls_conn_error(s), "peer did not return a certificate") != NULL, "%s",
-		  tls_conn_error(s));
-	tls_conn_free(s);
-	tls_conn_free(c);
+	expect_refused(sctx, cctx, 's', "peer did not return a certificate");
 	tls_ctx_free(sctx);
 
 	/* ... served when it does not (and needs no CA then). */
 	sctx = ctx_new(TLS_SERVER, "server", NULL, false);
+	struct tls_conn *s, *c;
 	cr_assert_eq(tls_conn_new(sctx, &s), 0);
 	cr_assert_eq(tls_conn_new(cctx, &c), 0);
+	char who = 0;
 	cr_assert_eq(handshake(s, c, &who), 0, "%c: %s %s", who, tls_conn_error(s), tls_conn_error(c));
 	cr_expect(tls_conn_established(s));
 	tls_conn_free(s);
@@ -295,16 +296,7 @@ Test(tls, client_refuses_a_server_it_cannot_verify)
 {
 	struct tls_ctx *sctx = ctx_new(TLS_SERVER, "rogue", NULL, false);
 	struct tls_ctx *cctx = ctx_new(TLS_CLIENT, "client", "ca.crt", true);
-	struct tls_conn *s, *c;
-	cr_assert_eq(tls_conn_new(sctx, &s), 0);
-	cr_assert_eq(tls_conn_new(cctx, &c), 0);
-	char who = 0;
-	cr_assert_eq(handshake(s, c, &who), -EPROTO);
-	cr_expect_eq(who, 'c');
-	cr_expect(strstr(tls_conn_error(c), "certificate verify failed") != NULL, "%s",
-		  tls_conn_error(c));
-	tls_conn_free(s);
-	tls_conn_free(c);
+	expect_refused(sctx, cctx, 'c', "certificate verify failed");
 	tls_ctx_free(sctx);
 	tls_ctx_free(cctx);
 }
