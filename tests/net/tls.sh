@@ -42,6 +42,7 @@ extra_config() { :; }
 write_config() {
 	TLS_PORT=$((PORT + 1))
 	EXTRA_CONFIG=$(extra_config) plain_write_config
+	[ "${NO_TLS:-no}" = yes ] && return 0
 	sed -i "/^\[server\]/a tls_port = $TLS_PORT\ntls_certificate = $P/server.crt\ntls_key = $P/server.key\ntls_ca = $P/ca.crt\ntls_verify_peer = ${VERIFY:-yes}" \
 		"$T/dicomaid.conf"
 }
@@ -194,7 +195,7 @@ storescp +tls "$P/client.key" "$P/client.crt" +cf "$P/ca.crt" -aet ARCHIVE -od "
 # ... and one whose certificate is from the other CA.
 storescp +tls "$P/rogue.key" "$P/rogue.crt" +cf "$P/ca.crt" -aet ROGUE -od "$T/archive" \
 	"$BAD_PORT" >"$T/storescp_rogue.log" 2>&1 & rogue_pid=$!
-trap 'kill $scp_pid $rogue_pid 2>/dev/null || true; cleanup' EXIT
+trap 'rc=$?; set +e; kill $scp_pid $rogue_pid 2>/dev/null; (exit $rc); cleanup' EXIT
 for port in $DEST_PORT $BAD_PORT; do
 	for _ in $(seq 1 50); do (echo > /dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
 done
@@ -222,5 +223,21 @@ ok "C-MOVE to a TLS peer with an untrusted certificate fails, logged"
 stop_daemon || fail "daemon exit status"
 kill $scp_pid $rogue_pid 2>/dev/null || true
 wait $scp_pid $rogue_pid 2>/dev/null || true
+
+# ---- reload: a peer cannot turn to TLS when no tls_ca was loaded at start-up -------------
+extra_config() { :; }
+NO_TLS=yes start_daemon
+! grep -q "event=listening_tls" "$T/daemon.log" || { cat "$T/dicomaid.conf" "$T/daemon.log"; fail "TLS listener without tls_port"; }
+sed -i "/^\[server\]/a tls_ca = $P/ca.crt" "$T/dicomaid.conf"
+printf '\n[peer archive]\nae_title = ARCHIVE\nhost = 127.0.0.1\nport = %s\ntls = yes\n' "$DEST_PORT" \
+	>> "$T/dicomaid.conf"
+"$DICOMAID" --check-config -c "$T/dicomaid.conf" >/dev/null || fail "the reloaded file is valid"
+rc=0; "$CTL" -c "$T/dicomaid.conf" reload >"$T/ctl.out" 2>&1 || rc=$?
+[ $rc = 1 ] || { cat "$T/ctl.out"; fail "reload turning a peer to TLS: exit $rc"; }
+grep -q "dicomaid.conf:[0-9]*: \[peer archive\] tls = yes, but no tls_ca was loaded at start-up" \
+	"$T/ctl.out" || { cat "$T/ctl.out"; fail "reload message"; }
+echoscu -aec DICOMAID 127.0.0.1 "$PORT" || fail "daemon after the refused reload"
+stop_daemon || fail "daemon exit status"
+ok "reload refuses tls = yes on a peer without a CA loaded at start-up"
 grep -q 'ERROR: AddressSanitizer\|runtime error:' "$T/daemon.log" && fail "sanitizer report"
 ok "done"
