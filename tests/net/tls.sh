@@ -8,31 +8,11 @@
 # outbound TLS: dicomaidctl echo to a [peer] with tls = yes (ourselves), C-MOVE to a
 # storescp +tls, and a C-MOVE to a TLS peer whose certificate we do not trust.
 . "$top_srcdir/tests/integration/lib.sh"
+. "$top_srcdir/tests/net/tls_lib.sh"
 CTL="$top_builddir/src/dicomaidctl"
 F=$PYDICOM_FILES
-P="$T/pki"
-mkdir -p "$P"
 
-# ---- certificates ------------------------------------------------------------------
-mkca() {
-	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$P/$1.key" -out "$P/$1.crt" -days 2 \
-		-subj "/CN=dicomaid test $1" -addext basicConstraints=critical,CA:TRUE \
-		-addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null || fail "openssl: CA $1"
-}
-mkcert() { # NAME CA
-	openssl req -newkey rsa:2048 -nodes -keyout "$P/$1.key" -out "$P/$1.csr" \
-		-subj "/CN=$1" 2>"$P/openssl.err" || { cat "$P/openssl.err"; fail "openssl: request $1"; }
-	printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' > "$P/$1.ext"
-	openssl x509 -req -in "$P/$1.csr" -CA "$P/$2.crt" -CAkey "$P/$2.key" -CAcreateserial \
-		-out "$P/$1.crt" -days 2 -extfile "$P/$1.ext" 2>/dev/null || fail "openssl: sign $1"
-}
-mkca ca
-mkca otherca
-mkcert server ca
-mkcert client ca
-mkcert rogue otherca
-openssl verify -CAfile "$P/ca.crt" "$P/client.crt" >/dev/null || fail "client cert does not verify"
-! openssl verify -CAfile "$P/ca.crt" "$P/rogue.crt" >/dev/null 2>&1 || fail "rogue cert verifies"
+make_pki
 ok "certificates made (CA, server, client; other CA, rogue client)"
 
 # The test's [server] block gains the TLS keys; TLS_PORT follows PORT (start_daemon retries);
@@ -188,24 +168,18 @@ storescu -aet MODALITY -aec DICOMAID 127.0.0.1 "$PORT" "$T"/in/*.dcm || fail "pl
 wait_log 'scu=[0-9]+ event=tls_established host=127.0.0.1'
 ok "outbound C-ECHO over TLS (dicomaidctl echo to a [peer] with tls = yes)"
 
-# C-MOVE to a storescp +tls that trusts our CA and presents a certificate from it.
-mkdir -p "$T/archive"
-storescp +tls "$P/client.key" "$P/client.crt" +cf "$P/ca.crt" -aet ARCHIVE -od "$T/archive" \
-	"$DEST_PORT" >"$T/storescp.log" 2>&1 & scp_pid=$!
-# ... and one whose certificate is from the other CA.
-storescp +tls "$P/rogue.key" "$P/rogue.crt" +cf "$P/ca.crt" -aet ROGUE -od "$T/archive" \
-	"$BAD_PORT" >"$T/storescp_rogue.log" 2>&1 & rogue_pid=$!
-trap 'rc=$?; set +e; kill $scp_pid $rogue_pid 2>/dev/null; (exit $rc); cleanup' EXIT
-for port in $DEST_PORT $BAD_PORT; do
-	for _ in $(seq 1 50); do (echo > /dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
-done
+# C-MOVE to a storescp +tls that trusts our CA and presents a certificate from it, and to
+# one whose certificate is from the other CA (writing to the same folder).
+trap 'rc=$?; set +e; kill ${SCP_PID_archive:-} ${SCP_PID_rogue:-} 2>/dev/null; (exit $rc); cleanup' EXIT
+start_tls_scp archive ARCHIVE client "$DEST_PORT"
+start_tls_scp rogue ROGUE rogue "$BAD_PORT"
 movescu -v -aet PACS -aec DICOMAID -aem ARCHIVE -S 127.0.0.1 "$PORT" -k QueryRetrieveLevel=IMAGE \
 	-k StudyInstanceUID="$(dcmdump -q +P 0020,000d "$F/CT_small.dcm" | sed 's/.*\[\(.*\)\].*/\1/')" \
 	-k SeriesInstanceUID="$(dcmdump -q +P 0020,000e "$F/CT_small.dcm" | sed 's/.*\[\(.*\)\].*/\1/')" \
 	-k "SOPInstanceUID=1.2.826.0.1.3680043.9.7777.77.1\\1.2.826.0.1.3680043.9.7777.77.2" \
 	>"$T/move.out" 2>&1 || { cat "$T/move.out"; fail "movescu to a TLS peer"; }
 n=$(ls "$T/archive" | wc -l)
-[ "$n" = 2 ] || { cat "$T/move.out" "$T/storescp.log"; fail "storescp +tls received $n of 2"; }
+[ "$n" = 2 ] || { cat "$T/move.out" "$T/archive.log"; fail "storescp +tls received $n of 2"; }
 grep -q 'Final Move Response (Success)' "$T/move.out" || { cat "$T/move.out"; fail "move status"; }
 ok "C-MOVE sub-association over TLS to storescp +tls: 2 instances received"
 
@@ -216,13 +190,13 @@ movescu -v -aet PACS -aec DICOMAID -aem ROGUE -S 127.0.0.1 "$PORT" -k QueryRetri
 grep -q 'Final Move Response' "$T/move_rogue.out" && ! grep -q 'Final Move Response (Success)' "$T/move_rogue.out" \
 	|| { cat "$T/move_rogue.out"; fail "move to an untrusted TLS peer not failed"; }
 wait_log 'scu=[0-9]+ event=tls_failed host=127.0.0.1 port='"$BAD_PORT"' why="certificate verify failed'
-[ "$(ls "$T/archive" | wc -l)" = 2 ] || fail "the untrusted peer received something"
+[ -z "$(ls "$T/rogue")" ] || fail "the untrusted peer received something"
 kill -0 "$DAEMON_PID" || fail "daemon died"
 ok "C-MOVE to a TLS peer with an untrusted certificate fails, logged"
 
 stop_daemon || fail "daemon exit status"
-kill $scp_pid $rogue_pid 2>/dev/null || true
-wait $scp_pid $rogue_pid 2>/dev/null || true
+kill $SCP_PID_archive $SCP_PID_rogue 2>/dev/null || true
+wait $SCP_PID_archive $SCP_PID_rogue 2>/dev/null || true
 
 # ---- reload: a peer cannot turn to TLS when no tls_ca was loaded at start-up -------------
 extra_config() { :; }
