@@ -304,8 +304,8 @@ static int listen_configured(struct server *srv)
 }
 
 /* [server] tls_port on [server] bind, also under socket activation (the sockets passed
- * replace the plain port only). Logged before the plain listener's "event=listening",
- * which tells the world both ports are up. */
+ * replace the plain port only). Logged as event=tls_listening before the plain listener's
+ * "event=listening", which tells the world both ports are up. */
 static int listen_tls(struct server *srv)
 {
 	struct config *cfg = srv->cfg;
@@ -313,7 +313,7 @@ static int listen_tls(struct server *srv)
 	int rc = listen_on(srv, &srv->tls_listener, cfg->tls_port);
 	if (rc < 0)
 		return rc;
-	log_notice("event=listening_tls ae_title=%s bind=%s tls_port=%d verify_peer=%s",
+	log_notice("event=tls_listening ae_title=%s bind=%s tls_port=%d verify_peer=%s",
 		   cfg->ae_title, cfg->bind, cfg->tls_port, cfg->tls_verify_peer ? "yes" : "no");
 	return 0;
 }

@@ -59,7 +59,7 @@ ok "configuration: bad paths, mismatched key, bad CA, missing certificate/CA ref
 
 # ---- inbound -------------------------------------------------------------------------
 start_daemon
-grep -q "event=listening_tls .*tls_port=$TLS_PORT verify_peer=yes" "$T/daemon.log" || fail "no TLS listener"
+grep -q "event=tls_listening .*tls_port=$TLS_PORT verify_peer=yes" "$T/daemon.log" || fail "no TLS listener"
 TLS_OPTS=(+tls "$P/client.key" "$P/client.crt" +cf "$P/ca.crt")
 
 echoscu "${TLS_OPTS[@]}" -aec DICOMAID 127.0.0.1 "$TLS_PORT" || fail "echoscu +tls"
@@ -201,7 +201,7 @@ wait $SCP_PID_archive $SCP_PID_rogue 2>/dev/null || true
 # ---- reload: a peer cannot turn to TLS when no tls_ca was loaded at start-up -------------
 extra_config() { :; }
 NO_TLS=yes start_daemon
-! grep -q "event=listening_tls" "$T/daemon.log" || { cat "$T/dicomaid.conf" "$T/daemon.log"; fail "TLS listener without tls_port"; }
+! grep -q "event=tls_listening" "$T/daemon.log" || { cat "$T/dicomaid.conf" "$T/daemon.log"; fail "TLS listener without tls_port"; }
 sed -i "/^\[server\]/a tls_ca = $P/ca.crt" "$T/dicomaid.conf"
 printf '\n[peer archive]\nae_title = ARCHIVE\nhost = 127.0.0.1\nport = %s\ntls = yes\n' "$DEST_PORT" \
 	>> "$T/dicomaid.conf"

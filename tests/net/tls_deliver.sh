@@ -39,7 +39,7 @@ host = 127.0.0.1
 port = $ROGUE_PORT
 tls = yes
 " start_daemon
-! grep -q 'event=listening_tls' "$T/daemon.log" || fail "a TLS port without tls_port"
+! grep -q 'event=tls_listening' "$T/daemon.log" || fail "a TLS port without tls_port"
 
 storescu -aet MODALITY -aec DICOMAID 127.0.0.1 "$PORT" "$FIX"/*.dcm || fail "storescu"
 sr=
