@@ -88,13 +88,7 @@ int transport_init_tls(struct transport *t, uv_stream_t *stream, struct tls_ctx 
 		       const char *kind, uint64_t id)
 {
 	transport_init_plain(t, stream, kind, id);
-	t->cbuf = malloc(CBUF_SIZE);
-	if (!t->cbuf || tls_conn_new(ctx, &t->tls) < 0) {
-		free(t->cbuf);
-		t->cbuf = NULL;
-		return -ENOMEM;
-	}
-	return 0;
+	return tls_conn_new(ctx, &t->tls) < 0 ? -ENOMEM : 0;
 }
 
 void transport_free(struct transport *t)
@@ -158,7 +152,11 @@ int transport_send_owned(struct transport *t, uint8_t *data, size_t len)
 
 void transport_alloc(struct transport *t, uv_buf_t *buf)
 {
-	*buf = uv_buf_init((char *)t->cbuf, CBUF_SIZE);
+	/* Made at the first read: a connection that never sends holds no buffer. On failure
+	 * libuv reports UV_ENOBUFS to the read callback. */
+	if (!t->cbuf)
+		t->cbuf = malloc(CBUF_SIZE);
+	*buf = uv_buf_init((char *)t->cbuf, t->cbuf ? CBUF_SIZE : 0);
 }
 
 /* Room for one more record's plaintext at the end of the owner's buffer. */

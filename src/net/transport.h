@@ -28,7 +28,7 @@ struct tls_conn;
 struct transport {
 	uv_stream_t *stream;      /* borrowed: the connection */
 	struct tls_conn *tls;     /* owned; NULL = plain TCP */
-	uint8_t *cbuf;            /* TLS: ciphertext read buffer, owned */
+	uint8_t *cbuf;            /* TLS: ciphertext read buffer, owned; made at the first read */
 	const char *kind;         /* "assoc" or "scu", for log lines */
 	uint64_t id;              /* the owner's log id */
 	bool peer_closed;         /* TLS: close_notify received */

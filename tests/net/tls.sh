@@ -4,7 +4,8 @@
 # unrelated CA with its own client certificate); the configuration checks; echo and store
 # over TLS while the plain port keeps serving; a client certificate from the wrong CA and
 # no client certificate refused (logged, audited, daemon still serving), accepted without
-# one when tls_verify_peer = no; the protocol floor (no TLS 1.1, no non-BCP 195 suite);
+# one when tls_verify_peer = no; a handshake not done within ARTIM dropped; the protocol
+# floor (no TLS 1.1, no non-BCP 195 suite); a reload cannot turn a peer to TLS without a CA;
 # outbound TLS: dicomaidctl echo to a [peer] with tls = yes (ourselves), C-MOVE to a
 # storescp +tls, and a C-MOVE to a TLS peer whose certificate we do not trust.
 . "$top_srcdir/tests/integration/lib.sh"
@@ -131,10 +132,21 @@ ok "TLS 1.2 with a BCP 195 suite; TLS 1.1 and non-BCP 195 suites refused"
 stop_daemon || fail "daemon exit status"
 
 # ---- tls_verify_peer = no: no client certificate needed ---------------------------------
-VERIFY=no start_daemon
+VERIFY=no ARTIM=2 start_daemon
 echoscu +tla +cf "$P/ca.crt" -aec DICOMAID 127.0.0.1 "$TLS_PORT" || fail "anonymous client with tls_verify_peer = no"
-stop_daemon || fail "daemon exit status"
 ok "tls_verify_peer = no: a client without a certificate is served"
+# A client that connects and never starts the handshake is dropped after ARTIM.
+exec 3<>"/dev/tcp/127.0.0.1/$TLS_PORT"
+wait_log 'event=tls_failed peer=127.0.0.1 why="handshake not complete in 2 s"'
+exec 3<&-
+for _ in $(seq 1 50); do
+	n=$(sql "SELECT count(*) FROM associations WHERE outcome = 'tls-handshake-timeout'")
+	[ "$n" = 1 ] && break; sleep 0.1
+done
+[ "$n" = 1 ] || fail "no audit row for the handshake timeout"
+echoscu +tla +cf "$P/ca.crt" -aec DICOMAID 127.0.0.1 "$TLS_PORT" || fail "echo after the timeout"
+stop_daemon || fail "daemon exit status"
+ok "a handshake not complete within ARTIM is dropped, logged and audited"
 
 # ---- outbound: [peer] tls = yes ------------------------------------------------------
 DEST_PORT=$(( $(pick_port) + 2 ))
