@@ -994,9 +994,10 @@ static void process_input(struct assoc *a)
 
 /*
  * nread bytes arrived (on TLS: ciphertext, whose plaintext is appended to rbuf). Returns
- * false when the connection was closed here: a failed TLS handshake is logged as one line (peer address
- * and OpenSSL's reason, nothing from the certificate), audited as a rejected connection
- * and closed (the alert, if any, has been sent); the daemon goes on serving.
+ * false when the connection was closed here: a failed TLS handshake is logged as one line
+ * (peer address and OpenSSL's reason, nothing from the certificate), audited as a
+ * connection without an association, and closed (after the alert, if OpenSSL made one);
+ * the daemon goes on serving.
  */
 static bool received(struct assoc *a, size_t nread, bool *peer_closed)
 {
