@@ -77,9 +77,9 @@ int server_start(struct server *srv, uv_loop_t *loop, struct config *cfg,
 /*
  * Loads the [server] tls_* files into TLS contexts (net/tls.h): *server_ctx when tls_port
  * is set, *client_ctx when tls_ca is set (a NULL pointer: loaded, checked and freed).
- * The results are the caller's (tls_ctx_free, or server_free_tls once in srv). Returns 0, or -1 with "file:line: message" in err
- * (the line of the key naming the file at fault), e.g. a key that does not match the
- * certificate. Used at start-up and by --check-config.
+ * The results are the caller's (tls_ctx_free, or server_free_tls once in srv). Returns 0,
+ * or -1 with "file:line: message" in err (the line of the key naming the file at fault),
+ * e.g. a key that does not match the certificate. Used at start-up and by --check-config.
  */
 int server_tls_load(const struct config *cfg, struct tls_ctx **server_ctx,
 		    struct tls_ctx **client_ctx, char *err, size_t cap);
