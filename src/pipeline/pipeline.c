@@ -854,7 +854,8 @@ static void claim_done(uv_work_t *req, int status)
 	struct scu_params p = { .host = op->dest->host, .port = op->dest->port,
 				.calling_ae = srv->cfg->ae_title, .called_ae = op->dest->ae_title,
 				.contexts = &ctx, .n_contexts = 1, .max_pdu = srv->cfg->max_pdu,
-				.timeout_s = 30, .log_id = (uint64_t)op->d.id };
+				.timeout_s = 30, .log_id = (uint64_t)op->d.id,
+				.tls = op->dest->tls ? srv->tls_client : NULL };
 	struct scu_callbacks cb = { .ctx = op, .on_ready = dl_ready, .on_store_rsp = dl_store_rsp,
 				    .on_closed = dl_closed };
 	if (scu_open(srv->loop, &p, &cb, &op->scu) < 0) {
