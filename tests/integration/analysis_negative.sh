@@ -14,14 +14,7 @@
 ANALYSIS=yes
 NEG="$top_srcdir/tests/analysis/fixtures/neg"
 
-start_pacs pacs
-EXTRA_CONFIG="
-[analysis]
-stable_seconds = 1
-workers = 1
-$(destination pacs "$PACS_PORT_pacs")
-" start_daemon
-wait_analysis_ready
+start_analysis_daemon
 
 series=$(tag "$NEG/IM0031.dcm" 0020,000E)
 storescu -aet MODALITY -aec DICOMAID 127.0.0.1 "$PORT" "$NEG"/*.dcm || fail "storescu"
