@@ -82,8 +82,8 @@ round() {
 	sleep 1.5 # a duplicate, if any, would be sent by now
 	[ "$(pacs_count pacs "$SR_CLASS")" = $((n_sr0 + 1)) ] || fail "$name: the PACS received $(( $(pacs_count pacs "$SR_CLASS") - n_sr0 )) SRs, want 1"
 	[ "$(pacs_count pacs "$GSPS_CLASS")" = $((n_gs0 + 1)) ] || fail "$name: the PACS received $(( $(pacs_count pacs "$GSPS_CLASS") - n_gs0 )) GSPS, want 1"
-	pacs_sops pacs "$SR_CLASS" | grep -qx "$sr" || fail "$name: the PACS did not receive SR $sr"
-	pacs_sops pacs "$GSPS_CLASS" | grep -qx "$gsps" || fail "$name: the PACS did not receive GSPS $gsps"
+	pacs_sops pacs "$SR_CLASS" | grep -x "$sr" >/dev/null || fail "$name: the PACS did not receive SR $sr"
+	pacs_sops pacs "$GSPS_CLASS" | grep -x "$gsps" >/dev/null || fail "$name: the PACS did not receive GSPS $gsps"
 	stop_daemon || fail "$name: exit status"
 	no_parts || fail "$name: partial files left"
 	ok "$name: killed after storing SR $sr and its GSPS; the retry kept both UIDs; delivered once"
