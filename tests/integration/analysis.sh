@@ -107,7 +107,7 @@ near=$(sql "select count(*) from findings f join analyses a on a.id = f.analysis
 [ "$near" -ge 1 ] || { sql "select type, probability, centre_x, centre_y, centre_z from findings"; fail "the simulated glioma was not found near ($tx $ty $tz)"; }
 sr_file=$(grep -l "$sr_uid" "$T"/pacs/* 2>/dev/null | head -1)
 meaning=$(sql "select f.code_meaning from findings f join analyses a on a.id = f.analysis_ref where a.sr_uid = '$sr_uid' limit 1")
-dsrdump "$sr_file" | grep -qF "$meaning" || fail "the SR does not name the finding ($meaning)"
+dsrdump "$sr_file" | grep -F "$meaning" >/dev/null || fail "the SR does not name the finding ($meaning)"
 [ "$(dsrdump "$sr_file" | grep -c 'SCOORD')" -ge 1 ] || fail "the SR has no image region"
 ok "the simulated lesion is found within 15 mm of the truth and is in the SR as \"$meaning\""
 
