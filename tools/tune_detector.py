@@ -20,9 +20,7 @@ validation studies.
 import argparse
 import json
 import os
-import pickle
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -34,25 +32,6 @@ import torch  # noqa: E402
 import detnet  # noqa: E402
 import train_detector as td  # noqa: E402
 
-SPLITS = ("standard", "standard-t2")
-
-
-def validation_studies(n):
-    cache = os.environ.get("DICOMAID_SIM_CACHE", os.path.expanduser("~/.cache/dicomaid-sim"))
-    path = os.path.join(cache, "val-%d.pkl" % n)
-    try:
-        with open(path, "rb") as f:
-            return pickle.load(f)
-    except (OSError, EOFError, pickle.UnpicklingError):
-        pass
-    t = time.time()
-    v = {sp: td.sslices.validation_set(sp, range(500000, 500000 + n)) for sp in SPLITS}
-    os.makedirs(cache, exist_ok=True)
-    with open(path + ".%d" % os.getpid(), "wb") as f:
-        pickle.dump(v, f)
-    os.replace(path + ".%d" % os.getpid(), path)
-    print("validation set: %d studies in %.0f s" % (len(SPLITS) * n, time.time() - t), flush=True)
-    return v
 
 
 def load_weights(path, cfg_args):
@@ -101,7 +80,7 @@ def main(argv=None):
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     cfg_args = {"widths": [int(x) for x in a.widths.split(",")], "dec": a.dec}
-    vset = validation_studies(a.val_studies)
+    vset = td.validation_studies(a.val_studies)
     best = None
     report = []
     for w in a.weights:
