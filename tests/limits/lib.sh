@@ -21,7 +21,7 @@ write_config() {
 # audit_outcome WHERE N: waits until N rows of the associations table match WHERE.
 audit_outcome() {
 	local want=$2 got=
-	for _ in $(seq 1 100); do
+	for _ in $(seq 1 300); do
 		got=$(sql "select count(*) from associations where $1") || true
 		[ "$got" = "$want" ] && return 0
 		sleep 0.05
