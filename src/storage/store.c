@@ -68,6 +68,17 @@ struct store {
 	bool stopping;               /* store_close began: no more submits */
 	struct store_stats stats;
 	uint64_t part_seq;           /* makes part names unique within this process */
+
+	/* Helper threads of par_run (sync_threads - 1 of them), started by store_open. */
+	pthread_t helpers[STORE_SYNC_THREADS_MAX];
+	size_t nhelpers;
+	pthread_mutex_t plock;       /* guards the four fields below */
+	pthread_cond_t pwake;        /* a job was posted, or stop */
+	pthread_cond_t pdone;        /* a helper left the job */
+	struct par_job *pjob;        /* the job helpers may join; NULL when none */
+	uint64_t pgen;               /* incremented per job: a helper joins each job once */
+	size_t pactive;              /* helpers working on pjob */
+	bool pstop;
 };
 
 /* A directory to fsync at the end of a batch, relative to root ("." for root itself). */
@@ -332,7 +343,7 @@ static bool uid_maybe_truncated(const struct dcm_attrs *a, const char *uid)
 /* CRC-32 of the whole file behind fd (read back from the page cache). */
 static int file_crc(int fd, int64_t size, uint32_t *crc)
 {
-	static _Thread_local unsigned char buf[128 * 1024];
+	unsigned char buf[64 * 1024];
 	uLong c = crc32(0L, Z_NULL, 0);
 	int64_t off = 0;
 
@@ -377,8 +388,12 @@ static int prepare(struct store *s, struct item *it)
 		r = -EIO; /* the writer lost bytes */
 	if (r == 0)
 		req->size = st.st_size;
-	if (r == 0 && s->fsync)
-		r = file_crc(req->fd, req->size, &it->crc);
+	if (r == 0 && s->fsync) {
+		if (req->ahead_size == req->size)
+			it->crc = req->ahead_crc;
+		else
+			r = file_crc(req->fd, req->size, &it->crc);
+	}
 	/* The data written and its blocks allocated before the rename: a journal commit that
 	 * makes the rename durable then finds the data already on the device. */
 	if (r == 0 && s->fsync &&
@@ -428,23 +443,68 @@ static void *par_worker(void *arg)
 	}
 }
 
+static void *helper_main(void *arg)
+{
+	struct store *s = arg;
+	uint64_t seen = 0;
+
+	pthread_mutex_lock(&s->plock);
+	for (;;) {
+		struct par_job *job;
+
+		while (!s->pstop && (s->pjob == NULL || s->pgen == seen))
+			pthread_cond_wait(&s->pwake, &s->plock);
+		if (s->pstop)
+			break;
+		seen = s->pgen;
+		job = s->pjob;
+		s->pactive++;
+		pthread_mutex_unlock(&s->plock);
+		par_worker(job);
+		pthread_mutex_lock(&s->plock);
+		if (--s->pactive == 0)
+			pthread_cond_signal(&s->pdone);
+	}
+	pthread_mutex_unlock(&s->plock);
+	return NULL;
+}
+
+/* Runs every task of job on the calling thread and the idle helpers; returns when all are
+ * done. Helpers are woken only when the job has more than one task and want_threads > 1. */
 static void par_run(struct store *s, struct par_job *job, size_t want_threads)
 {
-	pthread_t helpers[STORE_SYNC_THREADS_MAX];
-	size_t nhelpers = 0, want;
+	bool wake = s->nhelpers > 0 && job->n > 1 && want_threads > 1;
 
-	want = want_threads < job->n ? want_threads : job->n;
-	if (want > s->sync_threads)
-		want = s->sync_threads;
-	want = want > 0 ? want - 1 : 0;
 	pthread_mutex_init(&job->lock, NULL);
 	job->next = 0;
-	while (nhelpers < want && pthread_create(&helpers[nhelpers], NULL, par_worker, job) == 0)
-		nhelpers++;
+	if (wake) {
+		pthread_mutex_lock(&s->plock);
+		s->pjob = job;
+		s->pgen++;
+		pthread_cond_broadcast(&s->pwake);
+		pthread_mutex_unlock(&s->plock);
+	}
 	par_worker(job);
-	for (size_t i = 0; i < nhelpers; i++)
-		pthread_join(helpers[i], NULL);
+	if (wake) {
+		/* every task is taken: no helper may join any more; wait for those in it */
+		pthread_mutex_lock(&s->plock);
+		s->pjob = NULL;
+		while (s->pactive > 0)
+			pthread_cond_wait(&s->pdone, &s->plock);
+		pthread_mutex_unlock(&s->plock);
+	}
 	pthread_mutex_destroy(&job->lock);
+}
+
+static void helpers_stop(struct store *s)
+{
+	pthread_mutex_lock(&s->plock);
+	s->pstop = true;
+	pthread_cond_broadcast(&s->pwake);
+	pthread_mutex_unlock(&s->plock);
+	for (size_t i = 0; i < s->nhelpers; i++)
+		pthread_join(s->helpers[i], NULL);
+	s->nhelpers = 0;
 }
 
 static void prepare_task(struct par_job *job, size_t i)
@@ -593,12 +653,42 @@ static bool under_dir(const char *path, const char *dir)
 	return strncmp(path, dir, n) == 0 && path[n] == '/';
 }
 
-/* Step 4 tasks: [0] the index WAL, [1, 1 + nds) directories, then one per item. */
+/*
+ * While the syncs of one batch wait for the disk, the parts queued for the next batch get
+ * their writeback started and their CRC-32 computed, so that the next batch's step 1 finds
+ * little left to do. Only the committer takes requests off the queue, and it is inside this
+ * batch, so the queued requests stay valid; submitters only append.
+ */
+static void ahead_task(struct store *s)
+{
+	enum { AHEAD_MAX = 64 };
+	struct store_req *v[AHEAD_MAX];
+	size_t n = 0;
+
+	pthread_mutex_lock(&s->lock);
+	for (struct store_req *r = s->q_head; r && n < AHEAD_MAX; r = r->next)
+		if (r->ahead_size < 0 && r->fd >= 0)
+			v[n++] = r;
+	pthread_mutex_unlock(&s->lock);
+	for (size_t i = 0; i < n; i++)
+		(void)sync_file_range(v[i]->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	for (size_t i = 0; i < n; i++) {
+		struct stat st;
+
+		if (fstat(v[i]->fd, &st) == 0 && S_ISREG(st.st_mode) &&
+		    file_crc(v[i]->fd, st.st_size, &v[i]->ahead_crc) == 0)
+			v[i]->ahead_size = st.st_size;
+	}
+}
+
+/* Step 4 tasks: [0] the index WAL, [1, 1 + nds) directories, one per item, then ahead_task. */
 static void sync_task(struct par_job *job, size_t i)
 {
 	struct store *s = job->s;
 
-	if (i == 0) {
+	if (i == job->n - 1) {
+		ahead_task(s);
+	} else if (i == 0) {
 		job->res[i] = index_sync_wal(s->ix);
 	} else if (i < 1 + job->nds) {
 		job->res[i] = fsync_dirat(s, s->rootfd, job->ds[i - 1].rel);
@@ -632,7 +722,7 @@ static void fail_committed(struct store *s, struct item *it, int err)
 static uint64_t sync_batch(struct store *s, struct item *items, size_t n,
 			   const struct dirsync *ds, size_t nds)
 {
-	struct par_job job = { .n = 1 + nds + n, .run = sync_task, .s = s, .items = items,
+	struct par_job job = { .n = 1 + nds + n + 1, .run = sync_task, .s = s, .items = items,
 			       .ds = ds, .nds = nds };
 	uint64_t syncs = 1; /* the WAL; fsync_dirat counts the directories */
 
@@ -838,6 +928,9 @@ int store_open(const struct store_config *cfg, struct index *ix, struct store **
 	s->ix = ix;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->wake, NULL);
+	pthread_mutex_init(&s->plock, NULL);
+	pthread_cond_init(&s->pwake, NULL);
+	pthread_cond_init(&s->pdone, NULL);
 	s->root = strdup(real);
 	if (s->root == NULL || asprintf(&s->incoming, "%s/%s", real, INCOMING) < 0) {
 		s->incoming = NULL;
@@ -867,6 +960,17 @@ int store_open(const struct store_config *cfg, struct index *ix, struct store **
 		fsync_dirat(s, s->incfd, ".");
 	if ((r = recover_pending(s, &checked, &unpending)) < 0)
 		goto fail;
+	/* helpers with a small stack: they only sync and checksum (64 KiB buffer) */
+	if (s->fsync) {
+		pthread_attr_t attr;
+
+		pthread_attr_init(&attr);
+		pthread_attr_setstacksize(&attr, 256 * 1024);
+		while (s->nhelpers + 1 < s->sync_threads &&
+		       pthread_create(&s->helpers[s->nhelpers], &attr, helper_main, s) == 0)
+			s->nhelpers++;
+		pthread_attr_destroy(&attr);
+	}
 	if ((r = -pthread_create(&s->thread, NULL, committer, s)) < 0)
 		goto fail;
 	s->thread_running = true;
@@ -930,6 +1034,7 @@ int store_submit(struct store *s, struct store_req *req)
 	}
 	req->next = NULL;
 	req->result = 0;
+	req->ahead_size = -1;
 	if (s->q_tail)
 		s->q_tail->next = req;
 	else
@@ -980,6 +1085,7 @@ void store_close(struct store *s)
 	pthread_mutex_lock(&s->lock);
 	s->thread_running = false;
 	pthread_mutex_unlock(&s->lock);
+	helpers_stop(s);
 	/* every batch completed its syncs: nothing is pending any more */
 	if (s->fsync && index_clear_pending(s->ix) < 0)
 		log_warn("event=store_close_pending_fail: checked again at the next start");
@@ -995,12 +1101,16 @@ void store_free(struct store *s)
 	if (s == NULL)
 		return;
 	store_close(s);
+	helpers_stop(s); /* when store_open failed after starting them */
 	if (s->incfd >= 0)
 		close(s->incfd);
 	if (s->rootfd >= 0)
 		close(s->rootfd);
 	pthread_cond_destroy(&s->wake);
 	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->pdone);
+	pthread_cond_destroy(&s->pwake);
+	pthread_mutex_destroy(&s->plock);
 	free(s->incoming);
 	free(s->root);
 	free(s);

@@ -44,14 +44,15 @@ enum store_dup_policy {
 #define STORE_DUPLICATE_KEPT 1               /* success: an identical SOP Instance was kept */
 #define STORE_DUPLICATE_REJECTED (-EEXIST)   /* failure: policy DUP_REJECT */
 
-#define STORE_SYNC_THREADS_DEFAULT 8
+#define STORE_SYNC_THREADS_DEFAULT 16
 #define STORE_SYNC_THREADS_MAX 32
 
 struct store_config {
 	const char *root;            /* storage root; created if missing; copied */
 	bool fsync;                  /* false: no fdatasync/fsync (tests, benchmarks only) */
 	enum store_dup_policy duplicates;
-	/* Threads that fdatasync the parts of one batch together (the committer included);
+	/* Threads that sync one batch's files, directories and index WAL together, and
+	 * checksum its parts (the committer included; started once, by store_open);
 	 * 0 means STORE_SYNC_THREADS_DEFAULT, at most STORE_SYNC_THREADS_MAX. */
 	unsigned sync_threads;
 	/* Called on the committer thread after each batch is on the done list and once more
@@ -80,6 +81,9 @@ struct store_req {
 	char final_rel_path[256];    /* "<study>/<series>/<sop>.dcm" when result >= 0 */
 	/* link: free for the caller's use while it owns the req; the store's while it has it */
 	struct store_req *next;
+	/* the store's while it has the req: a CRC-32 computed while the previous batch synced */
+	uint32_t ahead_crc;
+	int64_t ahead_size;          /* bytes ahead_crc covers; -1 when none */
 };
 
 struct store_stats {
