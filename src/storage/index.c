@@ -733,8 +733,6 @@ int index_sync_wal(struct index *ix)
 	sqlite3_file *f = NULL;
 	int rc;
 
-	/* The lock is held so that no statement of this connection changes the file object
-	 * meanwhile; the other syncs of a group commit run on other threads. */
 	pthread_mutex_lock(&ix->lock);
 	if (!ix->durable || ix->readonly) {
 		pthread_mutex_unlock(&ix->lock);
@@ -743,9 +741,13 @@ int index_sync_wal(struct index *ix)
 	rc = sqlite3_file_control(ix->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &f);
 	if (rc == SQLITE_OK && (f == NULL || f->pMethods == NULL))
 		rc = SQLITE_IOERR; /* WAL mode with no WAL file open: cannot happen after a commit */
+	pthread_mutex_unlock(&ix->lock);
+	/* The sync runs unlocked, so that other users of the connection (audit rows) do not
+	 * wait for the disk behind it: the WAL file object stays open, with the same
+	 * descriptor, until the connection closes (index_close, after the store's last use),
+	 * and its sync only reads the descriptor and path. */
 	if (rc == SQLITE_OK)
 		rc = f->pMethods->xSync(f, SQLITE_SYNC_NORMAL);
-	pthread_mutex_unlock(&ix->lock);
 	return sql_errno(rc);
 }
 

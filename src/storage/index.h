@@ -91,7 +91,7 @@ int index_put_batch_flags(struct index *ix, const struct index_instance *v, size
 /*
  * Makes every transaction committed so far on ix durable: fdatasync of the WAL file (through
  * SQLite's own file object, SQLITE_FCNTL_JOURNAL_POINTER). The sync runs without the index
- * lock held, so it overlaps other syncs of the caller's and other users' statements.
+ * lock held, so other users' statements do not wait for it. Must not race index_close.
  */
 int index_sync_wal(struct index *ix);
 
