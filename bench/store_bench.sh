@@ -43,7 +43,7 @@
 #   ANALYSIS=no      dicomaid's config gets "[analysis] enabled = no" (default): this measures
 #                    storage; ANALYSIS=default leaves the section out (analysis on, its default)
 #   DICOMAID_DEBUG=1 run dicomaid with -d and summarise its event=commit lines (time split of
-#                    each group commit: sync, place, dirsync, index); debug logging costs a little
+#                    each group commit: prepare, place, index, sync); debug logging costs a little
 #
 # Every server is started in its own session and killed (whole process group) on exit, error or
 # interrupt; the work folder is removed.  Only 127.0.0.1 is used.

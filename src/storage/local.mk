@@ -54,3 +54,7 @@ tests_storage_jobs_test_SOURCES = tests/storage/jobs_test.c tests/storage/helper
 	tests/storage/helpers.h
 tests_storage_jobs_test_CFLAGS = $(TEST_CFLAGS) $(SQLITE_CFLAGS)
 tests_storage_jobs_test_LDADD = $(STORAGE_LIBS) $(TEST_LIBS)
+
+# Start-up check of instances an unclean stop left pending (needs dcmtk, sqlite3, python3).
+TESTS += tests/storage/recover_pending.sh
+EXTRA_DIST += tests/storage/recover_pending.sh

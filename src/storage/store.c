@@ -66,6 +66,9 @@ struct store {
 	struct store_req *d_head, *d_tail; /* done, FIFO, for store_drain */
 	size_t d_count;
 	bool stopping;               /* store_close began: no more submits */
+	/* Committer thread only: a failed item's row could not be deleted again, so its
+	 * store_pending row must stay for the start-up check (never cleared while open). */
+	bool keep_pending;
 	struct store_stats stats;
 	uint64_t part_seq;           /* makes part names unique within this process */
 
@@ -713,9 +716,11 @@ static void fail_committed(struct store *s, struct item *it, int err)
 	log_err("event=store_fail stage=sync path=%s err=%d", it->req->final_rel_path, err);
 	unplace(s, it, err);
 	if (created && (r = index_delete_instance(s->ix, it->req->attrs.sop_instance_uid)) < 0 &&
-	    r != -ENOENT)
+	    r != -ENOENT) {
 		log_err("event=store_unindex_fail sop=%s err=%d: removed at the next start",
 			it->req->attrs.sop_instance_uid, r);
+		s->keep_pending = true;
+	}
 }
 
 /* Step 4 for the whole batch; returns the number of syncs issued. */
@@ -814,7 +819,8 @@ static void commit_batch(struct store *s, struct store_req *batch)
 		put_item[nput++] = i;
 	}
 	ixr = index_put_batch_flags(s->ix, put, nput, put_res,
-				    INDEX_PUT_NOSYNC | INDEX_PUT_CLEAR_PENDING);
+				    INDEX_PUT_NOSYNC |
+				    (s->keep_pending ? 0 : INDEX_PUT_CLEAR_PENDING));
 	for (i = 0; i < nput; i++) {
 		struct item *it = &items[put_item[i]];
 
@@ -1086,8 +1092,9 @@ void store_close(struct store *s)
 	s->thread_running = false;
 	pthread_mutex_unlock(&s->lock);
 	helpers_stop(s);
-	/* every batch completed its syncs: nothing is pending any more */
-	if (s->fsync && index_clear_pending(s->ix) < 0)
+	/* every batch completed its syncs: nothing is pending any more (unless a failed item's
+	 * row is still there, which the next start removes) */
+	if (s->fsync && !s->keep_pending && index_clear_pending(s->ix) < 0)
 		log_warn("event=store_close_pending_fail: checked again at the next start");
 	log_info("event=store_close batches=%llu items=%llu fsyncs=%llu",
 		 (unsigned long long)s->stats.batches, (unsigned long long)s->stats.items,
