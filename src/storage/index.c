@@ -38,8 +38,6 @@ enum stmt_id {
 	ST_PENDING_ADD,
 	ST_PENDING_DROP,
 	ST_PENDING_CLEAR,
-	ST_SYNC_NORMAL,
-	ST_SYNC_FULL,
 	ST_COUNT
 };
 
@@ -114,8 +112,6 @@ static const char *const stmt_sql[ST_COUNT] = {
 	/* a row replaced by a durable one is no longer pending (its file is the new one) */
 	[ST_PENDING_DROP] = "DELETE FROM store_pending WHERE instance_ref = ?1",
 	[ST_PENDING_CLEAR] = "DELETE FROM store_pending",
-	[ST_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
-	[ST_SYNC_FULL] = "PRAGMA synchronous = FULL",
 };
 
 struct index {
@@ -519,7 +515,8 @@ int index_put_batch_flags(struct index *ix, const struct index_instance *v, size
 		return 0;
 	pthread_mutex_lock(&ix->lock);
 	nosync = nosync && ix->durable && !ix->readonly;
-	if (nosync && run(ix, ST_SYNC_NORMAL) < 0)
+	/* Not a prepared statement: PRAGMA synchronous takes effect when it is compiled. */
+	if (nosync && sqlite3_exec(ix->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) != SQLITE_OK)
 		nosync = false; /* then it simply stays a durable commit */
 	whole = ix->readonly ? -EROFS : run(ix, ST_BEGIN);
 	if (whole == 0 && (flags & INDEX_PUT_CLEAR_PENDING))
@@ -557,7 +554,7 @@ int index_put_batch_flags(struct index *ix, const struct index_instance *v, size
 	} else if (!sqlite3_get_autocommit(ix->db)) {
 		run(ix, ST_ROLLBACK);
 	}
-	if (nosync && run(ix, ST_SYNC_FULL) < 0)
+	if (nosync && sqlite3_exec(ix->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK)
 		log_err("event=index_sync_restore_fail: later commits may not wait for the disk");
 	pthread_mutex_unlock(&ix->lock);
 	if (whole < 0) {

@@ -79,6 +79,7 @@ struct store {
 	pthread_cond_t pwake;        /* a job was posted, or stop */
 	pthread_cond_t pdone;        /* a helper left the job */
 	struct par_job *pjob;        /* the job helpers may join; NULL when none */
+	size_t pslots;               /* how many more helpers may join pjob */
 	uint64_t pgen;               /* incremented per job: a helper joins each job once */
 	size_t pactive;              /* helpers working on pjob */
 	bool pstop;
@@ -455,12 +456,13 @@ static void *helper_main(void *arg)
 	for (;;) {
 		struct par_job *job;
 
-		while (!s->pstop && (s->pjob == NULL || s->pgen == seen))
+		while (!s->pstop && (s->pjob == NULL || s->pgen == seen || s->pslots == 0))
 			pthread_cond_wait(&s->pwake, &s->plock);
 		if (s->pstop)
 			break;
 		seen = s->pgen;
 		job = s->pjob;
+		s->pslots--;
 		s->pactive++;
 		pthread_mutex_unlock(&s->plock);
 		par_worker(job);
@@ -472,19 +474,26 @@ static void *helper_main(void *arg)
 	return NULL;
 }
 
-/* Runs every task of job on the calling thread and the idle helpers; returns when all are
- * done. Helpers are woken only when the job has more than one task and want_threads > 1. */
+/* Runs every task of job on the calling thread and up to want_threads - 1 helpers (no more
+ * than tasks - 1 are woken); returns when all are done. */
 static void par_run(struct store *s, struct par_job *job, size_t want_threads)
 {
-	bool wake = s->nhelpers > 0 && job->n > 1 && want_threads > 1;
+	size_t want = want_threads < job->n ? want_threads : job->n;
+	bool wake;
 
+	want = want > 1 ? want - 1 : 0;
+	if (want > s->nhelpers)
+		want = s->nhelpers;
+	wake = want > 0;
 	pthread_mutex_init(&job->lock, NULL);
 	job->next = 0;
 	if (wake) {
 		pthread_mutex_lock(&s->plock);
 		s->pjob = job;
 		s->pgen++;
-		pthread_cond_broadcast(&s->pwake);
+		s->pslots = want;
+		for (size_t i = 0; i < want; i++)
+			pthread_cond_signal(&s->pwake);
 		pthread_mutex_unlock(&s->plock);
 	}
 	par_worker(job);
@@ -492,6 +501,7 @@ static void par_run(struct store *s, struct par_job *job, size_t want_threads)
 		/* every task is taken: no helper may join any more; wait for those in it */
 		pthread_mutex_lock(&s->plock);
 		s->pjob = NULL;
+		s->pslots = 0;
 		while (s->pactive > 0)
 			pthread_cond_wait(&s->pdone, &s->plock);
 		pthread_mutex_unlock(&s->plock);
