@@ -96,6 +96,7 @@ struct item {
 	uint32_t crc;                /* CRC-32 of the file (fsync on) */
 	bool placed;                 /* renamed into its final path */
 	bool created;                /* ...where no indexed file was: remove again on failure */
+	bool recheck;                /* ...over a file placed earlier in this batch */
 };
 
 bool store_uid_valid(const char *uid)
@@ -429,6 +430,7 @@ struct par_job {
 	const struct dirsync *ds;
 	size_t nds;
 	int *res;                    /* step 4: result per task */
+	bool ahead;                  /* step 4: the last task is ahead_task */
 };
 
 static void *par_worker(void *arg)
@@ -575,6 +577,15 @@ static int mkdir_at(int dirfd, const char *rel, bool *created)
 	return errno == EEXIST ? 0 : -errno;
 }
 
+/* Whether an earlier item of this batch was placed at req's final path. */
+static bool placed_in_batch(const struct item *items, size_t upto, const struct store_req *req)
+{
+	for (size_t i = 0; i < upto; i++)
+		if (items[i].placed && strcmp(items[i].req->final_rel_path, req->final_rel_path) == 0)
+			return true;
+	return false;
+}
+
 /* Whether the file at the final path is a stored instance (indexed, or placed earlier in this
  * batch) rather than an orphan of a crash between rename and index commit. */
 static bool known_instance(struct store *s, struct item *items, size_t upto,
@@ -583,9 +594,8 @@ static bool known_instance(struct store *s, struct item *items, size_t upto,
 	char path[256];
 	int r;
 
-	for (size_t i = 0; i < upto; i++)
-		if (items[i].placed && strcmp(items[i].req->final_rel_path, req->final_rel_path) == 0)
-			return true;
+	if (placed_in_batch(items, upto, req))
+		return true;
 	r = index_lookup_instance(s->ix, req->attrs.sop_instance_uid, path, sizeof path);
 	if (r == -ENOENT)
 		return false;
@@ -627,7 +637,9 @@ static int place(struct store *s, struct item *items, size_t idx, struct dirsync
 				return STORE_DUPLICATE_REJECTED;
 			items[idx].created = false; /* overwrite: the index row stays valid */
 			/* The stored file is replaced by a complete one or not at all, and no
-			 * store_pending row (whose check could remove the instance) is added. */
+			 * store_pending row (whose check could remove the instance) is added,
+			 * unless the file replaced is this batch's own (not acknowledged yet). */
+			items[idx].recheck = placed_in_batch(items, idx, req);
 			if (s->fsync && fdatasync(req->fd) < 0)
 				return -errno;
 		} else {
@@ -694,12 +706,13 @@ static void ahead_task(struct store *s)
 	}
 }
 
-/* Step 4 tasks: [0] the index WAL, [1, 1 + nds) directories, one per item, then ahead_task. */
+/* Step 4 tasks: [0] the index WAL, [1, 1 + nds) directories, one per item, then ahead_task
+ * when job->ahead. */
 static void sync_task(struct par_job *job, size_t i)
 {
 	struct store *s = job->s;
 
-	if (i == job->n - 1) {
+	if (job->ahead && i == job->n - 1) {
 		ahead_task(s);
 	} else if (i == 0) {
 		job->res[i] = index_sync_wal(s->ix);
@@ -737,9 +750,15 @@ static void fail_committed(struct store *s, struct item *it, int err)
 static uint64_t sync_batch(struct store *s, struct item *items, size_t n,
 			   const struct dirsync *ds, size_t nds)
 {
-	struct par_job job = { .n = 1 + nds + n + 1, .run = sync_task, .s = s, .items = items,
+	struct par_job job = { .n = 1 + nds + n, .run = sync_task, .s = s, .items = items,
 			       .ds = ds, .nds = nds };
 	uint64_t syncs = 1; /* the WAL; fsync_dirat counts the directories */
+
+	/* the look-ahead task only when something is queued (one thread fewer to wake) */
+	pthread_mutex_lock(&s->lock);
+	job.ahead = s->q_head != NULL;
+	pthread_mutex_unlock(&s->lock);
+	job.n += job.ahead;
 
 	job.res = calloc(job.n, sizeof *job.res);
 	if (job.res == NULL)
@@ -823,7 +842,7 @@ static void commit_batch(struct store *s, struct store_req *batch)
 			.size = req->size,
 			.received_ms = received,
 			.calling_ae = req->calling_ae,
-			.pending = s->fsync && items[i].created,
+			.pending = s->fsync && (items[i].created || items[i].recheck),
 			.file_crc32 = items[i].crc,
 		};
 		put_item[nput++] = i;

@@ -918,3 +918,34 @@ Test(store, open_checks_pending_rows)
 	assert_stored(r, "again");
 	free(r);
 }
+
+/* The same SOP Instance twice in one batch with duplicates = overwrite: the second replaces a
+ * file that is not acknowledged yet, so its row stays pending (checked after a crash) with the
+ * CRC of the file that stays. */
+Test(store, overwrite_within_one_batch_stays_pending)
+{
+	struct store_req *r[2], *done[3];
+	char p[1024];
+
+	open_all(true, DUP_OVERWRITE);
+	hold_next_batch();
+	submit(mk_req("1.9", "1.9.1", "1.9.1.1", "primer"));
+	wait_held();
+	r[0] = mk_req("1.2.3", "1.2.3.4", "1.2.3.4.5", "first");
+	r[1] = mk_req("1.2.3", "1.2.3.4", "1.2.3.4.5", "second-longer");
+	submit(r[0]);
+	submit(r[1]);
+	release_batch();
+	collect(done, 3);
+	cr_assert_eq(r[0]->result, 0);
+	cr_assert_eq(r[1]->result, 0);
+	assert_stored(r[1], "second-longer");
+	path_of(p, sizeof p, r[1]->final_rel_path);
+	cr_assert_eq(th_q_int(db, "SELECT p.file_crc32 FROM store_pending p JOIN instances i ON "
+				  "i.id = p.instance_ref WHERE i.sop_instance_uid = '1.2.3.4.5'"),
+		     (int64_t)crc_of(p));
+	cr_assert_eq(th_q_int(db, "SELECT file_size FROM instances WHERE "
+				  "sop_instance_uid = '1.2.3.4.5'"), r[1]->size);
+	for (int i = 0; i < 3; i++)
+		free(done[i]);
+}
