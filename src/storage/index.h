@@ -57,7 +57,7 @@ struct index_instance {
 	int64_t received_ms;        /* Unix ms when committed */
 	const char *calling_ae;     /* may be NULL or "" */
 	/* Durability not confirmed yet (the store's group commit, store.c): a store_pending row
-	 * with file_crc32 is added in the same transaction (sql/006_store_pending.sql). */
+	 * with file_crc32 is added in the same transaction (sql/007_store_pending.sql). */
 	bool pending;
 	uint32_t file_crc32;        /* CRC-32 of the whole file, when pending */
 };
@@ -95,7 +95,7 @@ int index_put_batch_flags(struct index *ix, const struct index_instance *v, size
  */
 int index_sync_wal(struct index *ix);
 
-/* One store_pending row, for the start-up check (see sql/006_store_pending.sql). */
+/* One store_pending row, for the start-up check (see sql/007_store_pending.sql). */
 struct index_pending {
 	int64_t instance_ref;       /* instances.id */
 	char sop_uid[65];

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Start-up check of instances left pending by an unclean stop (src/storage/store.c,
-# sql/006_store_pending.sql). A group commit indexes its rows before the files, directories
+# sql/007_store_pending.sql). A group commit indexes its rows before the files, directories
 # and WAL are synced in one round; a power loss in that round can leave a row whose file is
 # missing or incomplete, never acknowledged. The state is crafted on a stopped daemon's
 # storage: pending rows for an intact file (kept), a truncated file and a missing file (both

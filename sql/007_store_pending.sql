@@ -1,4 +1,4 @@
--- dicomaid index, schema version 6: instances whose durability is not confirmed yet.
+-- dicomaid index, schema version 7: instances whose durability is not confirmed yet.
 -- The store's committer (src/storage/store.c) commits a batch's rows first, then fdatasyncs
 -- the files, fsyncs their directories and syncs this database's WAL all at once, and answers
 -- only when every sync has completed. Each new row of the batch gets a row here in the same
