@@ -88,6 +88,12 @@ int main(int argc, char **argv)
 		}
 		config_defaults(&cfg);
 	}
+	/* The TLS files are checked here too, so that --check-config catches them. */
+	if (server_tls_load(&cfg, NULL, NULL, err, sizeof err) < 0) {
+		fprintf(stderr, "%s\n", err);
+		config_free(&cfg);
+		return 1;
+	}
 	if (check_only) {
 		printf("%s: ok\n", config_path);
 		config_free(&cfg);
@@ -153,6 +159,7 @@ int main(int argc, char **argv)
 	struct ops *ops = NULL;
 	if (server_start(&srv, loop, &cfg, config_path, store, ix, sfds.tcp, sfds.n_tcp) < 0 ||
 	    ops_start(loop, &srv, cfg.control_socket, sfds.control, &ops) < 0) {
+		server_free_tls(&srv);
 		store_close(store);
 		store_free(store);
 		index_close(ix);
@@ -175,6 +182,7 @@ int main(int argc, char **argv)
 	uv_walk(loop, close_walk, NULL);
 	uv_run(loop, UV_RUN_DEFAULT);
 	uv_loop_close(loop);
+	server_free_tls(&srv);
 	ops_free(ops);
 	index_close(ix);
 	log_notice("event=stopped instances=%llu", (unsigned long long)srv.instances_stored);

@@ -9,5 +9,5 @@ apt-get install -y -qq --no-install-recommends \
 	libuv1-dev libsqlite3-dev sqlite3 libinih-dev zlib1g-dev \
 	libprotobuf-c-dev protobuf-c-compiler libopenblas-dev \
 	libdcmtk-dev dcmtk libsndfile1-dev libtiff-dev libssl-dev \
-	libcriterion-dev python3-pydicom mandoc dicom3tools libsystemd-dev systemd \
+	libcriterion-dev python3-pydicom python3-numpy python3-pil openssl mandoc dicom3tools libsystemd-dev systemd \
 	clang libclang-rt-14-dev >/dev/null

@@ -59,6 +59,27 @@ class Stream(torch.utils.data.IterableDataset):
             yield tuple(torch.from_numpy(np.ascontiguousarray(a)) for a in s)
 
 
+def validation_studies(n):
+    """Whole validation studies of the standard and standard-t2 splits (seeds 500000 .. +n),
+    cached on disk (they are deterministic)."""
+    import pickle
+    cache = os.environ.get("DICOMAID_SIM_CACHE", os.path.expanduser("~/.cache/dicomaid-sim"))
+    path = os.path.join(cache, "val-%d.pkl" % n)
+    try:
+        with open(path, "rb") as f:
+            return pickle.load(f)
+    except (OSError, EOFError, pickle.UnpicklingError):
+        pass
+    t = time.time()
+    v = {sp: sslices.validation_set(sp, range(500000, 500000 + n)) for sp in ("standard", "standard-t2")}
+    os.makedirs(cache, exist_ok=True)
+    with open(path + ".%d" % os.getpid(), "wb") as f:
+        pickle.dump(v, f)
+    os.replace(path + ".%d" % os.getpid(), path)
+    print("validation set: %d studies in %.0f s" % (2 * n, time.time() - t), flush=True)
+    return v
+
+
 def focal_loss(logits, gt):
     """CenterNet's penalty-reduced focal loss on sigmoid(logits)."""
     p = torch.sigmoid(logits).clamp(1e-4, 1 - 1e-4)
@@ -187,24 +208,7 @@ def main(argv=None):
     vset = None
 
     def load_vset():
-        """Validation studies, cached on disk (they are deterministic)."""
-        import pickle
-        cache = os.environ.get("DICOMAID_SIM_CACHE", os.path.expanduser("~/.cache/dicomaid-sim"))
-        path = os.path.join(cache, "val-%d.pkl" % a.val_studies)
-        try:
-            with open(path, "rb") as f:
-                return pickle.load(f)
-        except (OSError, EOFError, pickle.UnpicklingError):
-            pass
-        t = time.time()
-        v = {sp: sslices.validation_set(sp, range(500000, 500000 + a.val_studies))
-             for sp in ("standard", "standard-t2")}
-        os.makedirs(cache, exist_ok=True)
-        with open(path + ".%d" % os.getpid(), "wb") as f:
-            pickle.dump(v, f)
-        os.replace(path + ".%d" % os.getpid(), path)
-        print("validation set: %d studies in %.0f s" % (2 * a.val_studies, time.time() - t), flush=True)
-        return v
+        return validation_studies(a.val_studies)
 
     if distributed:
         dist.barrier()

@@ -504,6 +504,15 @@ int analysis_run_series_dump(const struct analysis_model *m, struct nn_ctx *ctx,
 			snprintf(e, sizeof e, "image changed since it was grouped");
 			r = AN_EPIXELS;
 		}
+		if (r == PIX_EUNSUPP) {
+			/* a syntax the decoder lacks: the model does not apply, as for one the
+			 * header check already knew (series.c) */
+			seterr(err, errlen, "unsupported transfer syntax %s (%s: %s)", im.ts_uid,
+			       s->slices[z].path, e);
+			pix_image_free(&im);
+			rc = AN_ENOTAPPLIC;
+			goto done;
+		}
 		if (r != 0) {
 			pix_image_free(&im);
 			seterr(err, errlen, "%s: %s", s->slices[z].path, e);

@@ -114,7 +114,7 @@ static int dcmtk_decode(const char *path, float **pixels, int rows, int cols, ch
 	memset(&img, 0, sizeof img);
 	rc = report_decode_pixels(path, &img, err, errlen);
 	if (rc < 0)
-		return rc;
+		return rc == REPORT_EUNSUPP ? PIX_EUNSUPP : rc;
 	if ((int)img.rows != rows || (int)img.cols != cols || img.frames < 1) {
 		snprintf(err, errlen, "decoded image is %ux%u, header says %dx%d", img.rows,
 			 img.cols, rows, cols);

@@ -490,7 +490,7 @@ int pix_read_file(const char *path, unsigned flags, struct pix_image *out, char 
 			rc = external_decoder(path, &out->pixels, out->rows, out->cols, err, errlen);
 			if (rc < 0) {
 				out->pixels = NULL;
-				return PIX_ECORRUPT;
+				return rc == PIX_EUNSUPP ? PIX_EUNSUPP : PIX_ECORRUPT;
 			}
 		}
 	}
@@ -512,6 +512,7 @@ const char *pix_strerror(int err)
 	case PIX_EIO: return "I/O error";
 	case PIX_ETOOBIG: return "too large";
 	case PIX_ENOMEM: return "out of memory";
+	case PIX_EUNSUPP: return "unsupported transfer syntax";
 	default: return "unknown error";
 	}
 }

@@ -24,6 +24,7 @@ enum pix_error {
 	PIX_EIO = -3003,       /* the file cannot be read */
 	PIX_ETOOBIG = -3004,   /* larger than PIX_MAX_FILE_BYTES, or an absurd image size */
 	PIX_ENOMEM = -3005,
+	PIX_EUNSUPP = -3006,   /* the external decoder cannot decode this syntax or layout */
 };
 
 #define PIX_MAX_FILE_BYTES (1024u * 1024u * 1024u)
@@ -66,7 +67,9 @@ struct pix_image {
 /*
  * An external decoder for the compressed transfer syntaxes this reader does not decode
  * (JPEG, JPEG-LS, RLE): given the file, it returns the frame's modality values (rows*cols,
- * malloc'ed) or <0 with a one-line err. The daemon and dicomaid-detect install the dcmtk
+ * malloc'ed) or <0 with a one-line err: PIX_EUNSUPP when it cannot decode that transfer
+ * syntax or pixel layout at all, any other value for data it fails on. The daemon and
+ * dicomaid-detect install the dcmtk
  * adapter's (src/report) at start-up; without one such files are skipped with a reason.
  * Set it once, before any thread reads images.
  */
@@ -80,7 +83,8 @@ void pix_set_external_decoder(pix_decoder_fn fn);
  * A file this reader cannot decode (compressed syntax, colour, several frames, bits it does
  * not know, missing Pixel Data) still returns 0, with the reason in out->skip and no pixels.
  * Errors: PIX_ENOTDICOM (quietly skippable), PIX_EIO, PIX_ECORRUPT, PIX_ETOOBIG, PIX_ENOMEM,
- * with one line in err (when errlen > 0). `out` needs pix_image_free() in every case.
+ * PIX_EUNSUPP (the external decoder does not handle the file's syntax: out->ts_uid names
+ * it), with one line in err (when errlen > 0). `out` needs pix_image_free() in every case.
  */
 int pix_read_file(const char *path, unsigned flags, struct pix_image *out, char *err,
 		  size_t errlen);

@@ -557,6 +557,7 @@ static void cmd_echo(struct conn *c, const char *dest)
 		.max_pdu = cfg->max_pdu,
 		.timeout_s = ECHO_TIMEOUT_S,
 		.log_id = ++o->echo_id,
+		.tls = p->tls ? o->srv->tls_client : NULL,
 	};
 	struct scu_callbacks cb = { .ctx = e, .on_ready = echo_ready, .on_echo_rsp = echo_rsp,
 				    .on_closed = echo_closed };

@@ -152,22 +152,6 @@ static void audit_close(struct assoc *a)
 
 /* ---- sending ---------------------------------------------------------------------- */
 
-struct send_req {
-	uv_write_t req;
-	size_t len;
-	uint8_t data[];
-};
-
-static void on_sent(uv_write_t *req, int status)
-{
-	struct send_req *s = (struct send_req *)req;
-	struct assoc *a = req->handle->data;
-	if (status < 0 && !a->closing)
-		log_debug("assoc=%llu event=send_failed err=%s", (unsigned long long)a->id,
-			  uv_strerror(status));
-	free(s);
-}
-
 /* Queues bytes (one or more whole PDUs) in one write. */
 static int send_bytes(struct assoc *a, const uint8_t *data, size_t len)
 {
@@ -188,18 +172,7 @@ static int send_bytes(struct assoc *a, const uint8_t *data, size_t len)
 		assoc_close(a);
 		return -ENOBUFS;
 	}
-	struct send_req *s = malloc(sizeof *s + len);
-	if (!s)
-		return -ENOMEM;
-	s->len = len;
-	memcpy(s->data, data, len);
-	uv_buf_t b = uv_buf_init((char *)s->data, (unsigned)len);
-	int rc = uv_write(&s->req, (uv_stream_t *)&a->tcp, &b, 1, on_sent);
-	if (rc < 0) {
-		free(s);
-		return rc;
-	}
-	return 0;
+	return transport_send(&a->tp, data, len);
 }
 
 int assoc_send_command(struct assoc *a, uint8_t pc_id, const struct dimse_cmd *cmd)
@@ -268,6 +241,15 @@ static void on_timer(uv_timer_t *t)
 		snprintf(a->detail, sizeof a->detail, "no complete PDU for %d s",
 			 a->srv->cfg->idle_timeout);
 		assoc_event(a, UL_EVT15, NULL);
+	} else if (!transport_ready(&a->tp)) {
+		/* The TLS handshake is bounded by ARTIM too (the transport connection is not
+		 * open for DICOM before it completes). */
+		log_warn("assoc=%llu event=tls_failed peer=%s why=\"handshake not complete in %d s\"",
+			 (unsigned long long)a->id, a->peer_ip, a->srv->cfg->artim_timeout);
+		a->outcome = "tls-handshake-timeout";
+		snprintf(a->detail, sizeof a->detail, "TLS handshake not complete after %d s",
+			 a->srv->cfg->artim_timeout);
+		assoc_event(a, UL_EVT18, NULL);
 	} else {
 		if (a->sm.state == UL_STA2)
 			log_warn("assoc=%llu event=artim_timeout peer=%s", (unsigned long long)a->id,
@@ -315,6 +297,7 @@ static void maybe_free(struct assoc *a)
 	srv->n_assocs--;
 	if (a->rx_init)
 		dimse_rx_free(&a->rx);
+	transport_free(&a->tp);
 	free(a->pcs);
 	free(a->rbuf);
 	free(a->series);
@@ -381,6 +364,7 @@ static void assoc_close(struct assoc *a)
 		 a->outcome ? a->outcome : "closed",
 		 (unsigned long long)(now_ms() - a->t_start_ms));
 	audit_close(a);
+	transport_close_notify(&a->tp);
 	uv_timer_stop(&a->timer);
 	uv_close((uv_handle_t *)&a->timer, on_handle_closed);
 	uv_close((uv_handle_t *)&a->tcp, on_handle_closed);
@@ -875,6 +859,10 @@ static bool ensure_capacity(struct assoc *a, size_t need)
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	struct assoc *a = h->data;
+	if (transport_is_tls(&a->tp)) {
+		transport_alloc(&a->tp, buf);
+		return;
+	}
 	if (a->rcap - a->rlen < 4096 && !ensure_capacity(a, a->rlen + READ_CHUNK)) {
 		*buf = uv_buf_init(NULL, 0);
 		return;
@@ -1004,6 +992,37 @@ static void process_input(struct assoc *a)
 	}
 }
 
+/*
+ * nread bytes arrived (on TLS: ciphertext, whose plaintext is appended to rbuf). Returns
+ * false when the connection was closed here: a failed TLS handshake is logged as one line
+ * (peer address and OpenSSL's reason, nothing from the certificate), audited as a
+ * connection without an association, and closed (after the alert, if OpenSSL made one);
+ * the daemon goes on serving.
+ */
+static bool received(struct assoc *a, size_t nread, bool *peer_closed)
+{
+	bool was_ready = transport_ready(&a->tp);
+	int rc = transport_input(&a->tp, nread, &a->rbuf, &a->rlen, &a->rcap);
+	if (rc == TRANSPORT_READY) {
+		char d[96];
+		log_info("assoc=%llu event=tls_established peer=%s tls=\"%s\"",
+			 (unsigned long long)a->id, a->peer_ip, transport_describe(&a->tp, d, sizeof d));
+	} else if (rc == TRANSPORT_CLOSED) {
+		*peer_closed = true;
+	} else if (rc < 0) {
+		const char *why = rc == -ENOMEM ? "out of memory" : transport_error(&a->tp);
+		log_warn("assoc=%llu event=tls_failed peer=%s stage=%s why=\"%s\"",
+			 (unsigned long long)a->id, a->peer_ip, was_ready ? "data" : "handshake", why);
+		if (!a->outcome)
+			a->outcome = was_ready ? "tls-error" : "tls-handshake-failed";
+		if (!a->detail[0])
+			snprintf(a->detail, sizeof a->detail, "TLS: %s", why);
+		assoc_close(a);
+		return false;
+	}
+	return true;
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct assoc *a = s->data;
@@ -1018,8 +1037,15 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 	if (nread == 0)
 		return;
-	a->rlen += (size_t)nread;
+	bool peer_closed = false;
+	if (!received(a, (size_t)nread, &peer_closed))
+		return;
 	process_input(a);
+	if (peer_closed && !a->closing) {
+		/* close_notify: the peer will send nothing more (RFC 8446 6.1). */
+		assoc_event(a, UL_EVT17, NULL);
+		return;
+	}
 	if (!a->closing && a->rlen == 0 && a->rbuf && a->rcap <= READ_CHUNK) {
 		free(a->rbuf);
 		a->rbuf = NULL;
@@ -1045,7 +1071,7 @@ void assoc_resume_reading(struct assoc *a)
 		a->reading = true;
 }
 
-void assoc_accept(struct server *srv, uv_stream_t *listener)
+void assoc_accept(struct server *srv, uv_stream_t *listener, struct tls_ctx *tls)
 {
 	struct assoc *a = calloc(1, sizeof *a);
 	if (!a) {
@@ -1055,6 +1081,7 @@ void assoc_accept(struct server *srv, uv_stream_t *listener)
 	a->srv = srv;
 	uv_tcp_init(srv->loop, &a->tcp);
 	a->tcp.data = a;
+	transport_init_plain(&a->tp, (uv_stream_t *)&a->tcp, "assoc", 0);
 	a->handles_open = 1;
 	a->next = srv->assocs;
 	if (srv->assocs)
@@ -1070,6 +1097,7 @@ void assoc_accept(struct server *srv, uv_stream_t *listener)
 	a->timer.data = a;
 	a->handles_open = 2;
 	a->id = ++srv->next_assoc_id;
+	a->tp.id = a->id;
 	a->next_msg_id = 1;
 	a->t_start_ms = now_ms();
 	ul_sm_init(&a->sm, false);
@@ -1083,8 +1111,15 @@ void assoc_accept(struct server *srv, uv_stream_t *listener)
 		else
 			uv_ip6_name((struct sockaddr_in6 *)&ss, a->peer_ip, sizeof a->peer_ip);
 	}
-	log_info("assoc=%llu event=connected peer=%s", (unsigned long long)a->id, a->peer_ip);
+	log_info("assoc=%llu event=connected peer=%s tls=%s", (unsigned long long)a->id, a->peer_ip,
+		 tls ? "yes" : "no");
 	assoc_event(a, UL_EVT5, NULL);
+	if (tls && transport_init_tls(&a->tp, (uv_stream_t *)&a->tcp, tls, "assoc", a->id) < 0) {
+		a->outcome = "tls-error";
+		snprintf(a->detail, sizeof a->detail, "TLS: out of memory");
+		assoc_close(a);
+		return;
+	}
 	if (uv_read_start((uv_stream_t *)&a->tcp, on_alloc, on_read) == 0)
 		a->reading = true;
 	else

@@ -17,12 +17,14 @@
 #include "dicom/uid.h"
 #include "dimse/command.h"
 #include "dimse/rx.h"
+#include "net/transport.h"
 #include "ul/fsm.h"
 
 struct server;
 struct store_op;
 struct qr_rq;
 struct index_dimse_failure;
+struct tls_ctx;
 
 /* Failed responses kept one by one for the audit (all are counted). */
 #define ASSOC_MAX_FAILS 64
@@ -38,6 +40,7 @@ struct pctx {
 
 struct assoc {
 	uv_tcp_t tcp;                 /* the connection; data points to this struct */
+	struct transport tp;          /* TCP or TLS over tcp: every write goes through it */
 	uv_timer_t timer;             /* ARTIM (Sta2, Sta13) or idle timeout (Sta6) */
 	struct server *srv;
 	struct assoc *prev, *next;    /* server's list */
@@ -85,8 +88,10 @@ struct assoc {
 	unsigned n_fails;
 };
 
-/* Accepts the pending connection on listener (one of the server's listeners). */
-void assoc_accept(struct server *srv, uv_stream_t *listener);
+/* Accepts the pending connection on listener (one of the server's listeners). With tls
+ * (borrowed, the server's), the connection is a TLS server end (PS3.15 B.1): the handshake
+ * must complete within ARTIM, before any PDU is read. */
+void assoc_accept(struct server *srv, uv_stream_t *listener, struct tls_ctx *tls);
 
 /* Sends a DIMSE command (no data set) on presentation context pc_id. */
 int assoc_send_command(struct assoc *a, uint8_t pc_id, const struct dimse_cmd *cmd);

@@ -14,6 +14,7 @@
 #include "dimse/rx.h"
 #include "dimse/status.h"
 #include "dimse/tx.h"
+#include "net/transport.h"
 #include "ul/fsm.h"
 #include "ul/pdu.h"
 #include "util/log.h"
@@ -35,6 +36,8 @@ struct scu_pc {
 
 struct scu {
 	uv_tcp_t tcp;
+	struct transport tp;           /* TCP or TLS over tcp */
+	struct tls_ctx *tls;           /* borrowed; NULL = plain TCP */
 	uv_timer_t timer;
 	uv_getaddrinfo_t gai;
 	uv_connect_t conn;
@@ -86,6 +89,7 @@ static void on_closed_handle(uv_handle_t *h)
 		s->cb.on_closed(s, s->cb.ctx, s->err, s->err ? s->why : "released");
 	if (s->rx_init)
 		dimse_rx_free(&s->rx);
+	transport_free(&s->tp);
 	free(s->rbuf);
 	free(s);
 }
@@ -99,24 +103,13 @@ static void scu_close(struct scu *s)
 		uv_timer_stop(&s->timer);
 		uv_close((uv_handle_t *)&s->timer, on_closed_handle);
 	}
-	if (s->tcp_init)
+	if (s->tcp_init) {
+		transport_close_notify(&s->tp);
 		uv_close((uv_handle_t *)&s->tcp, on_closed_handle);
+	}
 }
 
 /* ---- sending ---------------------------------------------------------------------- */
-
-struct send_req {
-	uv_write_t req;
-	uint8_t *data;
-};
-
-static void on_sent(uv_write_t *req, int status)
-{
-	struct send_req *w = (struct send_req *)req;
-	free(w->data);
-	free(w);
-	(void)status;
-}
 
 /* Queues whole PDUs in one write; takes ownership of data (malloc'd). */
 static int send_owned(struct scu *s, uint8_t *data, size_t len)
@@ -125,19 +118,7 @@ static int send_owned(struct scu *s, uint8_t *data, size_t len)
 		free(data);
 		return -ECANCELED;
 	}
-	struct send_req *w = malloc(sizeof *w);
-	if (!w) {
-		free(data);
-		return -ENOMEM;
-	}
-	w->data = data;
-	uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
-	int rc = uv_write(&w->req, (uv_stream_t *)&s->tcp, &b, 1, on_sent);
-	if (rc < 0) {
-		free(data);
-		free(w);
-	}
-	return rc;
+	return transport_send_owned(&s->tp, data, len);
 }
 
 static int send_copy(struct scu *s, const uint8_t *data, size_t len)
@@ -424,11 +405,46 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	struct scu *s = h->data;
 	(void)suggested;
+	if (transport_is_tls(&s->tp)) {
+		transport_alloc(&s->tp, buf);
+		return;
+	}
 	if (s->rcap - s->rlen < 4096 && !ensure(s, s->rlen + READ_CHUNK)) {
 		*buf = uv_buf_init(NULL, 0);
 		return;
 	}
 	*buf = uv_buf_init((char *)s->rbuf + s->rlen, (unsigned)(s->rcap - s->rlen));
+}
+
+/* nread bytes arrived (on TLS: ciphertext, whose plaintext is appended to rbuf). The TLS
+ * handshake's completion is the transport connection confirmation (Evt2: the
+ * A-ASSOCIATE-RQ goes out). Returns false when the scu was closed here. */
+static bool received(struct scu *s, size_t nread, bool *peer_closed)
+{
+	bool was_ready = transport_ready(&s->tp);
+	int rc = transport_input(&s->tp, nread, &s->rbuf, &s->rlen, &s->rcap);
+	if (rc < 0) {
+		char why[320];
+		snprintf(why, sizeof why, "TLS %s with %s:%d failed: %s",
+			 was_ready ? "session" : "handshake", s->host, s->port,
+			 rc == -ENOMEM ? "out of memory" : transport_error(&s->tp));
+		log_warn("scu=%llu event=tls_failed host=%s port=%d why=\"%s\"",
+			 (unsigned long long)s->id, s->host, s->port,
+			 rc == -ENOMEM ? "out of memory" : transport_error(&s->tp));
+		set_err(s, -EPROTO, why);
+		scu_close(s);
+		return false;
+	}
+	if (rc == TRANSPORT_CLOSED)
+		*peer_closed = true;
+	if (rc == TRANSPORT_READY) {
+		char d[96];
+		log_info("scu=%llu event=tls_established host=%s port=%d tls=\"%s\"",
+			 (unsigned long long)s->id, s->host, s->port,
+			 transport_describe(&s->tp, d, sizeof d));
+		scu_event(s, UL_EVT2, NULL);
+	}
+	return !s->closing;
 }
 
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
@@ -438,10 +454,14 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	if (s->closing)
 		return;
 	if (nread < 0) {
+		if (!transport_ready(&s->tp))
+			set_err(s, -ECONNRESET, "connection closed during the TLS handshake");
 		scu_event(s, UL_EVT17, NULL);
 		return;
 	}
-	s->rlen += (size_t)nread;
+	bool peer_closed = false;
+	if (!received(s, (size_t)nread, &peer_closed))
+		return;
 	size_t pos = 0;
 	while (!s->closing && s->rlen - pos >= 6) {
 		uint8_t type;
@@ -463,7 +483,12 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	}
 	if (s->closing)
 		return;
-	memmove(s->rbuf, s->rbuf + pos, s->rlen - pos);
+	if (peer_closed) {
+		scu_event(s, UL_EVT17, NULL);
+		return;
+	}
+	if (pos > 0)
+		memmove(s->rbuf, s->rbuf + pos, s->rlen - pos);
 	s->rlen -= pos;
 	if (s->rlen >= 6) {
 		uint8_t type;
@@ -490,6 +515,19 @@ static void on_connect(uv_connect_t *req, int status)
 		return;
 	}
 	uv_tcp_nodelay(&s->tcp, 1);
+	if (s->tls) {
+		/* PS3.15 B.1: the TLS handshake first; Evt2 when it completes (tls_input). */
+		int rc = transport_init_tls(&s->tp, (uv_stream_t *)&s->tcp, s->tls, "scu", s->id);
+		if (rc == 0)
+			rc = transport_start(&s->tp);
+		if (rc < 0) {
+			set_err(s, rc, "cannot start TLS");
+			scu_close(s);
+			return;
+		}
+		uv_read_start((uv_stream_t *)&s->tcp, on_alloc, on_read);
+		return;
+	}
 	uv_read_start((uv_stream_t *)&s->tcp, on_alloc, on_read);
 	scu_event(s, UL_EVT2, NULL);
 }
@@ -535,6 +573,7 @@ int scu_open(uv_loop_t *loop, const struct scu_params *p, const struct scu_callb
 	s->max_pdu = p->max_pdu ? p->max_pdu : 65536;
 	s->timeout_s = p->timeout_s ? p->timeout_s : 30;
 	s->id = p->log_id;
+	s->tls = p->tls;
 	s->next_msg_id = 1;
 	for (unsigned i = 0; i < p->n_contexts; i++) {
 		struct scu_pc *pc = &s->pcs[s->n_pcs++];
@@ -548,6 +587,7 @@ int scu_open(uv_loop_t *loop, const struct scu_params *p, const struct scu_callb
 	uv_tcp_init(loop, &s->tcp);
 	s->tcp.data = s;
 	s->tcp_init = true;
+	transport_init_plain(&s->tp, (uv_stream_t *)&s->tcp, "scu", s->id);
 	uv_timer_init(loop, &s->timer);
 	s->timer.data = s;
 	s->timer_init = true;
@@ -564,8 +604,8 @@ int scu_open(uv_loop_t *loop, const struct scu_params *p, const struct scu_callb
 		set_err(s, rc, uv_strerror(rc));
 		scu_close(s);
 	}
-	log_info("scu=%llu event=connecting host=%s port=%d called=%s", (unsigned long long)s->id,
-		 s->host, s->port, s->called_ae);
+	log_info("scu=%llu event=connecting host=%s port=%d called=%s tls=%s",
+		 (unsigned long long)s->id, s->host, s->port, s->called_ae, s->tls ? "yes" : "no");
 	*out = s;
 	return 0;
 }

@@ -19,6 +19,7 @@
 #include <uv.h>
 
 struct scu;
+struct tls_ctx;
 
 /* One proposed presentation context: a SOP Class with the transfer syntaxes offered. */
 struct scu_context {
@@ -37,6 +38,9 @@ struct scu_params {
 	uint32_t max_pdu;              /* what we announce */
 	unsigned timeout_s;            /* connect / negotiation / each response */
 	uint64_t log_id;               /* shown as scu=N in log lines */
+	struct tls_ctx *tls;           /* borrowed, outlives the scu: the association runs over
+	                                * TLS (PS3.15 B.1) as this client context says (the
+	                                * server's certificate is verified); NULL = plain TCP */
 };
 
 struct scu_callbacks {

@@ -18,6 +18,7 @@
 #include <sys/statvfs.h>
 
 #include "net/assoc.h"
+#include "net/tls.h"
 #include "pipeline/pipeline.h"
 #include "services/services.h"
 #include "util/log.h"
@@ -113,16 +114,19 @@ void server_disk_wrote(struct server *srv, uint64_t n)
 	srv->disk_written += n;
 }
 
+/* A connection on a listener; on [server] tls_port's, the association runs over TLS
+ * (PS3.15 B.1). */
 static void on_connection(uv_stream_t *listener, int status)
 {
 	struct server *srv = listener->data;
+	bool tls = listener == (uv_stream_t *)&srv->tls_listener;
 	if (status < 0) {
-		log_warn("event=accept_error err=%s", uv_strerror(status));
+		log_warn("event=accept_error tls=%s err=%s", tls ? "yes" : "no", uv_strerror(status));
 		return;
 	}
 	if (srv->stopping)
 		return;
-	assoc_accept(srv, listener);
+	assoc_accept(srv, listener, tls ? srv->tls_server : NULL);
 }
 
 static void on_committed(uv_async_t *h)
@@ -190,6 +194,10 @@ void server_stop(struct server *srv)
 			uv_close((uv_handle_t *)&srv->listeners[i], close_cb_noop);
 		srv->listeners_open = false;
 	}
+	if (srv->tls_listening) {
+		uv_close((uv_handle_t *)&srv->tls_listener, close_cb_noop);
+		srv->tls_listening = false;
+	}
 	/* Connections with no association yet have nothing to finish. */
 	for (struct assoc *a = srv->assocs, *n; a; a = n) {
 		n = a->next;
@@ -220,6 +228,18 @@ int server_reload(struct server *srv, char *msg, size_t cap)
 		snprintf(msg, cap, "%s", err);
 		return -1;
 	}
+	/* TLS files are read at start-up only: a peer cannot switch to TLS without them (it
+	 * would otherwise be called in the clear). */
+	for (size_t i = 0; i < fresh.n_peers; i++) {
+		if (fresh.peers[i].tls && !srv->tls_client) {
+			snprintf(msg, cap, "%s:%d: [peer %s] tls = yes, but no tls_ca was loaded at "
+				 "start-up (restart dicomaid)", srv->config_path, fresh.peers[i].line,
+				 fresh.peers[i].name);
+			log_err("event=reload_failed err=\"%s\"", msg);
+			config_free(&fresh);
+			return -1;
+		}
+	}
 	/* Only the peer list and the access rule change on reload. */
 	struct config_peer *old = srv->cfg->peers;
 	srv->cfg->peers = fresh.peers;
@@ -247,34 +267,102 @@ static void on_signal(uv_signal_t *s, int signum)
 	server_stop(srv);
 }
 
-/* The configured [server] bind and port. */
-static int listen_configured(struct server *srv)
+/* Binds l (initialised here, l->data = srv) to [server] bind and port and listens. */
+static int listen_on(struct server *srv, uv_tcp_t *l, int port)
 {
 	struct config *cfg = srv->cfg;
 	struct sockaddr_storage addr;
-	int rc = uv_ip4_addr(cfg->bind, cfg->port, (struct sockaddr_in *)&addr);
+	int rc = uv_ip4_addr(cfg->bind, port, (struct sockaddr_in *)&addr);
 	if (rc < 0)
-		rc = uv_ip6_addr(cfg->bind, cfg->port, (struct sockaddr_in6 *)&addr);
+		rc = uv_ip6_addr(cfg->bind, port, (struct sockaddr_in6 *)&addr);
 	if (rc < 0) {
 		log_err("event=bad_bind_address bind=%s", cfg->bind);
 		return rc;
 	}
-	uv_tcp_t *l = &srv->listeners[0];
 	uv_tcp_init(srv->loop, l);
 	l->data = srv;
-	srv->n_listeners = 1;
-	srv->listeners_open = true;
 	rc = uv_tcp_bind(l, (const struct sockaddr *)&addr, 0);
 	if (rc == 0)
 		rc = uv_listen((uv_stream_t *)l, 128, on_connection);
-	if (rc < 0) {
-		log_err("event=listen_failed bind=%s port=%d err=%s", cfg->bind, cfg->port,
-			uv_strerror(rc));
+	if (rc < 0)
+		log_err("event=listen_failed bind=%s port=%d err=%s", cfg->bind, port, uv_strerror(rc));
+	return rc;
+}
+
+/* The configured [server] bind and port. */
+static int listen_configured(struct server *srv)
+{
+	struct config *cfg = srv->cfg;
+	srv->n_listeners = 1;
+	srv->listeners_open = true;
+	int rc = listen_on(srv, &srv->listeners[0], cfg->port);
+	if (rc < 0)
 		return rc;
-	}
 	log_notice("event=listening ae_title=%s bind=%s port=%d max_associations=%d max_pdu=%u",
 		   cfg->ae_title, cfg->bind, cfg->port, cfg->max_associations, cfg->max_pdu);
 	return 0;
+}
+
+/* [server] tls_port on [server] bind, also under socket activation (the sockets passed
+ * replace the plain port only). Logged as event=tls_listening before the plain listener's
+ * "event=listening", which tells the world both ports are up. */
+static int listen_tls(struct server *srv)
+{
+	struct config *cfg = srv->cfg;
+	srv->tls_listening = true;
+	int rc = listen_on(srv, &srv->tls_listener, cfg->tls_port);
+	if (rc < 0)
+		return rc;
+	log_notice("event=tls_listening ae_title=%s bind=%s tls_port=%d verify_peer=%s",
+		   cfg->ae_title, cfg->bind, cfg->tls_port, cfg->tls_verify_peer ? "yes" : "no");
+	return 0;
+}
+
+int server_tls_load(const struct config *cfg, struct tls_ctx **server_ctx,
+		    struct tls_ctx **client_ctx, char *err, size_t cap)
+{
+	struct tls_files f = {
+		.certificate = cfg->tls_certificate[0] ? cfg->tls_certificate : NULL,
+		.key = cfg->tls_key[0] ? cfg->tls_key : NULL,
+		.ca = cfg->tls_ca[0] ? cfg->tls_ca : NULL,
+		.verify_peer = cfg->tls_verify_peer,
+	};
+	struct tls_ctx *made[2] = { NULL, NULL };
+	char why[400];
+	for (int role = TLS_SERVER; role <= TLS_CLIENT; role++) {
+		if (role == TLS_SERVER ? !cfg->tls_port : !f.ca)
+			continue;
+		if (tls_ctx_new((enum tls_role)role, &f, &made[role], why, sizeof why) == 0)
+			continue;
+		tls_ctx_free(made[TLS_SERVER]);
+		/* The key naming the file at fault gives the line (tls_port otherwise). */
+		int k = strncmp(why, "tls_certificate", 15) == 0 ? 1
+			: strncmp(why, "tls_key", 7) == 0 ? 2 : strncmp(why, "tls_ca", 6) == 0 ? 3 : 0;
+		if (cfg->source[0] && cfg->tls_line[k] > 0)
+			snprintf(err, cap, "%s:%d: %s", cfg->source, cfg->tls_line[k], why);
+		else if (cfg->source[0])
+			snprintf(err, cap, "%s: %s", cfg->source, why);
+		else
+			snprintf(err, cap, "%s", why);
+		return -1;
+	}
+	/* A NULL out-pointer: checked only. */
+	if (server_ctx)
+		*server_ctx = made[TLS_SERVER];
+	else
+		tls_ctx_free(made[TLS_SERVER]);
+	if (client_ctx)
+		*client_ctx = made[TLS_CLIENT];
+	else
+		tls_ctx_free(made[TLS_CLIENT]);
+	return 0;
+}
+
+void server_free_tls(struct server *srv)
+{
+	tls_ctx_free(srv->tls_server);
+	tls_ctx_free(srv->tls_client);
+	srv->tls_server = srv->tls_client = NULL;
 }
 
 /* Sockets passed by the service manager, already bound and listening (sd_listen_fds). */
@@ -345,6 +433,18 @@ int server_start(struct server *srv, uv_loop_t *loop, struct config *cfg,
 	uv_signal_start(&srv->sig_term, on_signal, SIGTERM);
 	uv_signal_start(&srv->sig_int, on_signal, SIGINT);
 	uv_signal_start(&srv->sig_hup, on_signal, SIGHUP);
+	if (cfg->tls_port || cfg->tls_ca[0]) {
+		char err[PATH_MAX + 512];
+		if (server_tls_load(cfg, &srv->tls_server, &srv->tls_client, err, sizeof err) < 0) {
+			log_err("event=startup_failed err=\"%s\"", err);
+			return UV_EINVAL;
+		}
+	}
+	if (cfg->tls_port) {
+		int rc = listen_tls(srv);
+		if (rc < 0)
+			return rc;
+	}
 	/* Last, so that "event=listening" means signals are handled too. */
 	return n_fds ? listen_inherited(srv, fds, n_fds) : listen_configured(srv);
 }

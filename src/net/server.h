@@ -7,12 +7,14 @@
 #define DICOMAID_NET_SERVER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 
 #include "util/config.h"
 
 struct assoc;
+struct tls_ctx;
 struct store;
 struct index;
 
@@ -24,6 +26,11 @@ struct server {
 	uv_loop_t *loop;
 	uv_tcp_t listeners[SERVER_MAX_LISTENERS]; /* the SCP port(s) */
 	unsigned n_listeners;          /* initialised entries of listeners */
+	uv_tcp_t tls_listener;         /* [server] tls_port, when set (never socket-activated) */
+	bool tls_listening;            /* tls_listener is initialised */
+	struct tls_ctx *tls_server;    /* owned: accepted TLS connections; NULL = no tls_port */
+	struct tls_ctx *tls_client;    /* owned: outbound TLS (peers and destinations with
+	                                * tls = yes); NULL when tls_ca is not set */
 	uv_async_t committed;          /* the storage committer finished a batch */
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t shutdown_timer;     /* bounds how long SIGTERM waits for transfers */
@@ -66,6 +73,19 @@ struct server {
 int server_start(struct server *srv, uv_loop_t *loop, struct config *cfg,
 		 const char *config_path, struct store *store, struct index *index,
 		 const int *fds, unsigned n_fds);
+
+/*
+ * Loads the [server] tls_* files into TLS contexts (net/tls.h): *server_ctx when tls_port
+ * is set, *client_ctx when tls_ca is set (a NULL pointer: loaded, checked and freed).
+ * The results are the caller's (tls_ctx_free, or server_free_tls once in srv). Returns 0,
+ * or -1 with "file:line: message" in err (the line of the key naming the file at fault),
+ * e.g. a key that does not match the certificate. Used at start-up and by --check-config.
+ */
+int server_tls_load(const struct config *cfg, struct tls_ctx **server_ctx,
+		    struct tls_ctx **client_ctx, char *err, size_t cap);
+
+/* Frees the TLS contexts (after the loop has ended). */
+void server_free_tls(struct server *srv);
 
 /*
  * Re-reads the configuration file (SIGHUP, dicomaidctl reload): only the peer list and

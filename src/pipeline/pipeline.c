@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,7 @@
 #include "net/assoc.h"
 #include "net/scu.h"
 #include "net/server.h"
+#include "pipeline/track.h"
 #include "report/report.h"
 #include "storage/jobs.h"
 #include "storage/store.h"
@@ -79,6 +81,11 @@ static struct {
 	unsigned deliveries_inflight;
 	bool claiming;                 /* a claim is on the threadpool (one at a time) */
 	struct delivery_op *deliveries; /* in flight, for abort at shutdown */
+	/* Test hook (DICOMAID_TEST_KILL_AFTER_RESULTS=1 in the environment at start-up): the
+	 * process kills itself with SIGKILL after a job's results are stored and before the job
+	 * is marked done, the one moment a crash leaves results without a done job
+	 * (tests/integration/analysis_orphan.sh). */
+	bool kill_after_results;
 } P;
 
 static int64_t ms_now(void) { return (int64_t)now_ms(); }
@@ -101,7 +108,7 @@ static int dcmtk_decode(const char *path, float **pixels, int rows, int cols, ch
 	memset(&img, 0, sizeof img);
 	int rc = report_decode_pixels(path, &img, err, errlen);
 	if (rc < 0)
-		return rc;
+		return rc == REPORT_EUNSUPP ? PIX_EUNSUPP : rc;
 	if ((int)img.rows != rows || (int)img.cols != cols || img.frames < 1) {
 		snprintf(err, errlen, "decoded image is %ux%u, header says %dx%d", img.rows, img.cols,
 			 rows, cols);
@@ -196,7 +203,10 @@ static int commit_result(struct worker *w, const char *path, const char *calling
 		pthread_cond_wait(&w->cv, &w->mu);
 	pthread_mutex_unlock(&w->mu);
 	rc = req->result;
-	if (rc == 0 || rc == STORE_DUPLICATE_KEPT) {
+	/* A result's UIDs are ours (jobs_result_uids): an instance already stored under them is
+	 * this job's own result from an attempt that died before jobs_done, so under the keep
+	 * and reject duplicate policies the stored one stands and is delivered. */
+	if (rc == 0 || rc == STORE_DUPLICATE_KEPT || rc == STORE_DUPLICATE_REJECTED) {
 		snprintf(rel_path, cap, "%s", req->final_rel_path);
 		rc = 0;
 	} else {
@@ -248,29 +258,30 @@ static int study_attrs(const char *path, struct report_study *rs)
 	return 0;
 }
 
-/* The Tracking UID of the predecessor's lesion of the same type within 15 mm, else new. */
-static void tracking_uid(const struct job_prev_finding *prev, size_t n_prev, bool *used,
-			 const char *type, const double c[3], char out[REPORT_UID_LEN])
+/* Gives each lesion of the new analysis its Tracking Identifier and UID (track.h): those of
+ * the same lesion in the analysis this one supersedes, else new ones. */
+static int track_lesions(const struct job_prev_finding *prev, size_t n_prev,
+			 const struct an_lesion *les, struct report_lesion *rl, int n,
+			 const struct series *s)
 {
-	double best = 15.0;
-	ssize_t bi = -1;
-	for (size_t i = 0; i < n_prev; i++) {
-		if (used[i] || strcmp(prev[i].type, type) != 0 || !prev[i].tracking_uid[0])
-			continue;
-		double d = sqrt((prev[i].centre[0] - c[0]) * (prev[i].centre[0] - c[0]) +
-				(prev[i].centre[1] - c[1]) * (prev[i].centre[1] - c[1]) +
-				(prev[i].centre[2] - c[2]) * (prev[i].centre[2] - c[2]));
-		if (d < best) {
-			best = d;
-			bi = (ssize_t)i;
-		}
+	const struct pix_image *h = &s->slices[0].hdr;
+	const double axes[3][3] = { { h->iop[0], h->iop[1], h->iop[2] },
+				    { h->iop[3], h->iop[4], h->iop[5] },
+				    { s->normal[0], s->normal[1], s->normal[2] } };
+	struct track_lesion *tl = calloc(n > 0 ? (size_t)n : 1, sizeof *tl);
+	if (!tl)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		memcpy(tl[i].centre, les[i].centre_mm, sizeof tl[i].centre);
+		memcpy(tl[i].extent, les[i].extent_mm, sizeof tl[i].extent);
 	}
-	if (bi >= 0) {
-		used[bi] = true;
-		snprintf(out, REPORT_UID_LEN, "%s", prev[bi].tracking_uid);
-	} else {
-		report_new_uid(out);
+	track_assign(prev, n_prev, axes, tl, (size_t)n, report_new_uid);
+	for (int i = 0; i < n; i++) {
+		snprintf(rl[i].tracking_id, sizeof rl[i].tracking_id, "%s", tl[i].tracking_id);
+		snprintf(rl[i].tracking_uid, sizeof rl[i].tracking_uid, "%s", tl[i].tracking_uid);
 	}
+	free(tl);
+	return 0;
 }
 
 /* Runs one claimed job to its end state. */
@@ -290,7 +301,6 @@ static void run_job(struct worker *w, const struct job *job)
 	struct job_finding *finds = NULL;
 	struct job_prev_finding *prev = NULL;
 	size_t n_prev = 0;
-	bool *used = NULL;
 	char sr_path[4096] = "", pr_path[4096] = "";
 	bool retry = false;
 	int64_t t0 = ms_now();
@@ -353,8 +363,7 @@ static void run_job(struct worker *w, const struct job *job)
 	boxes = calloc(total_boxes ? total_boxes : 1, sizeof *boxes);
 	if (job->predecessor_id)
 		jobs_findings(srv->index, job->predecessor_id, &prev, &n_prev);
-	used = calloc(n_prev ? n_prev : 1, sizeof *used);
-	if (!imgs || !lesions || !finds || !boxes || !used) {
+	if (!imgs || !lesions || !finds || !boxes) {
 		snprintf(err, sizeof err, "out of memory");
 		retry = true;
 		goto failed;
@@ -373,6 +382,11 @@ static void run_job(struct worker *w, const struct job *job)
 	}
 	f.images = imgs;
 	f.n_images = s->n;
+	if (track_lesions(prev, n_prev, res.lesions, lesions, res.nlesions, s) < 0) {
+		snprintf(err, sizeof err, "out of memory");
+		retry = true;
+		goto failed;
+	}
 	size_t bi = 0;
 	for (int i = 0; i < res.nlesions; i++) {
 		const struct an_lesion *l = &res.lesions[i];
@@ -383,8 +397,6 @@ static void run_job(struct worker *w, const struct job *job)
 			snprintf(rl->type.scheme, sizeof rl->type.scheme, "%s", lab->code_scheme);
 			snprintf(rl->type.meaning, sizeof rl->type.meaning, "%s", lab->code_meaning);
 		}
-		snprintf(rl->tracking_id, sizeof rl->tracking_id, "Lesion %d", i + 1);
-		tracking_uid(prev, n_prev, used, lab ? lab->name : "", l->centre_mm, rl->tracking_uid);
 		rl->probability = l->probability;
 		rl->size_mm = l->extent_mm[0] > l->extent_mm[1] ? l->extent_mm[0] : l->extent_mm[1];
 		rl->volume_mm3 = l->volume_mm3;
@@ -412,6 +424,7 @@ static void run_job(struct worker *w, const struct job *job)
 		jf->volume_mm3 = l->volume_mm3;
 		jf->slices = l->nboxes;
 		jf->tracking_uid = rl->tracking_uid;
+		jf->tracking_id = rl->tracking_id;
 	}
 	f.lesions = lesions;
 	f.n_lesions = (size_t)res.nlesions;
@@ -422,25 +435,32 @@ static void run_job(struct worker *w, const struct job *job)
 	snprintf(f.device_manufacturer, sizeof f.device_manufacturer, "%s",
 		 man->manufacturer[0] ? man->manufacturer : "dicomaid project");
 	snprintf(f.device_model_name, sizeof f.device_model_name, "%.64s", man->name);
-	report_new_uid(f.sr_series_instance_uid);
-	report_new_uid(f.sr_sop_instance_uid);
-	report_new_uid(f.gsps_series_instance_uid);
-	report_new_uid(f.gsps_sop_instance_uid);
-	if (job->predecessor_sr[0]) {
+	/* The results' UIDs: fresh on the first attempt, the same on a retry, so that a retry
+	 * after a crash between storing them and jobs_done rewrites the same objects. */
+	struct job_uids uids;
+	report_new_uid(uids.sr_series);
+	report_new_uid(uids.sr_sop);
+	report_new_uid(uids.gsps_series);
+	report_new_uid(uids.gsps_sop);
+	if (jobs_result_uids(srv->index, job->id, &uids) < 0) {
+		snprintf(err, sizeof err, "cannot record the result UIDs");
+		retry = true;
+		goto failed;
+	}
+	snprintf(f.sr_series_instance_uid, sizeof f.sr_series_instance_uid, "%s", uids.sr_series);
+	snprintf(f.sr_sop_instance_uid, sizeof f.sr_sop_instance_uid, "%s", uids.sr_sop);
+	snprintf(f.gsps_series_instance_uid, sizeof f.gsps_series_instance_uid, "%s",
+		 uids.gsps_series);
+	snprintf(f.gsps_sop_instance_uid, sizeof f.gsps_sop_instance_uid, "%s", uids.gsps_sop);
+	/* The SR this one supersedes (Predecessor Documents Sequence, PS3.3 C.17.2.3), when the
+	 * index still holds it. */
+	if (job->predecessor_sr[0] && job->predecessor_sr_series[0]) {
 		snprintf(f.predecessor_sop_instance_uid, sizeof f.predecessor_sop_instance_uid, "%s",
 			 job->predecessor_sr);
-		/* The predecessor's series: look it up by its SOP Instance UID. */
-		char rel[256];
-		if (index_lookup_instance(srv->index, job->predecessor_sr, rel, sizeof rel) == 0) {
-			char *slash1 = strchr(rel, '/');
-			char *slash2 = slash1 ? strchr(slash1 + 1, '/') : NULL;
-			if (slash1 && slash2)
-				snprintf(f.predecessor_series_instance_uid,
-					 sizeof f.predecessor_series_instance_uid, "%.*s",
-					 (int)(slash2 - slash1 - 1), slash1 + 1);
-		}
-		if (!f.predecessor_series_instance_uid[0])
-			f.predecessor_sop_instance_uid[0] = '\0';
+		snprintf(f.predecessor_series_instance_uid,
+			 sizeof f.predecessor_series_instance_uid, "%s", job->predecessor_sr_series);
+		snprintf(f.predecessor_study_instance_uid, sizeof f.predecessor_study_instance_uid,
+			 "%s", job->predecessor_sr_study);
 	}
 
 	/* Write into incoming/, then commit through the storage committer. */
@@ -485,6 +505,11 @@ static void run_job(struct worker *w, const struct job *job)
 			goto failed;
 		}
 		files[n_files++] = (struct job_result_file){ f.gsps_sop_instance_uid, GSPS_CLASS, EXPLICIT_LE, pr_rel };
+	}
+	if (P.kill_after_results) {
+		log_notice("worker=%d event=test_kill_after_results job=%lld", w->id,
+			   (long long)job->id);
+		raise(SIGKILL);
 	}
 	const char *dests[64];
 	size_t n_dests = 0;
@@ -534,7 +559,6 @@ out:
 	free(boxes);
 	free(finds);
 	free(prev);
-	free(used);
 }
 
 static void *worker_main(void *arg)
@@ -854,7 +878,8 @@ static void claim_done(uv_work_t *req, int status)
 	struct scu_params p = { .host = op->dest->host, .port = op->dest->port,
 				.calling_ae = srv->cfg->ae_title, .called_ae = op->dest->ae_title,
 				.contexts = &ctx, .n_contexts = 1, .max_pdu = srv->cfg->max_pdu,
-				.timeout_s = 30, .log_id = (uint64_t)op->d.id };
+				.timeout_s = 30, .log_id = (uint64_t)op->d.id,
+				.tls = op->dest->tls ? srv->tls_client : NULL };
 	struct scu_callbacks cb = { .ctx = op, .on_ready = dl_ready, .on_store_rsp = dl_store_rsp,
 				    .on_closed = dl_closed };
 	if (scu_open(srv->loop, &p, &cb, &op->scu) < 0) {
@@ -913,6 +938,8 @@ int pipeline_start(struct server *srv)
 	pthread_mutex_init(&P.mu, NULL);
 	pthread_cond_init(&P.wake, NULL);
 	atomic_init(&P.stopping, false);
+	const char *hook = getenv("DICOMAID_TEST_KILL_AFTER_RESULTS");
+	P.kill_after_results = hook && strcmp(hook, "1") == 0;
 
 	int nj = 0, nd = 0;
 	if (jobs_recover(srv->index, &nj, &nd) == 0 && (nj || nd))

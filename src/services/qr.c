@@ -334,6 +334,7 @@ struct retr_op {
 	const struct config_peer *dest;
 	char dest_ae[17], dest_host[256];
 	int dest_port;
+	bool dest_tls;                 /* [peer] tls = yes: the sub-association uses TLS */
 	struct scu *scu;
 	bool scu_ready;
 	int scu_err;
@@ -618,6 +619,7 @@ static void move_connect(struct retr_op *op)
 		.max_pdu = op->a->srv->cfg->max_pdu,
 		.timeout_s = 30,
 		.log_id = op->a->id,
+		.tls = op->dest_tls ? op->a->srv->tls_client : NULL,
 	};
 	struct scu_callbacks cb = { .ctx = op, .on_ready = move_ready,
 				    .on_store_rsp = move_store_rsp, .on_closed = move_closed };
@@ -740,6 +742,7 @@ static int start_retrieve(struct assoc *a, struct qr_rq *rq, struct query *q, bo
 		snprintf(op->dest_ae, sizeof op->dest_ae, "%s", p->ae_title);
 		snprintf(op->dest_host, sizeof op->dest_host, "%s", p->host[0] ? p->host : a->peer_ip);
 		op->dest_port = p->port;
+		op->dest_tls = p->tls;
 	}
 	if (uv_queue_work(a->srv->loop, &op->work, list_run, list_done) < 0) {
 		op->rc = -1;

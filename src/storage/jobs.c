@@ -37,30 +37,61 @@ static int bindv(sqlite3_stmt *st, const char *fmt, va_list ap)
 	return SQLITE_OK;
 }
 
-/* Runs one statement with its parameters (see bindv); SQLITE_OK or the error. */
-static int exec_fmt(sqlite3 *db, const char *sql, const char *fmt, ...)
+static void copy_col(sqlite3_stmt *st, int col, char *dst, size_t cap)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	snprintf(dst, cap, "%s", t ? (const char *)t : "");
+}
+
+/* Prepares sql, binds its parameters (see bindv) and steps it once. With fill, the statement
+ * returns at most one row (UPDATE ... RETURNING, a lookup): fill(st, ctx) reads it when there
+ * is one. SQLITE_OK with *found 0 or 1 (a row came back), or the error. */
+static int run_v(sqlite3 *db, const char *sql, void (*fill)(sqlite3_stmt *, void *), void *ctx,
+		 int *found, const char *fmt, va_list ap)
 {
 	sqlite3_stmt *st = NULL;
+	*found = 0;
 	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-	if (rc == SQLITE_OK) {
-		va_list ap;
-		va_start(ap, fmt);
+	if (rc == SQLITE_OK)
 		rc = bindv(st, fmt, ap);
-		va_end(ap);
-	}
 	if (rc == SQLITE_OK) {
 		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		if (rc == SQLITE_ROW) {
+			*found = 1;
+			if (fill) {
+				fill(st, ctx);
+				rc = sqlite3_step(st);
+			} else {
+				rc = SQLITE_DONE;
+			}
+		}
+		if (rc == SQLITE_DONE)
 			rc = SQLITE_OK;
 	}
 	sqlite3_finalize(st);
 	return rc;
 }
 
-static void copy_col(sqlite3_stmt *st, int col, char *dst, size_t cap)
+/* Runs one statement with its parameters (see bindv); SQLITE_OK or the error. */
+static int exec_fmt(sqlite3 *db, const char *sql, const char *fmt, ...)
 {
-	const unsigned char *t = sqlite3_column_text(st, col);
-	snprintf(dst, cap, "%s", t ? (const char *)t : "");
+	int found;
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = run_v(db, sql, NULL, NULL, &found, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* The same for a statement that returns at most one row, read by fill (see run_v). */
+static int query_one(sqlite3 *db, const char *sql, void (*fill)(sqlite3_stmt *, void *),
+		     void *ctx, int *found, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = run_v(db, sql, fill, ctx, found, fmt, ap);
+	va_end(ap);
+	return rc;
 }
 
 int jobs_recover(struct index *ix, int *jobs, int *deliveries)
@@ -151,53 +182,52 @@ out:
 	return index_sql_errno(rc == SQLITE_DONE ? SQLITE_OK : rc);
 }
 
+static void fill_claim(sqlite3_stmt *st, void *ctx)
+{
+	struct job *out = ctx;
+	out->id = sqlite3_column_int64(st, 0);
+	out->series_ref = sqlite3_column_int64(st, 1);
+	out->attempts = sqlite3_column_int(st, 2);
+	out->predecessor_id = sqlite3_column_int64(st, 3);
+}
+
+static void fill_claim_names(sqlite3_stmt *st, void *ctx)
+{
+	struct job *out = ctx;
+	copy_col(st, 0, out->series_uid, sizeof out->series_uid);
+	copy_col(st, 1, out->study_uid, sizeof out->study_uid);
+	copy_col(st, 2, out->modality, sizeof out->modality);
+	copy_col(st, 3, out->predecessor_sr, sizeof out->predecessor_sr);
+	copy_col(st, 4, out->predecessor_sr_series, sizeof out->predecessor_sr_series);
+	copy_col(st, 5, out->predecessor_sr_study, sizeof out->predecessor_sr_study);
+}
+
 int jobs_claim(struct index *ix, int64_t now_ms, struct job *out)
 {
 	memset(out, 0, sizeof *out);
 	sqlite3 *db = index_lock(ix);
-	sqlite3_stmt *st = NULL;
 	int found = 0;
-	int rc = sqlite3_prepare_v2(
-		db,
-		"UPDATE analyses SET state = 'running', attempts = attempts + 1, updated_at = ?1 "
-		"WHERE id = (SELECT id FROM analyses WHERE state = 'pending' AND "
-		"next_attempt_at <= ?1 ORDER BY id LIMIT 1) "
-		"RETURNING id, series_ref, attempts, predecessor_ref",
-		-1, &st, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, now_ms);
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW) {
-			out->id = sqlite3_column_int64(st, 0);
-			out->series_ref = sqlite3_column_int64(st, 1);
-			out->attempts = sqlite3_column_int(st, 2);
-			out->predecessor_id = sqlite3_column_int64(st, 3);
-			found = 1;
-			rc = sqlite3_step(st);
-		}
-		if (rc == SQLITE_DONE)
-			rc = SQLITE_OK;
-	}
-	sqlite3_finalize(st);
-	st = NULL;
+	int rc = query_one(db,
+			   "UPDATE analyses SET state = 'running', attempts = attempts + 1, "
+			   "updated_at = ?1 WHERE id = (SELECT id FROM analyses WHERE "
+			   "state = 'pending' AND next_attempt_at <= ?1 ORDER BY id LIMIT 1) "
+			   "RETURNING id, series_ref, attempts, predecessor_ref",
+			   fill_claim, out, &found, "i", now_ms);
 	if (rc == SQLITE_OK && found) {
-		rc = sqlite3_prepare_v2(db,
-					"SELECT s.series_uid, st.study_uid, coalesce(s.modality, ''), "
-					"(SELECT sr_uid FROM analyses WHERE id = ?2) "
-					"FROM series s JOIN studies st ON st.id = s.study_ref "
-					"WHERE s.id = ?1",
-					-1, &st, NULL);
-		if (rc == SQLITE_OK) {
-			sqlite3_bind_int64(st, 1, out->series_ref);
-			sqlite3_bind_int64(st, 2, out->predecessor_id);
-			if (sqlite3_step(st) == SQLITE_ROW) {
-				copy_col(st, 0, out->series_uid, sizeof out->series_uid);
-				copy_col(st, 1, out->study_uid, sizeof out->study_uid);
-				copy_col(st, 2, out->modality, sizeof out->modality);
-				copy_col(st, 3, out->predecessor_sr, sizeof out->predecessor_sr);
-			}
-		}
-		sqlite3_finalize(st);
+		/* The predecessor SR's series and study come from the SR's own index entry
+		 * (empty when it is no longer stored: then there is nothing to reference). */
+		int row;
+		rc = query_one(db,
+			       "SELECT s.series_uid, st.study_uid, coalesce(s.modality, ''), "
+			       "p.sr_uid, ps.series_uid, pst.study_uid "
+			       "FROM series s JOIN studies st ON st.id = s.study_ref "
+			       "LEFT JOIN analyses p ON p.id = ?2 "
+			       "LEFT JOIN instances pi ON pi.sop_instance_uid = p.sr_uid "
+			       "LEFT JOIN series ps ON ps.id = pi.series_ref "
+			       "LEFT JOIN studies pst ON pst.id = ps.study_ref "
+			       "WHERE s.id = ?1",
+			       fill_claim_names, out, &row, "ii", out->series_ref,
+			       out->predecessor_id);
 	}
 	index_unlock(ix);
 	if (rc != SQLITE_OK)
@@ -273,12 +303,13 @@ int jobs_done(struct index *ix, int64_t job_id, int64_t now_ms, const struct job
 		rc = exec_fmt(db,
 			      "INSERT INTO findings(analysis_ref, lesion, type, code_value, code_scheme, "
 			      "code_meaning, probability, centre_x, centre_y, centre_z, extent_x, "
-			      "extent_y, extent_z, volume_mm3, slices, tracking_uid) "
-			      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-			      "iissssdddddddids", job_id, (int64_t)(i + 1), f->type, f->code_value,
+			      "extent_y, extent_z, volume_mm3, slices, tracking_uid, tracking_id) "
+			      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
+			      "?16, ?17)",
+			      "iissssdddddddidss", job_id, (int64_t)(i + 1), f->type, f->code_value,
 			      f->code_scheme, f->code_meaning, f->probability, f->centre[0],
 			      f->centre[1], f->centre[2], f->extent[0], f->extent[1], f->extent[2],
-			      f->volume_mm3, (int64_t)f->slices, f->tracking_uid);
+			      f->volume_mm3, (int64_t)f->slices, f->tracking_uid, f->tracking_id);
 	}
 	for (size_t d = 0; rc == SQLITE_OK && d < r->n_destinations; d++)
 		for (size_t i = 0; rc == SQLITE_OK && i < r->n_files; i++) {
@@ -333,7 +364,9 @@ int jobs_findings(struct index *ix, int64_t analysis_id, struct job_prev_finding
 	size_t cap = 0;
 	int rc = sqlite3_prepare_v2(db,
 				    "SELECT coalesce(type, ''), centre_x, centre_y, centre_z, "
-				    "coalesce(tracking_uid, '') FROM findings WHERE analysis_ref = ?1 "
+				    "coalesce(tracking_uid, ''), coalesce(extent_x, 0), "
+				    "coalesce(extent_y, 0), coalesce(extent_z, 0), "
+				    "coalesce(tracking_id, '') FROM findings WHERE analysis_ref = ?1 "
 				    "ORDER BY lesion",
 				    -1, &st, NULL);
 	if (rc == SQLITE_OK) {
@@ -353,6 +386,9 @@ int jobs_findings(struct index *ix, int64_t analysis_id, struct job_prev_finding
 			for (int k = 0; k < 3; k++)
 				f->centre[k] = sqlite3_column_double(st, 1 + k);
 			copy_col(st, 4, f->tracking_uid, sizeof f->tracking_uid);
+			for (int k = 0; k < 3; k++)
+				f->extent[k] = sqlite3_column_double(st, 5 + k);
+			copy_col(st, 8, f->tracking_id, sizeof f->tracking_id);
 		}
 		if (rc == SQLITE_DONE)
 			rc = SQLITE_OK;
@@ -367,9 +403,50 @@ int jobs_findings(struct index *ix, int64_t analysis_id, struct job_prev_finding
 	return index_sql_errno(rc);
 }
 
+static void fill_uids(sqlite3_stmt *st, void *ctx)
+{
+	struct job_uids *u = ctx;
+	copy_col(st, 0, u->sr_series, sizeof u->sr_series);
+	copy_col(st, 1, u->sr_sop, sizeof u->sr_sop);
+	copy_col(st, 2, u->gsps_series, sizeof u->gsps_series);
+	copy_col(st, 3, u->gsps_sop, sizeof u->gsps_sop);
+}
+
+int jobs_result_uids(struct index *ix, int64_t job_id, struct job_uids *u)
+{
+	sqlite3 *db = index_lock(ix);
+	int found = 0;
+	/* One statement: the first attempt's UIDs win, whatever ran before. */
+	int rc = query_one(db,
+			   "UPDATE analyses SET plan_sr_series_uid = coalesce(plan_sr_series_uid, ?2), "
+			   "plan_sr_uid = coalesce(plan_sr_uid, ?3), "
+			   "plan_gsps_series_uid = coalesce(plan_gsps_series_uid, ?4), "
+			   "plan_gsps_uid = coalesce(plan_gsps_uid, ?5) WHERE id = ?1 "
+			   "RETURNING plan_sr_series_uid, plan_sr_uid, plan_gsps_series_uid, "
+			   "plan_gsps_uid",
+			   fill_uids, u, &found, "issss", job_id, u->sr_series, u->sr_sop,
+			   u->gsps_series, u->gsps_sop);
+	index_unlock(ix);
+	if (rc != SQLITE_OK)
+		return index_sql_errno(rc);
+	return found ? 0 : -ENOENT;
+}
+
 int deliveries_claim(struct index *ix, int64_t now_ms, struct delivery *out)
 {
 	return deliveries_claim_except(ix, now_ms, NULL, 0, out);
+}
+
+static void fill_delivery(sqlite3_stmt *st, void *ctx)
+{
+	struct delivery *out = ctx;
+	out->id = sqlite3_column_int64(st, 0);
+	out->attempts = sqlite3_column_int(st, 1);
+	copy_col(st, 2, out->destination, sizeof out->destination);
+	copy_col(st, 3, out->sop_instance_uid, sizeof out->sop_instance_uid);
+	copy_col(st, 4, out->sop_class_uid, sizeof out->sop_class_uid);
+	copy_col(st, 5, out->transfer_syntax, sizeof out->transfer_syntax);
+	copy_col(st, 6, out->rel_path, sizeof out->rel_path);
 }
 
 int deliveries_claim_except(struct index *ix, int64_t now_ms, const char *const *skip,
@@ -404,13 +481,7 @@ int deliveries_claim_except(struct index *ix, int64_t now_ms, const char *const 
 			sqlite3_bind_text(st, (int)i + 2, skip[i], -1, SQLITE_TRANSIENT);
 		rc = sqlite3_step(st);
 		if (rc == SQLITE_ROW) {
-			out->id = sqlite3_column_int64(st, 0);
-			out->attempts = sqlite3_column_int(st, 1);
-			copy_col(st, 2, out->destination, sizeof out->destination);
-			copy_col(st, 3, out->sop_instance_uid, sizeof out->sop_instance_uid);
-			copy_col(st, 4, out->sop_class_uid, sizeof out->sop_class_uid);
-			copy_col(st, 5, out->transfer_syntax, sizeof out->transfer_syntax);
-			copy_col(st, 6, out->rel_path, sizeof out->rel_path);
+			fill_delivery(st, out);
 			found = 1;
 			rc = sqlite3_step(st);
 		}

@@ -42,6 +42,8 @@ struct job {
 	char modality[17];
 	int64_t predecessor_id;       /* the last done analysis of this series, 0 if none */
 	char predecessor_sr[65];      /* its SR's SOP Instance UID, "" if none */
+	char predecessor_sr_series[65]; /* that SR's Series and Study Instance UIDs, from the */
+	char predecessor_sr_study[65];  /* index; "" when it is no longer stored */
 };
 
 /* Claims the oldest due pending job: 1 and *out filled, 0 when none is due, <0 on error. */
@@ -66,6 +68,7 @@ struct job_finding {
 	double volume_mm3;
 	int slices;
 	const char *tracking_uid;
+	const char *tracking_id;      /* Tracking Identifier, e.g. "Lesion 1" */
 };
 
 struct job_result_file {
@@ -97,14 +100,30 @@ int jobs_fail(struct index *ix, int64_t job_id, int64_t now_ms, const char *reas
 /* The series is not one the model analyses (not MR, not an axial stack, ...). */
 int jobs_not_applicable(struct index *ix, int64_t job_id, int64_t now_ms, const char *reason);
 
-/* The findings of an earlier analysis (to keep Tracking UIDs of the same lesions). */
+/* The findings of an earlier analysis (to keep the Tracking Identifiers and UIDs of the same
+ * lesions). tracking_id is "" for findings recorded before schema version 6. */
 struct job_prev_finding {
 	char type[32];
-	double centre[3];
+	double centre[3], extent[3];
 	char tracking_uid[65];
+	char tracking_id[65];
 };
 int jobs_findings(struct index *ix, int64_t analysis_id, struct job_prev_finding **list,
 		  size_t *n);
+
+/* The UIDs of a job's results (SR and presentation state, each a new series). */
+struct job_uids {
+	char sr_series[65], sr_sop[65], gsps_series[65], gsps_sop[65];
+};
+
+/*
+ * Fixes the UIDs of the job's results before they are written: on the first call for a job
+ * the UIDs in *u (fresh ones, from the caller) are recorded; on a later attempt of the same
+ * job the recorded ones replace them in *u. So a job that stored its SR and then died before
+ * jobs_done writes the same SOP Instances again on its retry (the store replaces or keeps
+ * them) instead of adding a second, different SR to the study.
+ */
+int jobs_result_uids(struct index *ix, int64_t job_id, struct job_uids *u);
 
 struct delivery {
 	int64_t id;

@@ -11,7 +11,7 @@ src_storage_libstorage_a_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(ZLIB_CFLAGS)
 
 # Migrations, in the order they are applied (name order). Add sql/002_*.sql etc. here.
 STORAGE_SQL = sql/001_init.sql sql/002_query.sql sql/003_analysis.sql sql/004_audit.sql sql/005_expected.sql \
-	sql/007_store_pending.sql
+	sql/006_tracking.sql sql/007_store_pending.sql
 EXTRA_DIST += $(STORAGE_SQL) src/storage/schema_gen.awk
 BUILT_SOURCES += src/storage/schema_sql.c
 CLEANFILES += src/storage/schema_sql.c

@@ -95,6 +95,13 @@ static int set_server_max_pdu(struct parse *, const char *, const char *);
 static int set_server_artim_timeout(struct parse *, const char *, const char *);
 static int set_server_idle_timeout(struct parse *, const char *, const char *);
 static int set_server_shutdown_timeout(struct parse *, const char *, const char *);
+static int set_server_tls_port(struct parse *, const char *, const char *);
+static int set_server_tls_certificate(struct parse *, const char *, const char *);
+static int set_server_tls_key(struct parse *, const char *, const char *);
+static int set_server_tls_ca(struct parse *, const char *, const char *);
+static int set_server_tls_verify_peer(struct parse *, const char *, const char *);
+static int set_peer_tls(struct parse *, const char *, const char *);
+static int set_dest_tls(struct parse *, const char *, const char *);
 static int set_storage_path(struct parse *, const char *, const char *);
 static int set_storage_fsync(struct parse *, const char *, const char *);
 static int set_storage_duplicates(struct parse *, const char *, const char *);
@@ -132,6 +139,11 @@ static int set_control_socket(struct parse *, const char *, const char *);
 	X(SEC_SERVER, server, artim_timeout, set_server_artim_timeout)        \
 	X(SEC_SERVER, server, idle_timeout, set_server_idle_timeout)          \
 	X(SEC_SERVER, server, shutdown_timeout, set_server_shutdown_timeout)  \
+	X(SEC_SERVER, server, tls_port, set_server_tls_port)                  \
+	X(SEC_SERVER, server, tls_certificate, set_server_tls_certificate)    \
+	X(SEC_SERVER, server, tls_key, set_server_tls_key)                    \
+	X(SEC_SERVER, server, tls_ca, set_server_tls_ca)                      \
+	X(SEC_SERVER, server, tls_verify_peer, set_server_tls_verify_peer)    \
 	X(SEC_STORAGE, storage, path, set_storage_path)                       \
 	X(SEC_STORAGE, storage, fsync, set_storage_fsync)                     \
 	X(SEC_STORAGE, storage, duplicates, set_storage_duplicates)           \
@@ -142,6 +154,7 @@ static int set_control_socket(struct parse *, const char *, const char *);
 	X(SEC_PEER, peer, host, set_peer_host)                                \
 	X(SEC_PEER, peer, port, set_peer_port)                                \
 	X(SEC_PEER, peer, services, set_peer_services)                        \
+	X(SEC_PEER, peer, tls, set_peer_tls)                                  \
 	X(SEC_ACCESS, access, require_known_peers, set_access_require_known_peers) \
 	X(SEC_ANALYSIS, analysis, enabled, set_analysis_enabled)              \
 	X(SEC_ANALYSIS, analysis, workers, set_analysis_workers)              \
@@ -152,6 +165,7 @@ static int set_control_socket(struct parse *, const char *, const char *);
 	X(SEC_DEST, destination, host, set_dest_host)                         \
 	X(SEC_DEST, destination, port, set_dest_port)                         \
 	X(SEC_DEST, destination, results, set_dest_results)                   \
+	X(SEC_DEST, destination, tls, set_dest_tls)                           \
 	X(SEC_QUERY, query, max_matches, set_query_max_matches)               \
 	X(SEC_QUERY, query, pn_case_insensitive, set_query_pn_case_insensitive) \
 	X(SEC_LOG, log, level, set_log_level)                                 \
@@ -467,6 +481,36 @@ static int set_server_shutdown_timeout(struct parse *p, const char *label, const
 	return parse_int(p, label, v, 0, CONFIG_SHUTDOWN_TIMEOUT_MAX, &p->c->shutdown_timeout);
 }
 
+/* 0 = no TLS port. */
+static int set_server_tls_port(struct parse *p, const char *label, const char *v)
+{
+	p->c->tls_line[0] = p->lineno;
+	return parse_int(p, label, v, 0, 65535, &p->c->tls_port);
+}
+
+static int set_server_tls_certificate(struct parse *p, const char *label, const char *v)
+{
+	p->c->tls_line[1] = p->lineno;
+	return parse_path(p, label, v, p->c->tls_certificate);
+}
+
+static int set_server_tls_key(struct parse *p, const char *label, const char *v)
+{
+	p->c->tls_line[2] = p->lineno;
+	return parse_path(p, label, v, p->c->tls_key);
+}
+
+static int set_server_tls_ca(struct parse *p, const char *label, const char *v)
+{
+	p->c->tls_line[3] = p->lineno;
+	return parse_path(p, label, v, p->c->tls_ca);
+}
+
+static int set_server_tls_verify_peer(struct parse *p, const char *label, const char *v)
+{
+	return parse_bool(p, label, v, &p->c->tls_verify_peer);
+}
+
 static int set_storage_path(struct parse *p, const char *label, const char *v)
 {
 	return parse_path(p, label, v, p->c->storage_path);
@@ -593,6 +637,11 @@ static int set_peer_services(struct parse *p, const char *label, const char *v)
 	return 0;
 }
 
+static int set_peer_tls(struct parse *p, const char *label, const char *v)
+{
+	return parse_bool(p, label, v, &current_peer(p)->tls);
+}
+
 static int set_analysis_enabled(struct parse *p, const char *label, const char *v)
 {
 	return parse_bool(p, label, v, &p->c->analysis_enabled);
@@ -651,6 +700,11 @@ static int set_dest_port(struct parse *p, const char *label, const char *v)
 static int set_dest_results(struct parse *p, const char *label, const char *v)
 {
 	return parse_bool(p, label, v, &current_dest(p)->results);
+}
+
+static int set_dest_tls(struct parse *p, const char *label, const char *v)
+{
+	return parse_bool(p, label, v, &current_dest(p)->tls);
 }
 
 static int set_query_max_matches(struct parse *p, const char *label, const char *v)
@@ -959,6 +1013,8 @@ void config_defaults(struct config *c)
 	c->artim_timeout = 30;
 	c->idle_timeout = 300;
 	c->shutdown_timeout = 30;
+	c->tls_port = 0;
+	c->tls_verify_peer = 1;
 	strcpy(c->storage_path, "./dicomaid-data");
 	c->storage_fsync = 1;
 	c->duplicates = CONFIG_DUP_OVERWRITE;
@@ -1016,6 +1072,49 @@ static void derive_socket(struct config *c, int socket_line)
 	memcpy(c->control_socket, c->storage_path, len);
 	memcpy(c->control_socket + len, sep, seplen);
 	memcpy(c->control_socket + len + seplen, "dicomaid.sock", namelen + 1);
+}
+
+/* The [server] tls_* keys go together; a peer or destination reached over TLS needs the CA
+ * its certificate is verified against. The files themselves are loaded by the daemon
+ * (net/tls.c), which reports them with these lines. */
+static void check_tls(struct parse *p, int verify_line)
+{
+	struct config *c = p->c;
+	const int *ln = c->tls_line;
+	if (c->tls_certificate[0] && !c->tls_key[0]) {
+		fail(p, ln[1], "server.tls_certificate: tls_key is missing");
+		return;
+	}
+	if (c->tls_key[0] && !c->tls_certificate[0]) {
+		fail(p, ln[2], "server.tls_key: tls_certificate is missing");
+		return;
+	}
+	if (c->tls_port) {
+		if (!c->tls_certificate[0]) {
+			fail(p, ln[0], "server.tls_port: needs tls_certificate and tls_key");
+			return;
+		}
+		if (c->tls_verify_peer && !c->tls_ca[0]) {
+			fail(p, verify_line ? verify_line : ln[0],
+			     "server.tls_verify_peer: needs tls_ca (or tls_verify_peer = no)");
+			return;
+		}
+		if (c->tls_port == c->port) {
+			fail(p, ln[0], "server.tls_port: %d is also server.port", c->tls_port);
+			return;
+		}
+	}
+	const struct { const char *what; const struct config_peer *v; size_t n; } lists[] = {
+		{ "peer", c->peers, c->n_peers }, { "destination", c->dests, c->n_dests },
+	};
+	for (size_t l = 0; l < 2; l++)
+		for (size_t i = 0; i < lists[l].n; i++)
+			if (lists[l].v[i].tls && !c->tls_ca[0]) {
+				fail(p, lists[l].v[i].line,
+				     "[%s %s] tls = yes needs [server] tls_ca to verify it",
+				     lists[l].what, lists[l].v[i].name);
+				return;
+			}
 }
 
 static size_t key_index(const char *label)
@@ -1081,6 +1180,8 @@ int config_load(const char *path, struct config *c, char *err, size_t errlen)
 		                key_line[key_index("storage.path")]);
 	if (!p.err_line)
 		derive_socket(c, key_line[key_index("control.socket")]);
+	if (!p.err_line)
+		check_tls(&p, key_line[key_index("server.tls_verify_peer")]);
 	if (p.err_line) {
 		if (errlen)
 			snprintf(err, errlen, "%s:%d: %s", path, p.err_line, p.err);
@@ -1138,6 +1239,14 @@ int config_write(const struct config *c, FILE *f)
 	        c->artim_timeout, c->idle_timeout, c->shutdown_timeout);
 	fprintf(f, "max_associations_per_peer = %d\nmax_send_queue = %llu\n",
 		c->max_associations_per_peer, (unsigned long long)c->max_send_queue);
+	fprintf(f, "tls_port = %d\ntls_verify_peer = %s\n", c->tls_port,
+		c->tls_verify_peer ? "yes" : "no");
+	if (c->tls_certificate[0])
+		fprintf(f, "tls_certificate = %s\n", c->tls_certificate);
+	if (c->tls_key[0])
+		fprintf(f, "tls_key = %s\n", c->tls_key);
+	if (c->tls_ca[0])
+		fprintf(f, "tls_ca = %s\n", c->tls_ca);
 	fprintf(f, "\n[storage]\npath = %s\nfsync = %s\nduplicates = %s\n", c->storage_path,
 	        c->storage_fsync ? "yes" : "no", config_duplicates_name(c->duplicates));
 	fprintf(f, "max_instance_size = %llu\n", (unsigned long long)c->max_instance_size);
@@ -1169,8 +1278,9 @@ int config_write(const struct config *c, FILE *f)
 	fprintf(f, "gsps = %s\n", c->analysis_gsps ? "yes" : "no");
 	for (size_t i = 0; i < c->n_dests; i++) {
 		const struct config_peer *d = &c->dests[i];
-		fprintf(f, "\n[destination %s]\nae_title = %s\nhost = %s\nport = %d\nresults = %s\n",
-			d->name, d->ae_title, d->host, d->port, d->results ? "yes" : "no");
+		fprintf(f, "\n[destination %s]\nae_title = %s\nhost = %s\nport = %d\nresults = %s\n"
+			"tls = %s\n", d->name, d->ae_title, d->host, d->port,
+			d->results ? "yes" : "no", d->tls ? "yes" : "no");
 	}
 	fprintf(f, "\n[log]\nlevel = %s\n", config_log_level_name(c->log_level));
 	/* Empty: the default could not be derived (storage path too long for a UNIX socket);
@@ -1184,6 +1294,8 @@ int config_write(const struct config *c, FILE *f)
 			fprintf(f, "host = %s\n", peer->host);
 		if (peer->port)
 			fprintf(f, "port = %d\n", peer->port);
+		if (peer->tls)
+			fprintf(f, "tls = yes\n");
 		if (peer->services != CONFIG_SVC_ALL) {
 			static const char *const svc[] = { "echo", "store", "find", "move", "get" };
 			const char *sep = "";

@@ -9,9 +9,11 @@
  *
  *   [server]   ae_title bind port max_associations max_associations_per_peer
  *              max_send_queue max_pdu artim_timeout idle_timeout shutdown_timeout
+ *              tls_port tls_certificate tls_key tls_ca tls_verify_peer
  *   [storage]  path fsync duplicates max_instance_size min_free_space
  *   [index]    database
- *   [peer NAME] ae_title (required) host port      (any number, NAME unique)
+ *   [peer NAME] ae_title (required) host port services tls   (any number, NAME unique)
+ *   [destination NAME] ae_title host port results tls
  *   [access]   require_known_peers
  *   [log]      level
  *   [control]  socket
@@ -67,6 +69,7 @@ struct config_peer {
 	int line;          /* line of the section header, for messages */
 	unsigned services; /* CONFIG_SVC_* bits this peer may use; default all */
 	int results;       /* [destination NAME] only: 1 = analysis results are sent there */
+	int tls;           /* 1 = outbound associations to it use TLS (PS3.15 B.1); default 0 */
 };
 
 /* [peer NAME] services = echo,store,find,move,get */
@@ -93,6 +96,14 @@ struct config {
 	int artim_timeout;         /* seconds, 1..3600, default 30 (PS3.8 9.1.5) */
 	int idle_timeout;          /* seconds without a PDU before abort, 1..86400, default 300 */
 	int shutdown_timeout;      /* seconds SIGTERM waits for running transfers, default 30 */
+	int tls_port;              /* TLS port (PS3.15 B.1), 1..65535; 0 = none (default) */
+	char tls_certificate[PATH_MAX]; /* PEM certificate (chain); "" = none */
+	char tls_key[PATH_MAX];    /* its PEM private key, unencrypted; "" = none */
+	char tls_ca[PATH_MAX];     /* PEM CA certificate(s) peers are verified against */
+	int tls_verify_peer;       /* 1 = TLS clients must present a certificate issued by
+	                            * tls_ca (default); 0 = none is asked for */
+	int tls_line[4];           /* lines of tls_port, tls_certificate, tls_key, tls_ca
+	                            * in source (0 = not given), for start-up messages */
 	/* [storage] */
 	char storage_path[PATH_MAX]; /* instance files, default ./dicomaid-data (relative
 	                              * paths are taken relative to the working directory) */

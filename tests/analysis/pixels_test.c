@@ -225,3 +225,59 @@ Test(pixels, colour_and_bad_bits_are_skip_reasons)
 	cr_assert(strstr(im.skip, "Bits Stored") != NULL, "%s", im.skip);
 	dcm_buf_free(&b);
 }
+
+/* External decoders (pixels.h): a compressed syntax goes to the installed decoder; one that
+ * cannot decode it says PIX_EUNSUPP, which reaches the caller as such (the daemon then marks
+ * the series not applicable), any other failure is corrupt data. */
+static int stub_rc;
+static int stub_calls;
+
+static int stub_decoder(const char *path, float **pixels, int rows, int cols, char *err,
+			size_t errlen)
+{
+	(void)path;
+	stub_calls++;
+	if (stub_rc < 0) {
+		snprintf(err, errlen, "stub says %d", stub_rc);
+		return stub_rc;
+	}
+	*pixels = calloc((size_t)rows * (size_t)cols, sizeof **pixels);
+	(*pixels)[0] = 42;
+	return 0;
+}
+
+Test(pixels, external_decoder_outcomes)
+{
+	struct pix_image im;
+	char err[256];
+	pix_set_external_decoder(stub_decoder);
+	stub_rc = 0;
+	int rc = pix_read_file(tf("MR_small_RLE.dcm"), PIX_READ_PIXELS, &im, err, sizeof err);
+	cr_expect_eq(rc, 0);
+	cr_expect_str_empty(im.skip);
+	cr_assert_not_null(im.pixels);
+	cr_expect_float_eq(im.pixels[0], 42.0f, 1e-6);
+	pix_image_free(&im);
+
+	stub_rc = PIX_EUNSUPP;
+	rc = pix_read_file(tf("MR_small_jpeg_ls_lossless.dcm"), PIX_READ_PIXELS, &im, err, sizeof err);
+	cr_expect_eq(rc, PIX_EUNSUPP);
+	cr_expect_null(im.pixels);
+	cr_expect_str_eq(im.ts_uid, "1.2.840.10008.1.2.4.80", "the header says which syntax");
+	cr_expect_str_eq(err, "stub says -3006");
+	pix_image_free(&im);
+
+	stub_rc = -1;
+	rc = pix_read_file(tf("MR_small_RLE.dcm"), PIX_READ_PIXELS, &im, err, sizeof err);
+	cr_expect_eq(rc, PIX_ECORRUPT);
+	pix_image_free(&im);
+
+	/* not called for a header-only read, nor for an uncompressed file */
+	stub_calls = 0;
+	cr_expect_eq(pix_read_file(tf("MR_small_RLE.dcm"), 0, &im, err, sizeof err), 0);
+	pix_image_free(&im);
+	read_ok("MR_small.dcm", &im);
+	pix_image_free(&im);
+	cr_expect_eq(stub_calls, 0);
+	pix_set_external_decoder(NULL);
+}

@@ -62,7 +62,9 @@ CLEANFILES += $(FUZZ_TARGETS)
 EXTRA_DIST += tests/fuzz/fuzz_query.c tests/fuzz/fuzz_config.c tests/fuzz/fuzz_onnx.c \
 	tests/fuzz/run.sh tests/fuzz/README.md tests/fuzz/corpus
 
-# Crash consistency of C-STORE under SIGKILL (owned here with the other reliability tests).
-TESTS += tests/integration/crash_store.sh
-EXTRA_DIST += tests/integration/crash_store.sh tests/fuzz/mkseeds.c tests/fuzz/mkseeds.py \
+# Crash consistency under SIGKILL (owned here with the other reliability tests): C-STORE
+# alone, and the whole pipeline (store, analysis, delivery to a PACS).
+TESTS += tests/integration/crash_store.sh tests/integration/crash_pipeline.sh
+EXTRA_DIST += tests/integration/crash_store.sh tests/integration/crash_pipeline.sh \
+	tests/integration/crash_lib.sh tests/fuzz/mkseeds.c tests/fuzz/mkseeds.py \
 	tests/fuzz/lsan.supp

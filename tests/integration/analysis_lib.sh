@@ -146,3 +146,18 @@ stack_series() {
 		done
 	done
 }
+
+# start_analysis_daemon [WORKERS]: a storescp "pacs" and the daemon (analysis on,
+# stable_seconds 1, WORKERS workers, default 1) sending its results there; returns once the
+# model is loaded. EXTRA_CONFIG keeps the configuration for later restarts.
+start_analysis_daemon() {
+	start_pacs pacs
+	EXTRA_CONFIG="
+[analysis]
+stable_seconds = 1
+workers = ${1:-1}
+$(destination pacs "$PACS_PORT_pacs")
+"
+	start_daemon
+	wait_analysis_ready
+}

@@ -10,14 +10,13 @@
 #    end, after the last round);
 #  - no incoming/*.part survives a restart, and no index row points at a missing file.
 . "$(dirname "$0")/lib.sh"
-DSBYTES="$top_builddir/tests/integration/dsbytes"
+. "$(dirname "$0")/crash_lib.sh"
 ROUNDS=${ROUNDS:-20}
 NINST=${NINST:-300}    # instances in the pool
 NCLIENT=${NCLIENT:-4}  # storescu processes per round
 PERCLIENT=${PERCLIENT:-15}
 PY=python3
 [ -x /usr/bin/python3 ] && PY=/usr/bin/python3   # Debian's, which has python3-pydicom
-command -v storescu >/dev/null || fail "storescu (dcmtk) missing"
 
 # The pool: copies of MR_small with their own SOP Instance UIDs, in 10 series of 2 studies.
 mkdir -p "$T/pool"
@@ -40,38 +39,6 @@ stored_of() { # pool file -> its path in the store
 	echo "$T/data/1.2.826.0.1.3680043.9.7777.51.$((b % 2))/1.2.826.0.1.3680043.9.7777.52.$((b % 10))/$(uid_of "$1").dcm"
 }
 
-# restart: start_daemon on the same storage root, keeping the previous run's log (the killed
-# daemon's) as daemon.prev.log for a failure's post-mortem.
-restart() {
-	[ -f "$T/daemon.log" ] && mv "$T/daemon.log" "$T/daemon.prev.log"
-	start_daemon
-}
-
-# check_acked LIST: each pool file in LIST is stored byte-identically and indexed.
-check_acked() {
-	local f st uids
-	while read -r f; do
-		[ -n "$f" ] || continue
-		st=$(stored_of "$f")
-		[ -f "$st" ] || fail "round $round: acknowledged $(uid_of "$f") missing ($st)"
-		cmp -s <("$DSBYTES" "$f") <("$DSBYTES" "$st") || fail "round $round: $(uid_of "$f") differs"
-	done < "$1"
-	uids=$(sort -u "$1" | while read -r f; do [ -n "$f" ] && echo "'$(uid_of "$f")'"; done | paste -sd,)
-	[ -z "$uids" ] && return 0
-	[ "$(sql "select count(*) from instances where sop_instance_uid in ($uids)")" = "$(sort -u "$1" | grep -c .)" ] ||
-		fail "round $round: acknowledged instances not indexed"
-}
-
-# check_store: no .part left, no index row without its file.
-check_store() {
-	local p
-	p=$(find "$T/data/incoming" -name '*.part' 2>/dev/null)
-	[ -z "$p" ] || fail "round $round ($1): .part files after restart: $(ls -l $p)"
-	sql "select file_path from instances" | while read -r p; do
-		[ -f "$T/data/$p" ] || { echo "row without file: $p"; exit 1; }
-	done || fail "round $round: index row without a file"
-}
-
 : > "$T/acked.all"
 kills=0
 start=$SECONDS
@@ -90,12 +57,8 @@ for round in $(seq 1 "$ROUNDS"); do
 	wait "$DAEMON_PID" 2>/dev/null || true
 	DAEMON_PID=
 	for p in $pids; do wait "$p" || true; done
-	# storescu -v: "Sending file: F" ... "Received Store Response (Success)" for that file
 	: > "$T/acked.round"
-	for c in $(seq 1 "$NCLIENT"); do
-		awk '/Sending file: /{f=$NF} /Received Store Response \(Success\)/{if (f!="") print f; f=""}' \
-			"$T/scu.$c.log" >> "$T/acked.round"
-	done
+	acked_from "$T/acked.round" "$T"/scu.*.log
 	cat "$T/acked.round" >> "$T/acked.all"
 	restart   # recovery happens at start-up
 	check_store "restart after SIGKILL"

@@ -18,18 +18,29 @@ static char db[4096];
 static struct index *ix;
 
 static const char *expected_count = "";
+static const char *modality = "MR";
 
 static void put(const char *series, const char *sop, int64_t at)
 {
 	struct dcm_attrs a;
 	th_attrs(&a, "1.2.3.1", series, sop);
-	snprintf(a.modality, sizeof a.modality, "MR");
+	snprintf(a.modality, sizeof a.modality, "%s", modality);
 	snprintf(a.images_in_acquisition, sizeof a.images_in_acquisition, "%s", expected_count);
 	struct index_instance v = { .a = &a, .ts_uid = "1.2.840.10008.1.2.1", .rel_path = sop,
 				    .size = 10, .received_ms = at, .calling_ae = "T" };
 	int r = 0;
 	cr_assert_eq(index_put_batch(ix, &v, 1, &r), 0);
 	cr_assert_eq(r, 0);
+}
+
+/* One quiet series, scheduled and claimed as *j. */
+static void claim_first(struct job *j)
+{
+	put("1.2.3.1.1", "1.2.3.1.1.1", 1000);
+	int created;
+	cr_assert_eq(jobs_schedule(ix, 5000, 5000, NULL, 0, &created), 0);
+	cr_assert_eq(created, 1);
+	cr_assert_eq(jobs_claim(ix, 6000, j), 1);
 }
 
 static void setup(void)
@@ -114,7 +125,8 @@ Test(jobs, done_records_findings_and_deliveries)
 	free(list);
 	struct job_finding f = { .type = "glioma", .code_value = "393564001", .code_scheme = "SCT",
 				 .code_meaning = "Glioma", .probability = 0.9, .slices = 4,
-				 .tracking_uid = "2.25.1" };
+				 .extent = { 10, 12, 6 }, .tracking_uid = "2.25.1",
+				 .tracking_id = "Lesion 3" };
 	struct job_result_file files[] = {
 		{ "2.25.10", "1.2.840.10008.5.1.4.1.1.88.34", "1.2.840.10008.1.2.1", "a/b/sr.dcm" },
 		{ "2.25.11", "1.2.840.10008.5.1.4.1.1.11.1", "1.2.840.10008.1.2.1", "a/b/pr.dcm" },
@@ -156,6 +168,62 @@ Test(jobs, done_records_findings_and_deliveries)
 	cr_assert_eq(jobs_claim(ix, 30000, &j2), 1);
 	cr_expect_eq(j2.predecessor_id, j.id);
 	cr_expect_str_eq(j2.predecessor_sr, "2.25.10");
+	/* The SR is not in the index (this test never stored it): nothing to reference. */
+	cr_expect_str_eq(j2.predecessor_sr_series, "");
+	struct job_prev_finding *prev;
+	size_t n_prev;
+	cr_assert_eq(jobs_findings(ix, j2.predecessor_id, &prev, &n_prev), 0);
+	cr_assert_eq(n_prev, 1);
+	cr_expect_str_eq(prev[0].tracking_uid, "2.25.1");
+	cr_expect_str_eq(prev[0].tracking_id, "Lesion 3");
+	cr_expect_float_eq(prev[0].extent[1], 12.0, 1e-9);
+	free(prev);
+}
+
+Test(jobs, predecessor_sr_located_in_the_index)
+{
+	struct job j;
+	claim_first(&j);
+	int created;
+	struct job_result_file sr = { "2.25.20", "1.2.840.10008.5.1.4.1.1.88.34",
+				      "1.2.840.10008.1.2.1", "x/sr.dcm" };
+	struct job_result r = { .model_uid = "2.25.99", .files = &sr, .n_files = 1 };
+	cr_assert_eq(jobs_done(ix, j.id, 7000, &r), 0);
+	modality = "SR"; /* the SR, stored in its own series of the study (never analysed) */
+	put("1.2.3.1.99", "2.25.20", 7000);
+	modality = "MR";
+	put("1.2.3.1.1", "1.2.3.1.1.2", 8000);
+	cr_assert_eq(jobs_schedule(ix, 30000, 30000, NULL, 0, &created), 0);
+	struct job j2;
+	cr_assert_eq(jobs_claim(ix, 30000, &j2), 1);
+	cr_expect_str_eq(j2.series_uid, "1.2.3.1.1");
+	cr_expect_str_eq(j2.predecessor_sr, "2.25.20");
+	cr_expect_str_eq(j2.predecessor_sr_series, "1.2.3.1.99");
+	cr_expect_str_eq(j2.predecessor_sr_study, "1.2.3.1");
+}
+
+Test(jobs, result_uids_fixed_by_the_first_attempt)
+{
+	struct job j;
+	claim_first(&j);
+	struct job_uids u = { "2.25.1", "2.25.2", "2.25.3", "2.25.4" };
+	cr_assert_eq(jobs_result_uids(ix, j.id, &u), 0);
+	cr_expect_str_eq(u.sr_sop, "2.25.2");
+	/* a crash, the job runs again with fresh UIDs: it gets the first attempt's back */
+	int nj;
+	cr_assert_eq(jobs_recover(ix, &nj, NULL), 0);
+	cr_expect_eq(nj, 1);
+	struct job again;
+	cr_assert_eq(jobs_claim(ix, 7000, &again), 1);
+	cr_expect_eq(again.id, j.id);
+	struct job_uids v = { "2.25.5", "2.25.6", "2.25.7", "2.25.8" };
+	cr_assert_eq(jobs_result_uids(ix, again.id, &v), 0);
+	cr_expect_str_eq(v.sr_series, "2.25.1");
+	cr_expect_str_eq(v.sr_sop, "2.25.2");
+	cr_expect_str_eq(v.gsps_series, "2.25.3");
+	cr_expect_str_eq(v.gsps_sop, "2.25.4");
+	struct job_uids w = { "2.25.9", "2.25.9", "2.25.9", "2.25.9" };
+	cr_expect_lt(jobs_result_uids(ix, 999, &w), 0, "no such job");
 }
 
 Test(jobs, complete_by_declared_count)

@@ -488,7 +488,7 @@ Test(config, known_keys)
 	size_t n = 0;
 	for (; config_known_keys[n]; n++)
 		cr_expect_not_null(strchr(config_known_keys[n], '.'), "%s", config_known_keys[n]);
-	cr_expect_eq(n, 34);
+	cr_expect_eq(n, 41);
 	cr_expect_str_eq(config_known_keys[0], "server.ae_title");
 	bool found_peer = false;
 	for (size_t i = 0; i < n; i++)
@@ -588,7 +588,16 @@ static void assert_same(const struct config *a, const struct config *b)
 		cr_expect_str_eq(a->peers[i].ae_title, b->peers[i].ae_title);
 		cr_expect_str_eq(a->peers[i].host, b->peers[i].host);
 		cr_expect_eq(a->peers[i].port, b->peers[i].port);
+		cr_expect_eq(a->peers[i].tls, b->peers[i].tls);
 	}
+	cr_expect_eq(a->tls_port, b->tls_port);
+	cr_expect_str_eq(a->tls_certificate, b->tls_certificate);
+	cr_expect_str_eq(a->tls_key, b->tls_key);
+	cr_expect_str_eq(a->tls_ca, b->tls_ca);
+	cr_expect_eq(a->tls_verify_peer, b->tls_verify_peer);
+	cr_assert_eq(a->n_dests, b->n_dests);
+	for (size_t i = 0; i < a->n_dests; i++)
+		cr_expect_eq(a->dests[i].tls, b->dests[i].tls);
 }
 
 /* Write c, load the result, expect the same values. */
@@ -725,4 +734,55 @@ Test(config, analysis_and_destinations)
 	cr_expect_eq(config_load(path, &c, err, sizeof err), -1);
 	cr_expect(strstr(err, ":1: [destination pacs] has no port") != NULL, "%s", err);
 	unlink(path);
+}
+
+/* [server] tls_*, [peer]/[destination] tls (the files are loaded by the daemon, not here). */
+Test(config, tls)
+{
+	struct config c;
+	config_defaults(&c);
+	cr_expect_eq(c.tls_port, 0);
+	cr_expect_eq(c.tls_verify_peer, 1);
+	const char *text = "[server]\nport = 104\ntls_port = 2762\ntls_certificate = /etc/s.crt\n"
+			   "tls_key = /etc/s.key\ntls_ca = /etc/ca.crt\n"
+			   "[peer pacs]\nae_title = PACS\nhost = 10.0.0.1\nport = 2762\ntls = yes\n"
+			   "[peer plain]\nae_title = PLAIN\n"
+			   "[destination d]\nae_title = D\nhost = h\nport = 1\ntls = yes\n";
+	load_ok(text, &c);
+	cr_expect_eq(c.tls_port, 2762);
+	cr_expect_str_eq(c.tls_certificate, "/etc/s.crt");
+	cr_expect_str_eq(c.tls_key, "/etc/s.key");
+	cr_expect_str_eq(c.tls_ca, "/etc/ca.crt");
+	cr_expect_eq(c.tls_verify_peer, 1);
+	cr_expect_eq(c.tls_line[0], 3);
+	cr_expect_eq(c.tls_line[2], 5);
+	cr_expect_eq(c.peers[0].tls, 1);
+	cr_expect_eq(c.peers[1].tls, 0);
+	cr_expect_eq(c.dests[0].tls, 1);
+	round_trip(&c);
+	config_free(&c);
+	load_ok("[server]\ntls_port = 2762\ntls_certificate = a\ntls_key = b\n"
+		"tls_verify_peer = no\n", &c);
+	cr_expect_eq(c.tls_verify_peer, 0);
+	round_trip(&c);
+	config_free(&c);
+
+	expect_error("[server]\ntls_port = 2762\n",
+		     "2: server.tls_port: needs tls_certificate and tls_key");
+	expect_error("[server]\ntls_port = 2762\ntls_certificate = a\n",
+		     "3: server.tls_certificate: tls_key is missing");
+	expect_error("[server]\ntls_key = b\n", "2: server.tls_key: tls_certificate is missing");
+	expect_error("[server]\ntls_port = 2762\ntls_certificate = a\ntls_key = b\n",
+		     "2: server.tls_verify_peer: needs tls_ca (or tls_verify_peer = no)");
+	expect_error("[server]\ntls_port = 2762\ntls_certificate = a\ntls_key = b\n"
+		     "tls_verify_peer = yes\n",
+		     "5: server.tls_verify_peer: needs tls_ca (or tls_verify_peer = no)");
+	expect_error("[server]\nport = 2762\ntls_port = 2762\ntls_certificate = a\ntls_key = b\n"
+		     "tls_ca = c\n", "3: server.tls_port: 2762 is also server.port");
+	expect_error("[server]\ntls_port = 65536\n",
+		     "2: server.tls_port: 65536 is out of range (0..65535)");
+	expect_error("[peer x]\nae_title = X\ntls = yes\n",
+		     "1: [peer x] tls = yes needs [server] tls_ca to verify it");
+	expect_error("[destination y]\nae_title = Y\nhost = h\nport = 1\ntls = maybe\n",
+		     "5: destination.tls: 'maybe' is not a boolean (yes/no/true/false/on/off/1/0)");
 }
