@@ -43,7 +43,7 @@
 #   ANALYSIS=no      dicomaid's config gets "[analysis] enabled = no" (default): this measures
 #                    storage; ANALYSIS=default leaves the section out (analysis on, its default)
 #   DICOMAID_DEBUG=1 run dicomaid with -d and summarise its event=commit lines (time split of
-#                    each group commit: sync, place, dirsync, index); debug logging costs a little
+#                    each group commit: prepare, place, index, sync); debug logging costs a little
 #
 # Every server is started in its own session and killed (whole process group) on exit, error or
 # interrupt; the work folder is removed.  Only 127.0.0.1 is used.
@@ -308,9 +308,9 @@ run_one() { # target assocs
 		log "$target @$n: dicomaid store_close: ${sc:-(none logged)}"
 		if [ "$DICOMAID_DEBUG" = 1 ]; then
 			local split; split=$(grep 'event=commit ' "$SLOG" | awk '
-				{ for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] ~ /_?ms$|^items$/) v[kv[1]] += kv[2] } n++ }
-				END { if (n) printf "%d commits, mean items %.1f, mean ms: total %.2f sync %.2f place %.2f dirsync %.2f index %.2f",
-					n, v["items"] / n, v["ms"] / n, v["sync_ms"] / n, v["place_ms"] / n, v["dirsync_ms"] / n, v["index_ms"] / n }')
+				{ for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] ~ /_ms$|^ms$|^items$/) { if (!(kv[1] in v)) k[nk++] = kv[1]; v[kv[1]] += kv[2] } } n++ }
+				END { if (!n) exit; printf "%d commits, mean items %.1f, mean ms: total %.2f", n, v["items"] / n, v["ms"] / n
+					for (j = 0; j < nk; j++) if (k[j] ~ /_ms$/) { name = k[j]; sub(/_ms$/, "", name); printf " %s %.2f", name, v[k[j]] / n } }')
 			log "$target @$n: dicomaid commits: ${split:-(no event=commit lines)}"
 			COMMITSPLIT[$target@$n]="${COMMITSPLIT[$target@$n]:-}[$split] "
 		fi

@@ -35,6 +35,9 @@ enum stmt_id {
 	ST_LOOKUP,
 	ST_ASSOC_BEGIN,
 	ST_ASSOC_END,
+	ST_PENDING_ADD,
+	ST_PENDING_DROP,
+	ST_PENDING_CLEAR,
 	ST_COUNT
 };
 
@@ -95,7 +98,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"slice_thickness = excluded.slice_thickness, "
 		"transfer_syntax = excluded.transfer_syntax, file_path = excluded.file_path, "
 		"file_size = excluded.file_size, received_at = excluded.received_at, "
-		"calling_ae = excluded.calling_ae, specific_charset = excluded.specific_charset",
+		"calling_ae = excluded.calling_ae, specific_charset = excluded.specific_charset "
+		"RETURNING id",
 	[ST_LOOKUP] = "SELECT file_path FROM instances WHERE sop_instance_uid = ?1",
 	[ST_ASSOC_BEGIN] =
 		"INSERT INTO associations(peer, calling_ae, called_ae, started_at) "
@@ -103,11 +107,17 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_ASSOC_END] =
 		"UPDATE associations SET ended_at = ?2, instances_received = ?3, outcome = ?4 "
 		"WHERE id = ?1",
+	[ST_PENDING_ADD] =
+		"INSERT OR REPLACE INTO store_pending(instance_ref, file_crc32) VALUES(?1, ?2)",
+	/* a row replaced by a durable one is no longer pending (its file is the new one) */
+	[ST_PENDING_DROP] = "DELETE FROM store_pending WHERE instance_ref = ?1",
+	[ST_PENDING_CLEAR] = "DELETE FROM store_pending",
 };
 
 struct index {
 	sqlite3 *db;                 /* the connection */
 	bool readonly;               /* opened SQLITE_OPEN_READONLY */
+	bool durable;                /* synchronous = FULL (index_set_durable) */
 	pthread_mutex_t lock;        /* serialises every use of db and stmt[] */
 	sqlite3_stmt *stmt[ST_COUNT]; /* prepared at open, reset after each use */
 };
@@ -311,6 +321,7 @@ int index_open(const char *db_path, bool readonly, struct index **out, char *err
 		return -ENOMEM;
 	}
 	ix->readonly = readonly;
+	ix->durable = true;
 	pthread_mutex_init(&ix->lock, NULL);
 
 	rc = sqlite3_open_v2(db_path, &ix->db, flags | SQLITE_OPEN_NOFOLLOW, NULL);
@@ -416,7 +427,7 @@ static int put_one(struct index *ix, const struct index_instance *in)
 {
 	const struct dcm_attrs *a = in->a;
 	sqlite3_stmt *st;
-	int64_t patient, study, series;
+	int64_t patient, study, series, instance;
 	int r;
 
 	st = ix->stmt[ST_PATIENT];
@@ -468,7 +479,17 @@ static int put_one(struct index *ix, const struct index_instance *in)
 	sqlite3_bind_int64(st, 15, in->received_ms);
 	bind_text(st, 16, in->calling_ae);
 	bind_text(st, 17, a->specific_charset);
-	return run(ix, ST_INSTANCE);
+	if ((r = run_returning(ix, ST_INSTANCE, &instance)) < 0)
+		return r;
+
+	if (in->pending) {
+		st = ix->stmt[ST_PENDING_ADD];
+		sqlite3_bind_int64(st, 1, instance);
+		sqlite3_bind_int64(st, 2, in->file_crc32);
+		return run(ix, ST_PENDING_ADD);
+	}
+	sqlite3_bind_int64(ix->stmt[ST_PENDING_DROP], 1, instance);
+	return run(ix, ST_PENDING_DROP);
 }
 
 static bool item_valid(const struct index_instance *in)
@@ -480,13 +501,26 @@ static bool item_valid(const struct index_instance *in)
 int index_put_batch(struct index *ix, const struct index_instance *v, size_t n,
 		    int *row_result)
 {
+	return index_put_batch_flags(ix, v, n, row_result, 0);
+}
+
+int index_put_batch_flags(struct index *ix, const struct index_instance *v, size_t n,
+			  int *row_result, unsigned flags)
+{
+	bool nosync = (flags & INDEX_PUT_NOSYNC) != 0;
 	int whole = 0;
 	size_t i;
 
-	if (n == 0)
+	if (n == 0 && !(flags & INDEX_PUT_CLEAR_PENDING))
 		return 0;
 	pthread_mutex_lock(&ix->lock);
+	nosync = nosync && ix->durable && !ix->readonly;
+	/* Not a prepared statement: PRAGMA synchronous takes effect when it is compiled. */
+	if (nosync && sqlite3_exec(ix->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) != SQLITE_OK)
+		nosync = false; /* then it simply stays a durable commit */
 	whole = ix->readonly ? -EROFS : run(ix, ST_BEGIN);
+	if (whole == 0 && (flags & INDEX_PUT_CLEAR_PENDING))
+		whole = run(ix, ST_PENDING_CLEAR);
 	for (i = 0; whole == 0 && i < n; i++) {
 		int r = item_valid(&v[i]) ? 0 : -EINVAL;
 
@@ -520,6 +554,8 @@ int index_put_batch(struct index *ix, const struct index_instance *v, size_t n,
 	} else if (!sqlite3_get_autocommit(ix->db)) {
 		run(ix, ST_ROLLBACK);
 	}
+	if (nosync && sqlite3_exec(ix->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK)
+		log_err("event=index_sync_restore_fail: later commits may not wait for the disk");
 	pthread_mutex_unlock(&ix->lock);
 	if (whole < 0) {
 		log_err("event=index_commit_fail items=%zu err=%d", n, whole);
@@ -683,6 +719,105 @@ int index_set_durable(struct index *ix, bool durable)
 	pthread_mutex_lock(&ix->lock);
 	int rc = sqlite3_exec(ix->db, durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = OFF",
 			      NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		ix->durable = durable;
 	pthread_mutex_unlock(&ix->lock);
 	return sql_errno(rc);
+}
+
+int index_sync_wal(struct index *ix)
+{
+	sqlite3_file *f = NULL;
+	int rc;
+
+	pthread_mutex_lock(&ix->lock);
+	if (!ix->durable || ix->readonly) {
+		pthread_mutex_unlock(&ix->lock);
+		return 0;
+	}
+	rc = sqlite3_file_control(ix->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &f);
+	if (rc == SQLITE_OK && (f == NULL || f->pMethods == NULL))
+		rc = SQLITE_IOERR; /* WAL mode with no WAL file open: cannot happen after a commit */
+	pthread_mutex_unlock(&ix->lock);
+	/* The sync runs unlocked, so that other users of the connection (audit rows) do not
+	 * wait for the disk behind it: the WAL file object stays open, with the same
+	 * descriptor, until the connection closes (index_close, after the store's last use),
+	 * and its sync only reads the descriptor and path. */
+	if (rc == SQLITE_OK)
+		rc = f->pMethods->xSync(f, SQLITE_SYNC_NORMAL);
+	return sql_errno(rc);
+}
+
+/* Runs one statement (no parameters but those bound by the caller, a pointer at most) in
+ * autocommit: a durable commit when the connection is. */
+static int exec_autocommit(struct index *ix, const char *sql, const char *text_param)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (ix->readonly)
+		return -EROFS;
+	rc = sqlite3_prepare_v2(ix->db, sql, -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		if (text_param != NULL)
+			sqlite3_bind_text(st, 1, text_param, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : sql_errno(rc);
+}
+
+int index_pending_list(struct index *ix, int64_t after, struct index_pending *v, size_t cap)
+{
+	sqlite3_stmt *st = NULL;
+	size_t n = 0;
+	int rc;
+
+	pthread_mutex_lock(&ix->lock);
+	rc = sqlite3_prepare_v2(ix->db,
+		"SELECT i.sop_instance_uid, i.file_path, i.file_size, p.file_crc32, i.id "
+		"FROM store_pending p JOIN instances i ON i.id = p.instance_ref "
+		"WHERE p.instance_ref > ?1 ORDER BY p.instance_ref",
+		-1, &st, NULL);
+	if (rc == SQLITE_OK)
+		sqlite3_bind_int64(st, 1, after);
+	while (rc == SQLITE_OK && n < cap && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *uid = (const char *)sqlite3_column_text(st, 0);
+		const char *path = (const char *)sqlite3_column_text(st, 1);
+
+		rc = SQLITE_OK;
+		snprintf(v[n].sop_uid, sizeof v[n].sop_uid, "%s", uid ? uid : "");
+		snprintf(v[n].rel_path, sizeof v[n].rel_path, "%s", path ? path : "");
+		v[n].size = sqlite3_column_int64(st, 2);
+		v[n].file_crc32 = (uint32_t)sqlite3_column_int64(st, 3);
+		v[n].instance_ref = sqlite3_column_int64(st, 4);
+		n++;
+	}
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&ix->lock);
+	if (rc != SQLITE_OK && rc != SQLITE_DONE)
+		return sql_errno(rc);
+	return (int)n;
+}
+
+int index_delete_instance(struct index *ix, const char *sop_uid)
+{
+	int r;
+
+	pthread_mutex_lock(&ix->lock);
+	r = exec_autocommit(ix, "DELETE FROM instances WHERE sop_instance_uid = ?1", sop_uid);
+	if (r == 0 && sqlite3_changes(ix->db) == 0)
+		r = -ENOENT;
+	pthread_mutex_unlock(&ix->lock);
+	return r;
+}
+
+int index_clear_pending(struct index *ix)
+{
+	int r;
+
+	pthread_mutex_lock(&ix->lock);
+	r = exec_autocommit(ix, "DELETE FROM store_pending", NULL);
+	pthread_mutex_unlock(&ix->lock);
+	return r;
 }

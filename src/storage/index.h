@@ -56,6 +56,10 @@ struct index_instance {
 	int64_t size;               /* file size in bytes */
 	int64_t received_ms;        /* Unix ms when committed */
 	const char *calling_ae;     /* may be NULL or "" */
+	/* Durability not confirmed yet (the store's group commit, store.c): a store_pending row
+	 * with file_crc32 is added in the same transaction (sql/007_store_pending.sql). */
+	bool pending;
+	uint32_t file_crc32;        /* CRC-32 of the whole file, when pending */
 };
 
 /*
@@ -69,6 +73,47 @@ struct index_instance {
  */
 int index_put_batch(struct index *ix, const struct index_instance *v, size_t n,
 		    int *row_result);
+
+/* Flags of index_put_batch_flags. */
+enum {
+	/* Commit without waiting for the disk (PRAGMA synchronous = NORMAL for this transaction
+	 * only): the commit is durable once index_sync_wal() has returned 0 afterwards. */
+	INDEX_PUT_NOSYNC = 1u << 0,
+	/* Empty store_pending first, in the same transaction (the previous batches' syncs have
+	 * all completed). */
+	INDEX_PUT_CLEAR_PENDING = 1u << 1,
+};
+
+/* index_put_batch with INDEX_PUT_* flags (index_put_batch is flags 0). */
+int index_put_batch_flags(struct index *ix, const struct index_instance *v, size_t n,
+			  int *row_result, unsigned flags);
+
+/*
+ * Makes every transaction committed so far on ix durable: fdatasync of the WAL file (through
+ * SQLite's own file object, SQLITE_FCNTL_JOURNAL_POINTER). The sync runs without the index
+ * lock held, so other users' statements do not wait for it. Must not race index_close.
+ */
+int index_sync_wal(struct index *ix);
+
+/* One store_pending row, for the start-up check (see sql/007_store_pending.sql). */
+struct index_pending {
+	int64_t instance_ref;       /* instances.id */
+	char sop_uid[65];
+	char rel_path[256];
+	int64_t size;
+	uint32_t file_crc32;
+};
+
+/* Copies at most cap store_pending rows with instance_ref > after into v, in instance_ref
+ * order; returns how many (or a negative code). */
+int index_pending_list(struct index *ix, int64_t after, struct index_pending *v, size_t cap);
+
+/* Removes the instance row of sop_uid (and its store_pending row); 0 or -ENOENT. A durable
+ * commit. */
+int index_delete_instance(struct index *ix, const char *sop_uid);
+
+/* Empties store_pending in a durable commit (clean stop; after the start-up check). */
+int index_clear_pending(struct index *ix);
 
 /* Copies the file path of an indexed SOP Instance UID into rel_path (cap bytes).
  * 0 found, -ENOENT unknown, -ENAMETOOLONG when cap is too small, other negative on error. */

@@ -7,11 +7,11 @@ src_storage_libstorage_a_SOURCES = \
 	src/storage/jobs.c src/storage/jobs.h \
 	src/storage/schema.h
 nodist_src_storage_libstorage_a_SOURCES = src/storage/schema_sql.c
-src_storage_libstorage_a_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS)
+src_storage_libstorage_a_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(ZLIB_CFLAGS)
 
 # Migrations, in the order they are applied (name order). Add sql/002_*.sql etc. here.
 STORAGE_SQL = sql/001_init.sql sql/002_query.sql sql/003_analysis.sql sql/004_audit.sql sql/005_expected.sql \
-	sql/006_tracking.sql
+	sql/006_tracking.sql sql/007_store_pending.sql
 EXTRA_DIST += $(STORAGE_SQL) src/storage/schema_gen.awk
 BUILT_SOURCES += src/storage/schema_sql.c
 CLEANFILES += src/storage/schema_sql.c
@@ -28,7 +28,7 @@ src/storage/schema_sql.c: $(STORAGE_SQL) $(srcdir)/src/storage/schema_gen.awk Ma
 	  `for f in $(STORAGE_SQL); do echo $(srcdir)/$$f; done | LC_ALL=C sort` > $@.tmp && \
 	mv $@.tmp $@
 
-STORAGE_LIBS = src/storage/libstorage.a src/util/libutil.a $(SQLITE_LIBS) $(PTHREAD_LIBS)
+STORAGE_LIBS = src/storage/libstorage.a src/util/libutil.a $(SQLITE_LIBS) $(ZLIB_LIBS) $(PTHREAD_LIBS)
 
 check_PROGRAMS += tests/storage/index_test tests/storage/store_test
 TESTS += tests/storage/index_test tests/storage/store_test
@@ -54,3 +54,7 @@ tests_storage_jobs_test_SOURCES = tests/storage/jobs_test.c tests/storage/helper
 	tests/storage/helpers.h
 tests_storage_jobs_test_CFLAGS = $(TEST_CFLAGS) $(SQLITE_CFLAGS)
 tests_storage_jobs_test_LDADD = $(STORAGE_LIBS) $(TEST_LIBS)
+
+# Start-up check of instances an unclean stop left pending (needs dcmtk, sqlite3, python3).
+TESTS += tests/storage/recover_pending.sh
+EXTRA_DIST += tests/storage/recover_pending.sh

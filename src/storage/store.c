@@ -1,16 +1,27 @@
 /*
  * The instance store and its committer thread: temp files in <root>/incoming, published by
- * rename into <root>/<StudyUID>/<SeriesUID>/<SOPInstanceUID>.dcm after fdatasync, the
- * directories fsynced, then one index transaction for the whole batch (group commit: one
- * fsync round per batch, not per image). The rules that make it durable by construction:
- *  - a file is renamed into place only after its data is on disk (fdatasync);
- *  - a row is indexed only after the rename and the directory entries are on disk (fsync of
- *    every directory touched, and of a parent whose child directory was created);
- *  - a request reports success only after the index transaction committed
- *    (synchronous=FULL), so a C-STORE-RSP success is never sent for data that a crash loses;
- *  - UIDs reach a path only after store_uid_valid (PS3.5 9.1: digits and dots, <= 64).
+ * rename into <root>/<StudyUID>/<SeriesUID>/<SOPInstanceUID>.dcm, then made durable together
+ * with their index rows by one round of concurrent syncs per batch (group commit across all
+ * associations). One batch:
+ *  1. validate each part, compute its CRC-32 and wait for its data to be written back
+ *     (sync_file_range: the blocks are allocated and written, no journal commit yet);
+ *  2. rename each part into place (directories created as needed); a part that replaces an
+ *     indexed file (duplicates = overwrite) is fdatasynced before its rename;
+ *  3. one index transaction (not waiting for the disk) adds the rows; each new file's row gets
+ *     a store_pending row with its CRC, and the previous batches' store_pending rows go;
+ *  4. fdatasync of every file, fsync of every directory touched and fdatasync of the index's
+ *     WAL, all at once on several threads: a journaling file system commits them in one
+ *     journal commit instead of three sequential rounds;
+ *  5. only then are the requests completed (result 0: the C-STORE-RSP may say success).
+ * Crash safety: an instance is acknowledged only after step 4, so its file, directory entry
+ * and row are on disk. A crash before that may leave a row whose file is missing or
+ * incomplete; such rows are still in store_pending, and store_open checks each one (size,
+ * CRC-32) and removes the instance when its file does not match: it was never acknowledged.
+ * A crash may also leave a renamed file without a row (an orphan, never acknowledged); the
+ * next store of that SOP Instance replaces it whatever the duplicates policy.
+ * UIDs reach a path only after store_uid_valid (PS3.5 9.1: digits and dots, <= 64).
  * A failure of one item (bad UID, EIO, ENOSPC) removes its part and leaves the others alone;
- * a failed index transaction fails the whole batch and removes the files it had added.
+ * a failed index transaction or WAL sync fails the whole batch and removes the files it added.
  */
 #include "config.h"
 
@@ -27,6 +38,8 @@
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <zlib.h>
 
 #include "util/log.h"
 
@@ -53,8 +66,23 @@ struct store {
 	struct store_req *d_head, *d_tail; /* done, FIFO, for store_drain */
 	size_t d_count;
 	bool stopping;               /* store_close began: no more submits */
+	/* Committer thread only: a failed item's row could not be deleted again, so its
+	 * store_pending row must stay for the start-up check (never cleared while open). */
+	bool keep_pending;
 	struct store_stats stats;
 	uint64_t part_seq;           /* makes part names unique within this process */
+
+	/* Helper threads of par_run (sync_threads - 1 of them), started by store_open. */
+	pthread_t helpers[STORE_SYNC_THREADS_MAX];
+	size_t nhelpers;
+	pthread_mutex_t plock;       /* guards the four fields below */
+	pthread_cond_t pwake;        /* a job was posted, or stop */
+	pthread_cond_t pdone;        /* a helper left the job */
+	struct par_job *pjob;        /* the job helpers may join; NULL when none */
+	size_t pslots;               /* how many more helpers may join pjob */
+	uint64_t pgen;               /* incremented per job: a helper joins each job once */
+	size_t pactive;              /* helpers working on pjob */
+	bool pstop;
 };
 
 /* A directory to fsync at the end of a batch, relative to root ("." for root itself). */
@@ -65,8 +93,10 @@ struct dirsync {
 /* Per-request state of one batch. */
 struct item {
 	struct store_req *req;
+	uint32_t crc;                /* CRC-32 of the file (fsync on) */
 	bool placed;                 /* renamed into its final path */
 	bool created;                /* ...where no indexed file was: remove again on failure */
+	bool recheck;                /* ...over a file placed earlier in this batch */
 };
 
 bool store_uid_valid(const char *uid)
@@ -192,6 +222,87 @@ static int remove_stale_parts(struct store *s)
 	return removed;
 }
 
+static int file_crc(int fd, int64_t size, uint32_t *crc);
+
+/* Whether a path from the index is one the store could have written (relative, no ".."):
+ * only such a path is ever unlinked by the start-up check. */
+static bool rel_path_sane(const char *p)
+{
+	return p[0] != '\0' && p[0] != '/' && strstr(p, "..") == NULL;
+}
+
+/* 0 when the file at rel matches the size and CRC-32 of its row, 1 when it does not (missing,
+ * other size, other CRC), negative when it cannot be told (then nothing is removed). */
+static int pending_check(struct store *s, const struct index_pending *p)
+{
+	struct stat st;
+	uint32_t crc = 0;
+	int fd, r;
+
+	fd = openat(s->rootfd, p->rel_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 1 : -errno;
+	if (fstat(fd, &st) < 0)
+		r = -errno;
+	else if (!S_ISREG(st.st_mode) || st.st_size != p->size)
+		r = 1;
+	else if ((r = file_crc(fd, st.st_size, &crc)) == 0)
+		r = crc == p->file_crc32 ? 0 : 1;
+	close(fd);
+	return r;
+}
+
+/*
+ * After an unclean stop: every instance still in store_pending had its syncs in flight, so it
+ * was never acknowledged unless they all completed. Its file is checked; one that is missing
+ * or does not match its row is removed with its row. Then store_pending is emptied.
+ */
+static int recover_pending(struct store *s, int *checked, int *removed)
+{
+	enum { CHUNK = 256 };
+	struct index_pending *v = malloc(CHUNK * sizeof *v);
+	int64_t after = 0;
+	int n, r = 0;
+
+	*checked = *removed = 0;
+	if (v == NULL)
+		return -ENOMEM;
+	while ((n = index_pending_list(s->ix, after, v, CHUNK)) > 0) {
+		for (int i = 0; i < n; i++) {
+			int c = rel_path_sane(v[i].rel_path) ? pending_check(s, &v[i]) : -EINVAL;
+
+			after = v[i].instance_ref;
+			(*checked)++;
+			if (c < 0) {
+				log_err("event=store_recover_check_fail path=%s err=%d: kept",
+					v[i].rel_path, c);
+				continue;
+			}
+			if (c == 0)
+				continue;
+			log_warn("event=store_recover_remove sop=%s path=%s: file missing or not the "
+				 "one indexed; it was never acknowledged", v[i].sop_uid, v[i].rel_path);
+			if (unlinkat(s->rootfd, v[i].rel_path, 0) < 0 && errno != ENOENT)
+				log_err("event=store_recover_unlink_fail path=%s err=%d", v[i].rel_path,
+					-errno);
+			r = index_delete_instance(s->ix, v[i].sop_uid);
+			if (r < 0 && r != -ENOENT)
+				goto out;
+			r = 0;
+			(*removed)++;
+		}
+		if (n < CHUNK)
+			break;
+	}
+	if (n < 0)
+		r = n;
+	if (r == 0 && *checked > 0)
+		r = index_clear_pending(s->ix);
+out:
+	free(v);
+	return r;
+}
+
 #define TERMINATE(field) ((field)[sizeof(field) - 1] = '\0')
 
 /* The request's strings are the caller's fixed arrays: make sure each ends inside its array
@@ -234,9 +345,34 @@ static bool uid_maybe_truncated(const struct dcm_attrs *a, const char *uid)
 	return a->truncated && strlen(uid) == DCM_UID_MAX;
 }
 
-/* Step 1 for one request: validate, sync the data, close the fd. */
-static int prepare(struct store *s, struct store_req *req, uint64_t *fsyncs)
+/* CRC-32 of the whole file behind fd (read back from the page cache). */
+static int file_crc(int fd, int64_t size, uint32_t *crc)
 {
+	unsigned char buf[64 * 1024];
+	uLong c = crc32(0L, Z_NULL, 0);
+	int64_t off = 0;
+
+	while (off < size) {
+		ssize_t k = pread(fd, buf, sizeof buf, off);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -errno;
+		if (k == 0)
+			return -EIO; /* shorter than fstat said */
+		c = crc32(c, buf, (uInt)k);
+		off += k;
+	}
+	*crc = (uint32_t)c;
+	return 0;
+}
+
+/* Step 1 for one request: validate; with fsync, CRC-32 and data written back (the fd stays
+ * open for the fdatasync of step 4). On failure the fd is closed. */
+static int prepare(struct store *s, struct item *it)
+{
+	struct store_req *req = it->req;
 	const struct dcm_attrs *a = &req->attrs;
 	struct stat st;
 	int r = 0;
@@ -255,33 +391,53 @@ static int prepare(struct store *s, struct store_req *req, uint64_t *fsyncs)
 		r = -EINVAL;
 	else if (req->size > 0 && st.st_size != req->size)
 		r = -EIO; /* the writer lost bytes */
-	else if (s->fsync && ((*fsyncs)++, fdatasync(req->fd) < 0))
-		r = -errno;
 	if (r == 0)
 		req->size = st.st_size;
-	if (req->fd >= 0 && close(req->fd) < 0 && r == 0 && errno != EINTR)
-		r = -errno; /* a deferred write error (e.g. EIO, ENOSPC on some filesystems) */
-	req->fd = -1;
+	if (r == 0 && s->fsync) {
+		if (req->ahead_size == req->size)
+			it->crc = req->ahead_crc;
+		else
+			r = file_crc(req->fd, req->size, &it->crc);
+	}
+	/* The data written and its blocks allocated before the rename: a journal commit that
+	 * makes the rename durable then finds the data already on the device. */
+	if (r == 0 && s->fsync &&
+	    sync_file_range(req->fd, 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+					   SYNC_FILE_RANGE_WAIT_AFTER) < 0)
+		r = -errno;
+	if (r < 0 && req->fd >= 0) {
+		close(req->fd);
+		req->fd = -1;
+	}
 	return r;
 }
 
-/* Step 1 for the whole batch, shared by the committer and up to sync_threads - 1 helpers. */
-struct sync_job {
+/*
+ * A set of tasks run by the committer and up to sync_threads - 1 helper threads: step 1 for
+ * every item, or the syncs of step 4. Syncs issued at once let a journaling file system
+ * commit its journal once for all of them (measured on ext4: 100 fdatasyncs took ~300 ms one
+ * after the other, ~15 ms from 8 threads). A helper thread that cannot be created just leaves
+ * more work to the others.
+ */
+struct par_job {
+	size_t n;                    /* tasks */
+	void (*run)(struct par_job *job, size_t i);
+	pthread_mutex_t lock;        /* guards next */
+	size_t next;                 /* next task to take */
+	/* the tasks' data */
 	struct store *s;
 	struct item *items;
-	size_t n;
-	pthread_mutex_t lock;        /* guards next and fsyncs */
-	size_t next;                 /* next item to take */
-	uint64_t fsyncs;
+	const struct dirsync *ds;
+	size_t nds;
+	int *res;                    /* step 4: result per task */
+	bool ahead;                  /* step 4: the last task is ahead_task */
 };
 
-static void *sync_worker(void *arg)
+static void *par_worker(void *arg)
 {
-	struct sync_job *job = arg;
+	struct par_job *job = arg;
 
 	for (;;) {
-		struct store_req *req;
-		uint64_t fsyncs = 0;
 		size_t i;
 
 		pthread_mutex_lock(&job->lock);
@@ -289,49 +445,108 @@ static void *sync_worker(void *arg)
 		pthread_mutex_unlock(&job->lock);
 		if (i >= job->n)
 			return NULL;
-		req = job->items[i].req;
-		req->final_rel_path[0] = '\0';
-		req->result = prepare(job->s, req, &fsyncs);
-		terminate_strings(req);
-		if (req->result < 0) {
-			log_warn("event=store_fail stage=sync sop=%.64s err=%d",
-				 req->attrs.sop_instance_uid, req->result);
-			unlink_part(job->s, req->part_path);
-		}
-		pthread_mutex_lock(&job->lock);
-		job->fsyncs += fsyncs;
-		pthread_mutex_unlock(&job->lock);
+		job->run(job, i);
 	}
 }
 
-/*
- * Validates, fdatasyncs and closes every part of the batch. The fdatasync calls run on
- * several threads at once: a journaling file system then commits its journal once for many
- * files instead of once per file (measured on ext4: 100 small parts took ~300 ms one after
- * the other, ~15 ms from 8 threads). Writeback of all parts is started first
- * (sync_file_range, a hint only; fdatasync still gives the guarantee). A helper thread that
- * cannot be created just leaves more work to the others. Returns the number of fdatasyncs.
- */
-static uint64_t sync_parts(struct store *s, struct item *items, size_t n)
+static void *helper_main(void *arg)
 {
-	struct sync_job job = { .s = s, .items = items, .n = n };
-	pthread_t helpers[STORE_SYNC_THREADS_MAX];
-	size_t nhelpers = 0, want = 0;
+	struct store *s = arg;
+	uint64_t seen = 0;
 
-	pthread_mutex_init(&job.lock, NULL);
-	if (s->fsync) {
+	pthread_mutex_lock(&s->plock);
+	for (;;) {
+		struct par_job *job;
+
+		while (!s->pstop && (s->pjob == NULL || s->pgen == seen || s->pslots == 0))
+			pthread_cond_wait(&s->pwake, &s->plock);
+		if (s->pstop)
+			break;
+		seen = s->pgen;
+		job = s->pjob;
+		s->pslots--;
+		s->pactive++;
+		pthread_mutex_unlock(&s->plock);
+		par_worker(job);
+		pthread_mutex_lock(&s->plock);
+		if (--s->pactive == 0)
+			pthread_cond_signal(&s->pdone);
+	}
+	pthread_mutex_unlock(&s->plock);
+	return NULL;
+}
+
+/* Runs every task of job on the calling thread and up to want_threads - 1 helpers (no more
+ * than tasks - 1 are woken); returns when all are done. */
+static void par_run(struct store *s, struct par_job *job, size_t want_threads)
+{
+	size_t want = want_threads < job->n ? want_threads : job->n;
+	bool wake;
+
+	want = want > 1 ? want - 1 : 0;
+	if (want > s->nhelpers)
+		want = s->nhelpers;
+	wake = want > 0;
+	pthread_mutex_init(&job->lock, NULL);
+	job->next = 0;
+	if (wake) {
+		pthread_mutex_lock(&s->plock);
+		s->pjob = job;
+		s->pgen++;
+		s->pslots = want;
+		for (size_t i = 0; i < want; i++)
+			pthread_cond_signal(&s->pwake);
+		pthread_mutex_unlock(&s->plock);
+	}
+	par_worker(job);
+	if (wake) {
+		/* every task is taken: no helper may join any more; wait for those in it */
+		pthread_mutex_lock(&s->plock);
+		s->pjob = NULL;
+		s->pslots = 0;
+		while (s->pactive > 0)
+			pthread_cond_wait(&s->pdone, &s->plock);
+		pthread_mutex_unlock(&s->plock);
+	}
+	pthread_mutex_destroy(&job->lock);
+}
+
+static void helpers_stop(struct store *s)
+{
+	pthread_mutex_lock(&s->plock);
+	s->pstop = true;
+	pthread_cond_broadcast(&s->pwake);
+	pthread_mutex_unlock(&s->plock);
+	for (size_t i = 0; i < s->nhelpers; i++)
+		pthread_join(s->helpers[i], NULL);
+	s->nhelpers = 0;
+}
+
+static void prepare_task(struct par_job *job, size_t i)
+{
+	struct store_req *req = job->items[i].req;
+
+	req->final_rel_path[0] = '\0';
+	req->result = prepare(job->s, &job->items[i]);
+	terminate_strings(req);
+	if (req->result < 0) {
+		log_warn("event=store_fail stage=prepare sop=%.64s err=%d",
+			 req->attrs.sop_instance_uid, req->result);
+		unlink_part(job->s, req->part_path);
+	}
+}
+
+/* Step 1 for the whole batch. Writeback of every part is started first (sync_file_range
+ * WRITE, no waiting), so that the waits of prepare() overlap. */
+static void prepare_parts(struct store *s, struct item *items, size_t n)
+{
+	struct par_job job = { .n = n, .run = prepare_task, .s = s, .items = items };
+
+	if (s->fsync)
 		for (size_t i = 0; i < n; i++)
 			if (items[i].req->fd >= 0)
 				(void)sync_file_range(items[i].req->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-		want = (n < s->sync_threads ? n : s->sync_threads) - 1;
-	}
-	while (nhelpers < want && pthread_create(&helpers[nhelpers], NULL, sync_worker, &job) == 0)
-		nhelpers++;
-	sync_worker(&job);
-	for (size_t i = 0; i < nhelpers; i++)
-		pthread_join(helpers[i], NULL);
-	pthread_mutex_destroy(&job.lock);
-	return job.fsyncs;
+	par_run(s, &job, s->fsync ? n : 1);
 }
 
 static void dirsync_add(struct dirsync **v, size_t *n, size_t *cap, const char *rel)
@@ -362,6 +577,15 @@ static int mkdir_at(int dirfd, const char *rel, bool *created)
 	return errno == EEXIST ? 0 : -errno;
 }
 
+/* Whether an earlier item of this batch was placed at req's final path. */
+static bool placed_in_batch(const struct item *items, size_t upto, const struct store_req *req)
+{
+	for (size_t i = 0; i < upto; i++)
+		if (items[i].placed && strcmp(items[i].req->final_rel_path, req->final_rel_path) == 0)
+			return true;
+	return false;
+}
+
 /* Whether the file at the final path is a stored instance (indexed, or placed earlier in this
  * batch) rather than an orphan of a crash between rename and index commit. */
 static bool known_instance(struct store *s, struct item *items, size_t upto,
@@ -370,9 +594,8 @@ static bool known_instance(struct store *s, struct item *items, size_t upto,
 	char path[256];
 	int r;
 
-	for (size_t i = 0; i < upto; i++)
-		if (items[i].placed && strcmp(items[i].req->final_rel_path, req->final_rel_path) == 0)
-			return true;
+	if (placed_in_batch(items, upto, req))
+		return true;
 	r = index_lookup_instance(s->ix, req->attrs.sop_instance_uid, path, sizeof path);
 	if (r == -ENOENT)
 		return false;
@@ -413,6 +636,12 @@ static int place(struct store *s, struct item *items, size_t idx, struct dirsync
 			if (s->dup == DUP_REJECT)
 				return STORE_DUPLICATE_REJECTED;
 			items[idx].created = false; /* overwrite: the index row stays valid */
+			/* The stored file is replaced by a complete one or not at all, and no
+			 * store_pending row (whose check could remove the instance) is added,
+			 * unless the file replaced is this batch's own (not acknowledged yet). */
+			items[idx].recheck = placed_in_batch(items, idx, req);
+			if (s->fsync && fdatasync(req->fd) < 0)
+				return -errno;
 		} else {
 			log_warn("event=store_orphan_replaced path=%s", req->final_rel_path);
 		}
@@ -449,9 +678,117 @@ static bool under_dir(const char *path, const char *dir)
 	return strncmp(path, dir, n) == 0 && path[n] == '/';
 }
 
+/*
+ * While the syncs of one batch wait for the disk, the parts queued for the next batch get
+ * their writeback started and their CRC-32 computed, so that the next batch's step 1 finds
+ * little left to do. Only the committer takes requests off the queue, and it is inside this
+ * batch, so the queued requests stay valid; submitters only append.
+ */
+static void ahead_task(struct store *s)
+{
+	enum { AHEAD_MAX = 64 };
+	struct store_req *v[AHEAD_MAX];
+	size_t n = 0;
+
+	pthread_mutex_lock(&s->lock);
+	for (struct store_req *r = s->q_head; r && n < AHEAD_MAX; r = r->next)
+		if (r->ahead_size < 0 && r->fd >= 0)
+			v[n++] = r;
+	pthread_mutex_unlock(&s->lock);
+	for (size_t i = 0; i < n; i++)
+		(void)sync_file_range(v[i]->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	for (size_t i = 0; i < n; i++) {
+		struct stat st;
+
+		if (fstat(v[i]->fd, &st) == 0 && S_ISREG(st.st_mode) &&
+		    file_crc(v[i]->fd, st.st_size, &v[i]->ahead_crc) == 0)
+			v[i]->ahead_size = st.st_size;
+	}
+}
+
+/* Step 4 tasks: [0] the index WAL, [1, 1 + nds) directories, one per item, then ahead_task
+ * when job->ahead. */
+static void sync_task(struct par_job *job, size_t i)
+{
+	struct store *s = job->s;
+
+	if (job->ahead && i == job->n - 1) {
+		ahead_task(s);
+	} else if (i == 0) {
+		job->res[i] = index_sync_wal(s->ix);
+	} else if (i < 1 + job->nds) {
+		job->res[i] = fsync_dirat(s, s->rootfd, job->ds[i - 1].rel);
+	} else {
+		struct store_req *req = job->items[i - 1 - job->nds].req;
+
+		job->res[i] = 0;
+		if (job->items[i - 1 - job->nds].placed && fdatasync(req->fd) < 0)
+			job->res[i] = -errno;
+	}
+}
+
+/* Fails placed items after their rows were committed: files removed (unplace), rows of the
+ * files this batch created deleted again. */
+static void fail_committed(struct store *s, struct item *it, int err)
+{
+	bool created = it->created;
+	int r;
+
+	if (!it->placed)
+		return;
+	log_err("event=store_fail stage=sync path=%s err=%d", it->req->final_rel_path, err);
+	unplace(s, it, err);
+	if (created && (r = index_delete_instance(s->ix, it->req->attrs.sop_instance_uid)) < 0 &&
+	    r != -ENOENT) {
+		log_err("event=store_unindex_fail sop=%s err=%d: removed at the next start",
+			it->req->attrs.sop_instance_uid, r);
+		s->keep_pending = true;
+	}
+}
+
+/* Step 4 for the whole batch; returns the number of syncs issued. */
+static uint64_t sync_batch(struct store *s, struct item *items, size_t n,
+			   const struct dirsync *ds, size_t nds)
+{
+	struct par_job job = { .n = 1 + nds + n, .run = sync_task, .s = s, .items = items,
+			       .ds = ds, .nds = nds };
+	uint64_t syncs = 1; /* the WAL; fsync_dirat counts the directories */
+
+	/* the look-ahead task only when something is queued (one thread fewer to wake) */
+	pthread_mutex_lock(&s->lock);
+	job.ahead = s->q_head != NULL;
+	pthread_mutex_unlock(&s->lock);
+	job.n += job.ahead;
+
+	job.res = calloc(job.n, sizeof *job.res);
+	if (job.res == NULL)
+		fatal("out of memory");
+	par_run(s, &job, job.n);
+	if (job.res[0] < 0) {
+		log_err("event=store_wal_sync_fail err=%d", job.res[0]);
+		for (size_t j = 0; j < n; j++)
+			fail_committed(s, &items[j], job.res[0]);
+	}
+	for (size_t i = 0; i < nds; i++) {
+		if (job.res[1 + i] == 0)
+			continue;
+		log_err("event=store_dir_fsync_fail dir=%s err=%d", ds[i].rel, job.res[1 + i]);
+		for (size_t j = 0; j < n; j++)
+			if (items[j].placed && under_dir(items[j].req->final_rel_path, ds[i].rel))
+				fail_committed(s, &items[j], job.res[1 + i]);
+	}
+	for (size_t j = 0; j < n; j++) {
+		syncs += items[j].placed;
+		if (job.res[1 + nds + j] < 0)
+			fail_committed(s, &items[j], job.res[1 + nds + j]);
+	}
+	free(job.res);
+	return syncs;
+}
+
 static void commit_batch(struct store *s, struct store_req *batch)
 {
-	int64_t t0 = now_ms(CLOCK_MONOTONIC), t_sync, t_place, t_dirs, t_end;
+	int64_t t0 = now_ms(CLOCK_MONOTONIC), t_sync, t_place, t_index, t_end;
 	int64_t received = now_ms(CLOCK_REALTIME);
 	struct dirsync *ds = NULL;
 	size_t nds = 0, cds = 0, n = 0, nput = 0, i;
@@ -474,8 +811,8 @@ static void commit_batch(struct store *s, struct store_req *batch)
 	for (struct store_req *r = batch; r; r = r->next)
 		items[i++].req = r;
 
-	/* 1. data on disk (see sync_parts) */
-	fsyncs = sync_parts(s, items, n);
+	/* 1. validated, data written back (see prepare) */
+	prepare_parts(s, items, n);
 	t_sync = now_ms(CLOCK_MONOTONIC);
 	/* 2. into place */
 	for (i = 0; i < n; i++) {
@@ -492,24 +829,7 @@ static void commit_batch(struct store *s, struct store_req *batch)
 		}
 	}
 	t_place = now_ms(CLOCK_MONOTONIC);
-	/* 3. directory entries on disk */
-	if (s->fsync) {
-		for (i = 0; i < nds; i++) {
-			int r = fsync_dirat(s, s->rootfd, ds[i].rel);
-
-			if (r == 0)
-				continue;
-			log_err("event=store_dir_fsync_fail dir=%s err=%d", ds[i].rel, r);
-			for (size_t j = 0; j < n; j++)
-				if (items[j].placed && under_dir(items[j].req->final_rel_path, ds[i].rel))
-					unplace(s, &items[j], r);
-		}
-		/* incoming/ itself is not synced: a rename is one journal transaction, made
-		 * durable by the destination directory's fsync above; and a .part that comes
-		 * back after a crash is removed at start-up. */
-	}
-	t_dirs = now_ms(CLOCK_MONOTONIC);
-	/* 4. one index transaction */
+	/* 3. one index transaction, durable only with step 4 */
 	for (i = 0; i < n; i++) {
 		struct store_req *req = items[i].req;
 
@@ -522,22 +842,42 @@ static void commit_batch(struct store *s, struct store_req *batch)
 			.size = req->size,
 			.received_ms = received,
 			.calling_ae = req->calling_ae,
+			.pending = s->fsync && (items[i].created || items[i].recheck),
+			.file_crc32 = items[i].crc,
 		};
 		put_item[nput++] = i;
 	}
-	if (nput > 0) {
-		ixr = index_put_batch(s->ix, put, nput, put_res);
-		for (i = 0; i < nput; i++) {
-			struct item *it = &items[put_item[i]];
+	ixr = index_put_batch_flags(s->ix, put, nput, put_res,
+				    INDEX_PUT_NOSYNC |
+				    (s->keep_pending ? 0 : INDEX_PUT_CLEAR_PENDING));
+	for (i = 0; i < nput; i++) {
+		struct item *it = &items[put_item[i]];
 
-			if (put_res[i] < 0) {
-				log_err("event=store_fail stage=index path=%s err=%d",
-					it->req->final_rel_path, put_res[i]);
-				unplace(s, it, put_res[i]);
-			} else {
-				stored++;
-			}
+		if (put_res[i] < 0) {
+			log_err("event=store_fail stage=index path=%s err=%d",
+				it->req->final_rel_path, put_res[i]);
+			unplace(s, it, put_res[i]);
 		}
+	}
+	t_index = now_ms(CLOCK_MONOTONIC);
+	/* 4. files, directories and index rows on disk, in one round */
+	if (s->fsync && ixr == 0 && nput > 0)
+		fsyncs = sync_batch(s, items, n, ds, nds);
+	for (i = 0; i < n; i++) {
+		struct store_req *req = items[i].req;
+
+		if (req->fd >= 0 && close(req->fd) < 0 && errno != EINTR && req->result >= 0) {
+			/* a deferred write error (e.g. EIO, ENOSPC on some file systems) */
+			int err = -errno;
+
+			if (items[i].placed)
+				fail_committed(s, &items[i], err);
+			else
+				req->result = err;
+		}
+		req->fd = -1;
+		if (items[i].placed)
+			stored++;
 	}
 
 	free(put_res);
@@ -564,10 +904,10 @@ static void commit_batch(struct store *s, struct store_req *batch)
 	pthread_mutex_unlock(&s->lock);
 
 	t_end = now_ms(CLOCK_MONOTONIC);
-	log_debug("event=commit items=%zu stored=%llu ms=%lld sync_ms=%lld place_ms=%lld "
-		  "dirsync_ms=%lld index_ms=%lld", n, (unsigned long long)stored,
+	log_debug("event=commit items=%zu stored=%llu ms=%lld prepare_ms=%lld place_ms=%lld "
+		  "index_ms=%lld sync_ms=%lld", n, (unsigned long long)stored,
 		  (long long)(t_end - t0), (long long)(t_sync - t0), (long long)(t_place - t_sync),
-		  (long long)(t_dirs - t_place), (long long)(t_end - t_dirs));
+		  (long long)(t_index - t_place), (long long)(t_end - t_index));
 	if (s->notify)
 		s->notify(s->notify_arg);
 }
@@ -599,7 +939,7 @@ int store_open(const struct store_config *cfg, struct index *ix, struct store **
 	struct store *s;
 	char real[PATH_MAX];
 	bool created;
-	int r, removed;
+	int r, removed, checked = 0, unpending = 0;
 
 	if (cfg == NULL || cfg->root == NULL || ix == NULL)
 		return -EINVAL;
@@ -623,6 +963,9 @@ int store_open(const struct store_config *cfg, struct index *ix, struct store **
 	s->ix = ix;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->wake, NULL);
+	pthread_mutex_init(&s->plock, NULL);
+	pthread_cond_init(&s->pwake, NULL);
+	pthread_cond_init(&s->pdone, NULL);
 	s->root = strdup(real);
 	if (s->root == NULL || asprintf(&s->incoming, "%s/%s", real, INCOMING) < 0) {
 		s->incoming = NULL;
@@ -650,13 +993,26 @@ int store_open(const struct store_config *cfg, struct index *ix, struct store **
 	}
 	if (removed > 0 && s->fsync)
 		fsync_dirat(s, s->incfd, ".");
+	if ((r = recover_pending(s, &checked, &unpending)) < 0)
+		goto fail;
+	/* helpers with a small stack: they only sync and checksum (64 KiB buffer) */
+	if (s->fsync) {
+		pthread_attr_t attr;
+
+		pthread_attr_init(&attr);
+		pthread_attr_setstacksize(&attr, 256 * 1024);
+		while (s->nhelpers + 1 < s->sync_threads &&
+		       pthread_create(&s->helpers[s->nhelpers], &attr, helper_main, s) == 0)
+			s->nhelpers++;
+		pthread_attr_destroy(&attr);
+	}
 	if ((r = -pthread_create(&s->thread, NULL, committer, s)) < 0)
 		goto fail;
 	s->thread_running = true;
-	log_info("event=store_open root=%s fsync=%s duplicates=%s stale_parts=%d", s->root,
-		 s->fsync ? "yes" : "no",
+	log_info("event=store_open root=%s fsync=%s duplicates=%s stale_parts=%d "
+		 "pending_checked=%d pending_removed=%d", s->root, s->fsync ? "yes" : "no",
 		 s->dup == DUP_OVERWRITE ? "overwrite" : s->dup == DUP_KEEP ? "keep" : "reject",
-		 removed);
+		 removed, checked, unpending);
 	*out = s;
 	return 0;
 
@@ -679,7 +1035,7 @@ int store_part_create(struct store *s, char path[PATH_MAX], int *fd)
 		snprintf(name, sizeof name, "%ld-%llu-%llx" PART_SUFFIX, (long)getpid(),
 			 (unsigned long long)seq,
 			 (unsigned long long)(now_ms(CLOCK_REALTIME) & 0xffffff));
-		f = openat(s->incfd, name, O_CREAT | O_EXCL | O_CLOEXEC | O_WRONLY, 0640);
+		f = openat(s->incfd, name, O_CREAT | O_EXCL | O_CLOEXEC | O_RDWR, 0640);
 		if (f < 0) {
 			if (errno == EEXIST)
 				continue;
@@ -713,6 +1069,7 @@ int store_submit(struct store *s, struct store_req *req)
 	}
 	req->next = NULL;
 	req->result = 0;
+	req->ahead_size = -1;
 	if (s->q_tail)
 		s->q_tail->next = req;
 	else
@@ -763,6 +1120,11 @@ void store_close(struct store *s)
 	pthread_mutex_lock(&s->lock);
 	s->thread_running = false;
 	pthread_mutex_unlock(&s->lock);
+	helpers_stop(s);
+	/* every batch completed its syncs: nothing is pending any more (unless a failed item's
+	 * row is still there, which the next start removes) */
+	if (s->fsync && !s->keep_pending && index_clear_pending(s->ix) < 0)
+		log_warn("event=store_close_pending_fail: checked again at the next start");
 	log_info("event=store_close batches=%llu items=%llu fsyncs=%llu",
 		 (unsigned long long)s->stats.batches, (unsigned long long)s->stats.items,
 		 (unsigned long long)s->stats.fsyncs);
@@ -775,12 +1137,16 @@ void store_free(struct store *s)
 	if (s == NULL)
 		return;
 	store_close(s);
+	helpers_stop(s); /* when store_open failed after starting them */
 	if (s->incfd >= 0)
 		close(s->incfd);
 	if (s->rootfd >= 0)
 		close(s->rootfd);
 	pthread_cond_destroy(&s->wake);
 	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->pdone);
+	pthread_cond_destroy(&s->pwake);
+	pthread_mutex_destroy(&s->plock);
 	free(s->incoming);
 	free(s->root);
 	free(s);

@@ -2,11 +2,12 @@
  * The instance store: files under one root, laid out as
  * <root>/<StudyUID>/<SeriesUID>/<SOPInstanceUID>.dcm, each first written by the event-loop
  * glue into <root>/incoming/<unique>.part and published by the committer thread (DESIGN.md,
- * Storage): fdatasync the part, rename it into place, fsync the directories, then record the
- * whole batch in the index in one transaction (group commit) and wake the loop through
- * cfg.notify. A C-STORE-RSP with success status may be sent only for a request that came
- * back from store_drain() with result 0 (or STORE_DUPLICATE_KEPT): only then is the instance
- * on disk and indexed.
+ * Storage): the parts of a batch are renamed into place and indexed in one transaction, then
+ * the files, their directories and the index's WAL are synced in one concurrent round (group
+ * commit), and the loop is woken through cfg.notify. A C-STORE-RSP with success status may be
+ * sent only for a request that came back from store_drain() with result 0 (or
+ * STORE_DUPLICATE_KEPT): only then is the instance on disk and indexed. Rows whose syncs were
+ * in flight at a crash are checked against their files by store_open (store.c).
  *
  * This header includes no uv.h: the glue passes a notify function (e.g. one calling
  * uv_async_send, whose wake-ups coalesce; store_drain returns everything done so far).
@@ -43,14 +44,15 @@ enum store_dup_policy {
 #define STORE_DUPLICATE_KEPT 1               /* success: an identical SOP Instance was kept */
 #define STORE_DUPLICATE_REJECTED (-EEXIST)   /* failure: policy DUP_REJECT */
 
-#define STORE_SYNC_THREADS_DEFAULT 8
+#define STORE_SYNC_THREADS_DEFAULT 16
 #define STORE_SYNC_THREADS_MAX 32
 
 struct store_config {
 	const char *root;            /* storage root; created if missing; copied */
 	bool fsync;                  /* false: no fdatasync/fsync (tests, benchmarks only) */
 	enum store_dup_policy duplicates;
-	/* Threads that fdatasync the parts of one batch together (the committer included);
+	/* Threads that sync one batch's files, directories and index WAL together, and
+	 * checksum its parts (the committer included; started once, by store_open);
 	 * 0 means STORE_SYNC_THREADS_DEFAULT, at most STORE_SYNC_THREADS_MAX. */
 	unsigned sync_threads;
 	/* Called on the committer thread after each batch is on the done list and once more
@@ -79,26 +81,32 @@ struct store_req {
 	char final_rel_path[256];    /* "<study>/<series>/<sop>.dcm" when result >= 0 */
 	/* link: free for the caller's use while it owns the req; the store's while it has it */
 	struct store_req *next;
+	/* the store's while it has the req: a CRC-32 computed while the previous batch synced */
+	uint32_t ahead_crc;
+	int64_t ahead_size;          /* bytes ahead_crc covers; -1 when none */
 };
 
 struct store_stats {
 	uint64_t batches;            /* group commits run */
 	uint64_t items;              /* requests completed (any result) */
 	uint64_t stored;             /* of which result 0 */
-	uint64_t fsyncs;             /* fdatasync + directory fsync calls */
+	uint64_t fsyncs;             /* fdatasync (files, index WAL) + directory fsync calls */
 	uint64_t index_failures;     /* batches whose index transaction failed */
 };
 
 /*
  * Creates root and root/incoming/ as needed, removes stale incoming/ *.part files (logged),
- * and starts the committer thread. ix is borrowed and must outlive the store; only the
+ * checks the instances an unclean stop left pending (store_pending: a file missing or whose
+ * size or CRC-32 differs from its row is removed with its row; logged), and starts the
+ * committer thread. ix is borrowed and must outlive the store; only the
  * committer thread uses it while the store is open. *out is released with store_close()
  * then store_free(). Returns 0 or a negative errno-style code.
  */
 int store_open(const struct store_config *cfg, struct index *ix, struct store **out);
 
 /*
- * Creates incoming/<unique>.part (O_CREAT|O_EXCL|O_CLOEXEC|O_WRONLY, mode 0640); its
+ * Creates incoming/<unique>.part (O_CREAT|O_EXCL|O_CLOEXEC|O_RDWR, mode 0640: the committer
+ * reads it back for its CRC-32); its
  * absolute path is written to path and the fd to *fd. The caller writes the Part 10 file
  * into it and then either submits it or calls store_part_discard.
  */

@@ -118,7 +118,7 @@ Test(index, readonly_open)
 
 	th_attrs(&a, "1.2.3", "1.2.3.4", "1.2.3.4.5");
 	in = (struct index_instance){ &a, "1.2.840.10008.1.2.1", "1.2.3/1.2.3.4/1.2.3.4.5.dcm",
-				      10, 5, "MOD" };
+				      10, 5, "MOD", false, 0 };
 	cr_assert_eq(index_put_batch(ix, &in, 1, &res), 0);
 	cr_assert_eq(index_open(db, true, &ro, err, sizeof err), 0, "%s", err);
 	cr_assert_eq(index_lookup_instance(ro, "1.2.3.4.5", path, sizeof path), 0);
@@ -182,8 +182,8 @@ Test(index, batch_upserts_patient_study_series)
 	th_attrs(&a1, "1.2.3", "1.2.3.4", "1.2.3.4.1");
 	th_attrs(&a2, "1.2.3", "1.2.3.4", "1.2.3.4.2");
 	strcpy(a2.instance_number, "8");
-	in[0] = (struct index_instance){ &a1, "1.2.840.10008.1.2.1", "p1", 100, 1000, "MOD" };
-	in[1] = (struct index_instance){ &a2, "1.2.840.10008.1.2.1", "p2", 200, 1000, "MOD" };
+	in[0] = (struct index_instance){ &a1, "1.2.840.10008.1.2.1", "p1", 100, 1000, "MOD", false, 0 };
+	in[1] = (struct index_instance){ &a2, "1.2.840.10008.1.2.1", "p2", 200, 1000, "MOD", false, 0 };
 	cr_assert_eq(index_put_batch(ix, in, 2, res), 0);
 	cr_assert_eq(res[0], 0);
 	cr_assert_eq(res[1], 0);
@@ -207,7 +207,7 @@ Test(index, batch_upserts_patient_study_series)
 	strcpy(a1.patient_name, "Doe^Jane^M");
 	a1.patient_sex[0] = '\0';
 	strcpy(a1.rows, "abc");      /* not a number: NULL */
-	in[0] = (struct index_instance){ &a1, "1.2.840.10008.1.2", "p1b", 150, 2000, NULL };
+	in[0] = (struct index_instance){ &a1, "1.2.840.10008.1.2", "p1b", 150, 2000, NULL, false, 0 };
 	cr_assert_eq(index_put_batch(ix, in, 1, res), 0);
 	cr_assert_eq(res[0], 0);
 	cr_assert_eq(th_q_int(db, "SELECT count(*) FROM instances"), 2);
@@ -234,8 +234,8 @@ Test(index, batch_upserts_patient_study_series)
 	struct dcm_attrs a3;
 	th_attrs(&a3, "1.2.9", "1.2.9.1", "1.2.9.1.1");
 	strcpy(a3.patient_id, "PID-2");
-	in[0] = (struct index_instance){ &a3, "1.2.840.10008.1.2.1", "p3", 1, 3000, "X" };
-	in[1] = (struct index_instance){ &a2, "1.2.840.10008.1.2.1", "p2", 200, 3000, "MOD" };
+	in[0] = (struct index_instance){ &a3, "1.2.840.10008.1.2.1", "p3", 1, 3000, "X", false, 0 };
+	in[1] = (struct index_instance){ &a2, "1.2.840.10008.1.2.1", "p2", 200, 3000, "MOD", false, 0 };
 	cr_assert_eq(index_put_batch(ix, in, 2, res), 0);
 	cr_assert_eq(th_q_int(db, "SELECT count(*) FROM patients"), 2);
 	cr_assert_eq(th_q_int(db, "SELECT count(*) FROM studies"), 2);
@@ -257,9 +257,9 @@ Test(index, bad_item_fails_alone)
 	th_attrs(&a1, "1.2.3", "1.2.3.4", "1.2.3.4.1");
 	th_attrs(&bad, "", "1.2.3.4", "1.2.3.4.2");
 	th_attrs(&a3, "1.2.3", "1.2.3.4", "1.2.3.4.3");
-	in[0] = (struct index_instance){ &a1, "1.2.840.10008.1.2.1", "p1", 1, 1, NULL };
-	in[1] = (struct index_instance){ &bad, "1.2.840.10008.1.2.1", "p2", 1, 1, NULL };
-	in[2] = (struct index_instance){ &a3, "1.2.840.10008.1.2.1", NULL, 1, 1, NULL };
+	in[0] = (struct index_instance){ &a1, "1.2.840.10008.1.2.1", "p1", 1, 1, NULL, false, 0 };
+	in[1] = (struct index_instance){ &bad, "1.2.840.10008.1.2.1", "p2", 1, 1, NULL, false, 0 };
+	in[2] = (struct index_instance){ &a3, "1.2.840.10008.1.2.1", NULL, 1, 1, NULL, false, 0 };
 	cr_assert_eq(index_put_batch(ix, in, 3, res), 0);
 	cr_assert_eq(res[0], 0);
 	cr_assert_eq(res[1], -EINVAL);
@@ -277,7 +277,7 @@ Test(index, lookup)
 
 	th_attrs(&a, "1.2.3", "1.2.3.4", "1.2.3.4.5");
 	in = (struct index_instance){ &a, "1.2.840.10008.1.2.1", "1.2.3/1.2.3.4/1.2.3.4.5.dcm",
-				      10, 5, "MOD" };
+				      10, 5, "MOD", false, 0 };
 	cr_assert_eq(index_put_batch(ix, &in, 1, NULL), 0);
 	cr_assert_eq(index_lookup_instance(ix, "1.2.3.4.5", path, sizeof path), 0);
 	cr_assert_str_eq(path, "1.2.3/1.2.3.4/1.2.3.4.5.dcm");

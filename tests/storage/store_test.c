@@ -19,6 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+#include <zlib.h>
+
 #include "helpers.h"
 #include "storage/index.h"
 #include "storage/store.h"
@@ -393,6 +396,9 @@ Test(store, duplicate_overwrite)
 	cr_assert_eq(r->result, 0);
 	assert_stored(r, "second-longer");
 	cr_assert_eq(th_q_int(db, "SELECT file_size FROM instances"), r->size);
+	/* an overwrite is synced before its rename and never left pending (its check could
+	 * remove the instance acknowledged first) */
+	cr_assert_eq(th_q_int(db, "SELECT count(*) FROM store_pending"), 0);
 	free(r);
 }
 
@@ -779,4 +785,167 @@ Test(store, uid_at_full_length_with_truncation_is_refused)
 	cr_assert_eq(count_instances(), 2);
 	for (int i = 0; i < 3; i++)
 		free(r[i]);
+}
+
+/* CRC-32 of a whole file, as the store computes it. */
+static uint32_t crc_of(const char *path)
+{
+	size_t len = 0;
+	unsigned char *b = th_read_file(path, &len);
+	uLong c;
+
+	cr_assert_not_null(b, "%s", path);
+	c = crc32(crc32(0L, Z_NULL, 0), b, (uInt)len);
+	free(b);
+	return (uint32_t)c;
+}
+
+static void exec_sql(const char *sql)
+{
+	sqlite3 *h = index_lock(ix);
+	char *msg = NULL;
+	int rc = sqlite3_exec(h, sql, NULL, NULL, &msg);
+
+	index_unlock(ix);
+	cr_assert_eq(rc, SQLITE_OK, "%s: %s", sql, msg ? msg : "");
+	sqlite3_free(msg);
+}
+
+static void path_of(char *out, size_t cap, const char *rel)
+{
+	snprintf(out, cap, "%s/%s", root, rel);
+}
+
+/* A new file's row is pending (with the file's CRC) until the next batch; an overwrite is
+ * not; a clean close leaves nothing pending. */
+Test(store, rows_pending_until_the_next_batch)
+{
+	struct store_req *r;
+	char p[1024], sql[512];
+
+	open_all(true, DUP_OVERWRITE);
+	r = mk_req("1.2", "1.2.1", "1.2.1.1", "first");
+	submit(r);
+	r = collect1();
+	cr_assert_eq(r->result, 0);
+	path_of(p, sizeof p, r->final_rel_path);
+	cr_assert_eq(th_q_int(db, "SELECT count(*) FROM store_pending"), 1);
+	snprintf(sql, sizeof sql, "SELECT p.file_crc32 FROM store_pending p JOIN instances i ON "
+		 "i.id = p.instance_ref WHERE i.sop_instance_uid = '1.2.1.1'");
+	cr_assert_eq(th_q_int(db, sql), (int64_t)crc_of(p));
+	free(r);
+
+	r = mk_req("1.2", "1.2.1", "1.2.1.2", "second");
+	submit(r);
+	r = collect1();
+	cr_assert_eq(r->result, 0);
+	cr_assert_eq(th_q_int(db, "SELECT count(*) FROM store_pending"), 1, "the first is cleared");
+	cr_assert_eq(th_q_int(db, "SELECT i.sop_instance_uid = '1.2.1.2' FROM store_pending p "
+				  "JOIN instances i ON i.id = p.instance_ref"), 1);
+	free(r);
+	store_close(st);
+	cr_assert_eq(th_q_int(db, "SELECT count(*) FROM store_pending"), 0);
+}
+
+Test(store, fsync_off_leaves_nothing_pending)
+{
+	struct store_req *r;
+
+	open_all(false, DUP_OVERWRITE);
+	r = mk_req("1.2", "1.2.1", "1.2.1.1", "x");
+	submit(r);
+	r = collect1();
+	cr_assert_eq(r->result, 0);
+	cr_assert_eq(th_q_int(db, "SELECT count(*) FROM store_pending"), 0);
+	free(r);
+}
+
+/*
+ * What an unclean stop can leave, crafted: rows still pending whose file is intact (kept),
+ * truncated, of another content (other CRC) or missing (all three removed, file and row), and
+ * a row that is not pending (never checked, even with its file gone). store_open checks them.
+ */
+Test(store, open_checks_pending_rows)
+{
+	static const char *const sops[5] = { "1.2.1.1", "1.2.1.2", "1.2.1.3", "1.2.1.4",
+					     "1.2.1.5" };
+	struct store_req *done[5];
+	char p[5][1024], sql[512];
+
+	open_all(true, DUP_OVERWRITE);
+	for (int i = 0; i < 5; i++)
+		submit(mk_req("1.2", "1.2.1", sops[i], "crash"));
+	collect(done, 5);
+	for (int i = 0; i < 5; i++) {
+		struct store_req *r = done[i];
+		int k = (int)(strrchr(r->attrs.sop_instance_uid, '.')[1] - '1');
+
+		cr_assert_eq(r->result, 0);
+		path_of(p[k], sizeof p[k], r->final_rel_path);
+		free(r);
+	}
+	store_free(st); /* a clean stop: nothing pending */
+	st = NULL;
+	cr_assert_eq(th_q_int(db, "SELECT count(*) FROM store_pending"), 0);
+
+	/* the state a crash in the middle of a group commit leaves: rows 1-4 pending */
+	for (int i = 0; i < 4; i++) {
+		snprintf(sql, sizeof sql, "INSERT INTO store_pending(instance_ref, file_crc32) "
+			 "SELECT id, %lld FROM instances WHERE sop_instance_uid = '%s'",
+			 (long long)crc_of(p[i]) + (i == 2), sops[i]);
+		exec_sql(sql);
+	}
+	cr_assert_eq(truncate(p[1], 5), 0);   /* 2: data not all on disk */
+	cr_assert_eq(unlink(p[3]), 0);        /* 4: rename not on disk */
+	cr_assert_eq(unlink(p[4]), 0);        /* 5: not pending: left alone */
+
+	open_all(true, DUP_OVERWRITE);
+	cr_assert(exists(p[0]), "an intact pending file is kept");
+	cr_assert_not(exists(p[1]), "a truncated pending file is removed");
+	cr_assert_not(exists(p[2]), "a pending file with another CRC is removed");
+	cr_assert_eq(th_q_int(db, "SELECT count(*) FROM store_pending"), 0);
+	cr_assert_str_eq(th_q_text(db, "SELECT group_concat(sop_instance_uid, ' ') FROM "
+				       "(SELECT sop_instance_uid FROM instances ORDER BY 1)", sql,
+				   sizeof sql), "1.2.1.1 1.2.1.5",
+			 "the removed instances' rows are gone, the others stay");
+	cr_assert_eq(th_count_files(root), 1);
+
+	/* and the store works on: the removed instance can be stored again */
+	struct store_req *r = mk_req("1.2", "1.2.1", "1.2.1.2", "again");
+	submit(r);
+	r = collect1();
+	cr_assert_eq(r->result, 0);
+	assert_stored(r, "again");
+	free(r);
+}
+
+/* The same SOP Instance twice in one batch with duplicates = overwrite: the second replaces a
+ * file that is not acknowledged yet, so its row stays pending (checked after a crash) with the
+ * CRC of the file that stays. */
+Test(store, overwrite_within_one_batch_stays_pending)
+{
+	struct store_req *r[2], *done[3];
+	char p[1024];
+
+	open_all(true, DUP_OVERWRITE);
+	hold_next_batch();
+	submit(mk_req("1.9", "1.9.1", "1.9.1.1", "primer"));
+	wait_held();
+	r[0] = mk_req("1.2.3", "1.2.3.4", "1.2.3.4.5", "first");
+	r[1] = mk_req("1.2.3", "1.2.3.4", "1.2.3.4.5", "second-longer");
+	submit(r[0]);
+	submit(r[1]);
+	release_batch();
+	collect(done, 3);
+	cr_assert_eq(r[0]->result, 0);
+	cr_assert_eq(r[1]->result, 0);
+	assert_stored(r[1], "second-longer");
+	path_of(p, sizeof p, r[1]->final_rel_path);
+	cr_assert_eq(th_q_int(db, "SELECT p.file_crc32 FROM store_pending p JOIN instances i ON "
+				  "i.id = p.instance_ref WHERE i.sop_instance_uid = '1.2.3.4.5'"),
+		     (int64_t)crc_of(p));
+	cr_assert_eq(th_q_int(db, "SELECT file_size FROM instances WHERE "
+				  "sop_instance_uid = '1.2.3.4.5'"), r[1]->size);
+	for (int i = 0; i < 3; i++)
+		free(done[i]);
 }
