@@ -365,6 +365,24 @@ __attribute__((target("avx2,fma"))) static void transform_task(void *arg, int t,
 		}
 }
 
+/* y[0..nmb*MR)[c0..c1) = panels a (nmb panels of [K][MR]) times the K rows b + koff[k]; tile
+ * outer (each NR-column tile of B against every panel) when the tile and all panels fit L1,
+ * else panel outer (the panel stays in L1 while B streams) */
+static void gemm_panels(int K, const float *a, int nmb, const float *b, const int *koff, float *y,
+			int64_t ldy, int64_t c0, int64_t c1, int tile_outer)
+{
+	if (tile_outer) {
+		for (int64_t c = c0; c < c1; c += NR)
+			for (int mb = 0; mb < nmb; mb++)
+				kern(K, a + (int64_t)mb * K * MR, b + c, koff, y + (int64_t)mb * MR * ldy + c,
+				     ldy);
+		return;
+	}
+	for (int mb = 0; mb < nmb; mb++)
+		for (int64_t c = c0; c < c1; c += NR)
+			kern(K, a + (int64_t)mb * K * MR, b + c, koff, y + (int64_t)mb * MR * ldy + c, ldy);
+}
+
 /* GEMM task: one chunk of output columns, all output channels */
 static void gemm_task(void *arg, int t, int tid)
 {
@@ -386,20 +404,7 @@ static void gemm_task(void *arg, int t, int tid)
 			kern_row(K, a0, xg + c, p->koff, y0 + c);
 		return;
 	}
-	if (p->tile_outer) {
-		/* B tile and all panels fit L1: tile outer */
-		for (int64_t c = c0; c < c1; c += NR)
-			for (int mb = 0; mb < mb_n; mb++)
-				kern(K, a0 + (int64_t)mb * K * MR, xg + c, p->koff,
-				     y0 + (int64_t)mb * MR * p->ldy + c, p->ldy);
-		return;
-	}
-	for (int mb = 0; mb < mb_n; mb++) {
-		const float *a = a0 + (int64_t)mb * K * MR;
-		float *yb = y0 + (int64_t)mb * MR * p->ldy;
-		for (int64_t c = c0; c < c1; c += NR)
-			kern(K, a, xg + c, p->koff, yb + c, p->ldy);
-	}
+	gemm_panels(K, a0, mb_n, xg, p->koff, y0, p->ldy, c0, c1, p->tile_outer);
 }
 
 /* The residual summand's plane for (item, output channel o), or NULL: full size, or smaller by
@@ -580,20 +585,8 @@ static void wino_gemm(const struct nn_params *p, const float *v, float *mx, int 
 {
 	int C = p->kdim, nmb = p->mpad / MR;
 	int64_t ldv = p->ldv;
-	const float *a0 = p->apack + (int64_t)xi * nmb * C * MR;
-	const float *b = v + (int64_t)xi * C * ldv;
-	float *y0 = mx + (int64_t)xi * p->mpad * ldv;
-	if (p->tile_outer) {
-		for (int64_t c = 0; c < ncols; c += NR)
-			for (int mb = 0; mb < nmb; mb++)
-				kern(C, a0 + (int64_t)mb * C * MR, b + c, p->koff,
-				     y0 + (int64_t)mb * MR * ldv + c, ldv);
-		return;
-	}
-	for (int mb = 0; mb < nmb; mb++)
-		for (int64_t c = 0; c < ncols; c += NR)
-			kern(C, a0 + (int64_t)mb * C * MR, b + c, p->koff,
-			     y0 + (int64_t)mb * MR * ldv + c, ldv);
+	gemm_panels(C, p->apack + (int64_t)xi * nmb * C * MR, nmb, v + (int64_t)xi * C * ldv,
+		    p->koff, mx + (int64_t)xi * p->mpad * ldv, ldv, 0, ncols, p->tile_outer);
 }
 
 /* output channel o of tile rows [r0, r1): Y = A^T M A, A^T = [1 1 1 0; 0 1 -1 -1], then bias,
