@@ -3,7 +3,9 @@
 #
 # Usage (from the top of a built tree):
 #   bench/nn_bench.sh [-s SECONDS] [-n TORCH_ITERS] [-m MODEL.onnx] [-B BUILDDIR]
-#                     [-c "B:T B:T ..."] [--no-nn] [--no-torch] [--no-sgemm] [--torch-mode eager|jit]
+#                     [-c "B:T B:T ..."] [-r REPEATS] [-w SLICES] [--no-nn] [--no-torch] [--no-sgemm]
+#                     [--torch-mode eager|jit]
+# Method, figures and verdict of the last full run: bench/README-nn.md.
 #
 #   -s SECONDS   time per configuration for dicomaid-nn bench and torch (default 5)
 #   -n ITERS     fixed iteration count for torch instead of -s (quick runs)
@@ -62,7 +64,7 @@ while [ $# -gt 0 ]; do
 	--no-torch) do_torch=0; shift ;;
 	--no-sgemm) do_sgemm=0; shift ;;
 	--torch-mode) torch_mode=$2; shift 2 ;;
-	-h|--help) sed -n '2,44p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,40p' "$0"; exit 0 ;;
 	*) echo "nn_bench.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -100,7 +102,7 @@ awk -v n="$(nproc)" '$1 > 0.5 * n { print "# WARNING: the machine is busy (load 
 
 if [ "$slices" -gt 0 ]; then
 	# ---- whole-process mode: fixed work per process, start-up cancelled, medians ----
-	declare -A peak
+	declare -A peak peakc
 	# timeit FILE CMD...: appends "wall user sys" of CMD (bash's own accounting of the child)
 	timeit() {
 		local f=$1 TIMEFORMAT='%R %U %S'
@@ -121,8 +123,12 @@ if [ "$slices" -gt 0 ]; then
 	[ -n "$gf_slice" ] || gf_slice=$("$py" "$srcdir/tools/detector_net.py" --info 2>/dev/null |
 		sed -n 's/.*[^0-9.]\([0-9.][0-9.]*\) GFLOP.*/\1/p' | head -n 1)
 	echo "# whole-process mode: $slices slices per timed process, $repeats interleaved repeats, medians; GFLOP/slice=$gf_slice"
-	printf '\n%-12s %10s %10s %7s %12s %12s %7s %8s %9s %9s %7s\n' config "nn/s" "torch/s" "ratio" \
-		"nn/cpu-s" "torch/cpu-s" "cpu-rat" "nn_GF/s" "sgemm@shp" "sq_peak" "nn/peak"
+	echo "# columns: slices/s (wall) of both and their ratio; slices per CPU-second of both and their"
+	echo "# ratio; dicomaid's effective GFLOP/s (wall, and per CPU-second); sgemm GFLOP/s at the"
+	echo "# network's shapes and square 2048^3 (wall / per CPU-second); dicomaid's share of the square"
+	echo "# peak (wall / per CPU-second)"
+	printf '\n%-7s %7s %7s %6s %8s %8s %6s %11s %11s %11s %9s\n' config "nn/s" "torch/s" "ratio" \
+		"nn/cpus" "th/cpus" "cpurat" "nn_GF" "sg@shapes" "sg_square" "nn/peak"
 	for cfg in $configs; do
 		b=${cfg%:*} t=${cfg#*:}
 		n=$(((slices + b - 1) / b))
@@ -140,7 +146,7 @@ if [ "$slices" -gt 0 ]; then
 		done
 		nw=$(per "$tmp/nh" "$tmp/nl" "$n" 1) nc=$(per "$tmp/nh" "$tmp/nl" "$n" 2)
 		tw=$(per "$tmp/th" "$tmp/tl" "$n" 1) tc=$(per "$tmp/th" "$tmp/tl" "$n" 2)
-		sg=- pk=-
+		sg=- pk=- sgc=- pkc=-
 		if [ $do_sgemm -eq 1 ]; then
 			"$py" "$srcdir/tools/detector_net.py" --gemm-shapes --batch "$b" >"$tmp/shapes" 2>/dev/null
 			sgf=$(awk '{ f += 2 * $1 * $2 * $3 * $4 } END { print f / 1e9 }' "$tmp/shapes")
@@ -155,16 +161,19 @@ if [ "$slices" -gt 0 ]; then
 				fi
 			done
 			sg=$(awk -v f="$sgf" -v s="$(per "$tmp/sh" "$tmp/sl" "$rs" 1)" 'BEGIN { printf "%.1f", f / s }')
-			[ -n "${peak[$t]:-}" ] || peak[$t]=$(awk -v s="$(per "$tmp/qh" "$tmp/ql" 20 1)" \
-				'BEGIN { printf "%.1f", 2 * 2048 ^ 3 / 1e9 / s }')
-			pk=${peak[$t]}
+			sgc=$(awk -v f="$sgf" -v s="$(per "$tmp/sh" "$tmp/sl" "$rs" 2)" 'BEGIN { printf "%.1f", f / s }')
+			if [ -z "${peak[$t]:-}" ]; then
+				peak[$t]=$(awk -v s="$(per "$tmp/qh" "$tmp/ql" 20 1)" 'BEGIN { printf "%.1f", 2 * 2048 ^ 3 / 1e9 / s }')
+				peakc[$t]=$(awk -v s="$(per "$tmp/qh" "$tmp/ql" 20 2)" 'BEGIN { printf "%.1f", 2 * 2048 ^ 3 / 1e9 / s }')
+			fi
+			pk=${peak[$t]} pkc=${peakc[$t]}
 		fi
 		awk -v b="$b" -v t="$t" -v nw="$nw" -v nc="$nc" -v tw="$tw" -v tc="$tc" -v g="$gf_slice" \
-			-v sg="$sg" -v pk="$pk" 'BEGIN {
-			ns = b / nw; ts = b / tw; ncs = b / nc; tcs = b / tc; gf = ns * g
-			share = (pk + 0 > 0) ? sprintf("%.0f%%", 100 * gf / pk) : "-"
-			printf "%-12s %10.1f %10.1f %7.2f %12.1f %12.1f %7.2f %8.1f %9s %9s %7s\n", \
-				"b" b " t" t, ns, ts, ns / ts, ncs, tcs, ncs / tcs, gf, sg, pk, share
+			-v sg="$sg" -v pk="$pk" -v sgc="$sgc" -v pkc="$pkc" 'BEGIN {
+			ns = b / nw; ts = b / tw; ncs = b / nc; tcs = b / tc; gf = ns * g; gfc = ncs * g
+			share = (pk + 0 > 0) ? sprintf("%.0f%%/%.0f%%", 100 * gf / pk, 100 * gfc / pkc) : "-"
+			printf "%-7s %7.1f %7.1f %6.2f %8.1f %8.1f %6.2f %5.1f/%5.1f %5s/%5s %5s/%5s %9s\n", \
+				"b" b "t" t, ns, ts, ns / ts, ncs, tcs, ncs / tcs, gf, gfc, sg, sgc, pk, pkc, share
 		}'
 	done
 	echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"
