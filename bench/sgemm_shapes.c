@@ -8,6 +8,8 @@
  *                                           --gemm-shapes); prints GFLOP/s per shape and the
  *                                           whole-network aggregate
  *   sgemm_shapes [-t SECONDS] -s SIZE       square SIZE^3 sgemm (the peak reference)
+ *   -r CALLS instead of -t: exactly CALLS timed calls per shape after the warm-up, so that a
+ *   whole-process timing taken from outside covers a known number of FLOPs (see bench/README-nn.md)
  *
  * Last line: "sgemm_gflops=<float>" (aggregate = sum of flops / sum of times, each shape weighted
  * by COUNT, i.e. what a network made only of these GEMMs would achieve).  Threads: OpenBLAS reads
@@ -41,8 +43,9 @@ static float *fill(size_t n, unsigned seed)
 	return p;
 }
 
-/* Times one shape for at least min_s seconds (after one warm-up call); returns seconds per call. */
-static double time_sgemm(int m, int k, int n, double min_s)
+/* Times one shape for at least min_s seconds, or for exactly reps calls when reps > 0 (after one
+ * warm-up call); returns seconds per call. */
+static double time_sgemm(int m, int k, int n, double min_s, long reps_fixed)
 {
 	float *a = fill((size_t)m * k, 1), *b = fill((size_t)k * n, 2), *c = fill((size_t)m * n, 3);
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a, k, b, n, 0.0f, c, n);
@@ -52,7 +55,7 @@ static double time_sgemm(int m, int k, int n, double min_s)
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a, k, b, n, 0.0f, c, n);
 		reps++;
 		el = now() - t0;
-	} while (el < min_s);
+	} while (reps_fixed > 0 ? reps < reps_fixed : el < min_s);
 	free(a);
 	free(b);
 	free(c);
@@ -62,20 +65,23 @@ static double time_sgemm(int m, int k, int n, double min_s)
 int main(int argc, char **argv)
 {
 	double min_s = 0.2;
+	long reps = 0;
 	int square = 0;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-t") == 0 && i + 1 < argc)
 			min_s = atof(argv[++i]);
+		else if (strcmp(argv[i], "-r") == 0 && i + 1 < argc)
+			reps = atol(argv[++i]);
 		else if (strcmp(argv[i], "-s") == 0 && i + 1 < argc)
 			square = atoi(argv[++i]);
 		else {
-			fprintf(stderr, "usage: sgemm_shapes [-t SECONDS] [-s SIZE] < shapes\n");
+			fprintf(stderr, "usage: sgemm_shapes [-t SECONDS | -r CALLS] [-s SIZE] < shapes\n");
 			return 2;
 		}
 	}
 	printf("openblas threads=%d config=%s\n", openblas_get_num_threads(), openblas_get_config());
 	if (square > 0) {
-		double t = time_sgemm(square, square, square, min_s);
+		double t = time_sgemm(square, square, square, min_s, reps);
 		double gf = 2.0 * square * square * (double)square / t / 1e9;
 		printf("square %d: %.2f ms %.1f GFLOP/s\n", square, t * 1e3, gf);
 		printf("sgemm_gflops=%.2f\n", gf);
@@ -92,7 +98,7 @@ int main(int argc, char **argv)
 				fprintf(stderr, "sgemm_shapes: skipping line: %s", line);
 			continue;
 		}
-		double t = time_sgemm(m, k, n, min_s);
+		double t = time_sgemm(m, k, n, min_s, reps);
 		double flop = 2.0 * m * (double)k * n;
 		printf("  %-14s M=%-4d K=%-5d N=%-8d x%d  %8.3f ms  %6.1f GFLOP/s\n", name, m, k, n, count,
 		       t * 1e3, flop / t / 1e9);

@@ -108,6 +108,11 @@ struct nn_params {
 	int64_t nq, ldy, slack;
 	int *koff;              /* owned */
 	float *apack;           /* owned */
+	/* Winograd F(2x2, 3x3) (conv_fast.c): apack holds the transformed weights, koff the
+	 * channel offsets of one transformed-input block; ntx x nty output tiles per item,
+	 * wrows tile rows per block, ldv the block's row stride */
+	int wino, ntx, nty, wrows;
+	int64_t ldv;
 	/* statistics */
 	double flops;
 };

@@ -10,4 +10,4 @@ TESTS += tests/nn/golden.sh
 
 EXTRA_DIST += tests/nn/golden.sh tests/nn/fixtures tools/nn_fixtures.py tools/detector_net.py \
 	tools/torch_bench.py tools/ort_crosscheck.js \
-	bench/nn_bench.sh bench/sgemm_shapes.c
+	bench/nn_bench.sh bench/sgemm_shapes.c bench/README-nn.md

@@ -188,6 +188,51 @@ Test(conv, fused_relu)
 		conv_case_run(&conv_cases[i], 1);
 }
 
+/* 3x3 stride-1 layers the Winograd F(2x2, 3x3) path takes (run with DICOMAID_NN_WINO=2, which
+ * also takes narrow ones): odd and even output sizes (partial last tiles in both directions),
+ * rows of more and fewer than 8 tiles, asymmetric and zero pads, pads wider than the kernel */
+static const struct conv_case wino_cases[] = {
+	/* c  h   w   m kh kw sh sw dh dw pt pl pb pr g bias */
+	{8, 17, 37, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},   /* odd sizes, 19 tiles a row */
+	{9, 16, 16, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},  /* even, M not a multiple of 4 */
+	{5, 11, 13, 6, 3, 3, 1, 1, 1, 1, 0, 2, 2, 0, 1, 1},   /* asymmetric pads */
+	{3, 10, 9, 4, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1, 0},    /* valid */
+	{2, 5, 6, 3, 3, 3, 1, 1, 1, 1, 3, 2, 2, 3, 1, 1},     /* pads wider than the kernel */
+	{1, 1, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},     /* one pixel */
+	{40, 6, 7, 36, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},   /* deeper */
+};
+
+static void wino_all_cases(void)
+{
+	for (size_t i = 0; i < sizeof wino_cases / sizeof wino_cases[0]; i++) {
+		conv_case_run(&wino_cases[i], 0);
+		conv_case_run(&wino_cases[i], 1);
+	}
+	for (size_t i = 0; i < sizeof conv_cases / sizeof conv_cases[0]; i++)
+		conv_case_run(&conv_cases[i], 1);
+}
+
+Test(conv, winograd_cases)
+{
+	setenv("DICOMAID_NN_WINO", "2", 1);
+	wino_all_cases();
+}
+
+Test(conv, winograd_small_blocks)
+{
+	/* one tile row per block: many blocks, each thread taking whole blocks */
+	setenv("DICOMAID_NN_WINO", "2", 1);
+	setenv("DICOMAID_NN_GROUP_BYTES", "1", 1);
+	wino_all_cases();
+}
+
+Test(conv, direct_cases_without_winograd)
+{
+	setenv("DICOMAID_NN_WINO", "0", 1);
+	for (size_t i = 0; i < sizeof wino_cases / sizeof wino_cases[0]; i++)
+		conv_case_run(&wino_cases[i], 1);
+}
+
 /* Conv -> BatchNormalization -> Add(residual) -> Relu: BN folded, add and relu fused */
 Test(conv, bn_fold_residual)
 {
@@ -1092,6 +1137,15 @@ static void upsample_add_run(int threads)
 
 Test(fused, upsample_add_one_thread) { upsample_add_run(1); }
 Test(fused, upsample_add_three_threads) { upsample_add_run(3); }
+
+Test(fused, upsample_add_winograd)
+{
+	setenv("DICOMAID_NN_WINO", "2", 1);
+	upsample_add_run(1);
+	upsample_add_run(3);
+	setenv("DICOMAID_NN_GROUP_BYTES", "1", 1);
+	upsample_add_run(2);
+}
 
 Test(fused, small_item_groups_and_threads)
 {
