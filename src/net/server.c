@@ -85,7 +85,9 @@ bool server_disk_low(struct server *srv)
 		/* Written past the margin the last statvfs left: look again now. */
 	}
 	srv->disk_checked_ms = now ? now : 1;
-	srv->disk_written = 0;
+	/* Writes still queued on the threadpool are not in this statvfs yet: they keep
+	 * counting against the margin it leaves. */
+	srv->disk_written = srv->disk_inflight;
 	struct statvfs sv;
 	if (statvfs(c->storage_path, &sv) < 0) {
 		/* Unknown: keep the last answer; a full disk still fails writes with A700. */
@@ -96,7 +98,8 @@ bool server_disk_low(struct server *srv)
 	uint64_t need = c->min_free_percent
 		? (uint64_t)sv.f_blocks * sv.f_frsize / 100u * (uint64_t)c->min_free_percent
 		: c->min_free_space;
-	bool low = avail < need;
+	/* what is still queued counts as used: it is on its way to this file system */
+	bool low = avail < need || avail - need <= srv->disk_written;
 	if (low && !srv->disk_low)
 		log_warn("event=disk_low path=%s free=%llu min_free=%llu", c->storage_path,
 			 (unsigned long long)avail, (unsigned long long)need);
@@ -112,6 +115,12 @@ bool server_disk_low(struct server *srv)
 void server_disk_wrote(struct server *srv, uint64_t n)
 {
 	srv->disk_written += n;
+	srv->disk_inflight += n;
+}
+
+void server_disk_landed(struct server *srv, uint64_t n)
+{
+	srv->disk_inflight = n <= srv->disk_inflight ? srv->disk_inflight - n : 0;
 }
 
 /* A connection on a listener; on [server] tls_port's, the association runs over TLS

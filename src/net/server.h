@@ -60,6 +60,7 @@ struct server {
 	uint64_t disk_free;            /* bytes available to us then */
 	uint64_t disk_free_margin;     /* how far above the mark it was then */
 	uint64_t disk_written;         /* data-set bytes queued to disk since (server_disk_wrote) */
+	uint64_t disk_inflight;        /* of all queued bytes, those whose write has not returned */
 	bool disk_low;                 /* below the low-water mark then */
 };
 
@@ -112,6 +113,10 @@ bool server_disk_low(struct server *srv);
 /* n bytes are on their way to the storage file system: until the next statvfs they are
  * taken off the cached free space, so a fast transfer cannot run past the mark unseen. */
 void server_disk_wrote(struct server *srv, uint64_t n);
+
+/* n of those bytes have been written (their write returned, whatever its result): a statvfs
+ * taken from now on sees them, so they stop counting against the cached free space then. */
+void server_disk_landed(struct server *srv, uint64_t n);
 
 /* Begins the orderly shutdown (as SIGTERM does). */
 void server_stop(struct server *srv);

@@ -185,6 +185,7 @@ static void on_written(uv_fs_t *fs)
 	op->writes_inflight--;
 	op->bytes_inflight -= w->len;
 	a->write_bytes_inflight -= w->len;
+	server_disk_landed(a->srv, w->len);
 	uv_fs_req_cleanup(fs);
 	free(w);
 	if (a->read_paused && a->write_bytes_inflight <= LOW_WATER)
