@@ -19,8 +19,11 @@
 /* ONNX TensorProto.DataType codes the engine handles. */
 enum { DT_FLOAT = 1, DT_INT32 = 6, DT_INT64 = 7, DT_BOOL = 9, DT_DOUBLE = 11 };
 
-/* Largest constant (elements) a load-time fold may produce, and largest activation. */
-#define NN_MAX_CONST_ELEMS ((int64_t)1 << 28)
+/* Largest constant (elements) a load-time fold may produce: 16 Mi elements (64 MiB as
+ * float, 128 MiB as int64) holds any shape computation and any folded activation-sized
+ * constant of the models we run, and keeps a hostile few-kB file from asking for GiBs. */
+#define NN_MAX_CONST_ELEMS ((int64_t)1 << 24)
+/* Largest activation. */
 #define NN_MAX_TENSOR_ELEMS ((int64_t)1 << 31)
 
 struct nn_val {
