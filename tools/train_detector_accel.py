@@ -155,7 +155,8 @@ def main(argv=None):
 
     # prepare (or load) the anatomy once, then start the data workers (fork) before the
     # accelerator is initialised and before any thread exists
-    td.sslices.render.anatomy.get("colin27")
+    base = td.sslices.render.anatomy.get("colin27")
+    td.sslices.render.anatomy.coverings(base)
     nfull = a.full_workers or max(1, a.workers // 3)
     ncrop = max(1, a.workers - nfull)
     iters = {}

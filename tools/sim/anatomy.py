@@ -20,6 +20,11 @@ Bases:
            skin) built from distance shells.  Never used in training: the "heldout" split.
 
 Prepared bases are cached as .npz under $DICOMAID_SIM_CACHE (default ~/.cache/dicomaid-sim).
+
+Synthetic coverings.  `coverings(b)` gives, for training only, what the renderer needs to swap a
+base's real skull and scalp for layered coverings drawn per study (domain randomisation of
+everything outside the intracranial mask): the distance from that mask in quarter millimetres
+and a fixed smooth texture field, cached beside the base.
 """
 
 import os
@@ -189,26 +194,47 @@ def prepare(name):
 
 
 _BASES = {}
+_COVER = {}
+
+
+def _cached(fname, build, compress=False):
+    """The arrays of $DICOMAID_SIM_CACHE/fname, made by build() and saved there when missing or
+    unreadable (written to a temporary name, then renamed)."""
+    cache = os.environ.get("DICOMAID_SIM_CACHE", os.path.expanduser("~/.cache/dicomaid-sim"))
+    path = os.path.join(cache, fname)
+    if os.path.exists(path):
+        try:
+            return dict(np.load(path))
+        except Exception:
+            pass
+    d = build()
+    os.makedirs(cache, exist_ok=True)
+    tmp = path + ".%d.tmp.npz" % os.getpid()
+    (np.savez_compressed if compress else np.savez)(tmp, **d)
+    os.replace(tmp, path)
+    return d
+
+
+def _build_coverings(b):
+    dist = ndi.distance_transform_edt(~(b.ic > 0.5)) * b.vs
+    dq = np.clip(np.rint(dist * 4.0), 0, 255).astype(np.uint8)
+    rng = np.random.default_rng(4711)
+    tex = ndi.gaussian_filter(rng.standard_normal(b.t1.shape).astype(np.float32), 1.0)
+    tex /= tex.std() + 1e-9
+    return dict(dq=dq, tex=tex.astype(np.float16))
+
+
+def coverings(b):
+    """(dq, tex) for base b: dq uint8 = distance (mm * 4, capped at 255) of each voxel from the
+    intracranial mask (ic > 0.5; 0 inside it), tex float32 smooth texture, zero mean, std ~1."""
+    if b.name not in _COVER:
+        d = _cached("%s-cover-v%d.npz" % (b.name, CACHE_VERSION), lambda: _build_coverings(b), True)
+        _COVER[b.name] = (d["dq"], d["tex"].astype(np.float32))
+    return _COVER[b.name]
 
 
 def get(name):
     """The prepared base `name` (colin27 | inia19), cached in memory and on disk."""
-    if name in _BASES:
-        return _BASES[name]
-    cache = os.environ.get("DICOMAID_SIM_CACHE", os.path.expanduser("~/.cache/dicomaid-sim"))
-    path = os.path.join(cache, "%s-v%d.npz" % (name, CACHE_VERSION))
-    d = None
-    if os.path.exists(path):
-        try:
-            d = dict(np.load(path))
-        except Exception:
-            d = None
-    if d is None:
-        d = prepare(name)
-        os.makedirs(cache, exist_ok=True)
-        tmp = path + ".%d.tmp.npz" % os.getpid()
-        np.savez(tmp, **d)
-        os.replace(tmp, path)
-    b = Base(d)
-    _BASES[name] = b
-    return b
+    if name not in _BASES:
+        _BASES[name] = Base(_cached("%s-v%d.npz" % (name, CACHE_VERSION), lambda: prepare(name)))
+    return _BASES[name]

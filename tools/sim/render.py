@@ -72,6 +72,84 @@ SPLITS = {
 }
 
 
+# Training-only randomisation (the "train" split): the share of studies whose skull and scalp
+# are replaced by random layered coverings, and of studies with a random tissue lookup.
+P_COVER = 0.4
+P_RANDOM_LUT = 0.25
+P_CARVE = 0.5           # of the studies with coverings
+
+
+def _random_cover(rng):
+    """Layer outer radii (mm beyond the intracranial mask) and normalised-T1 levels of synthetic
+    coverings: CSF, cortical bone with a marrow band, fat, muscle, skin, then air."""
+    csf = rng.uniform(0.0, 2.5)
+    bone = csf + rng.uniform(3.0, 9.0)
+    dip0 = csf + (bone - csf) * rng.uniform(0.2, 0.45)
+    dip1 = dip0 + (bone - csf) * rng.uniform(0.15, 0.4)
+    fat = bone + rng.uniform(0.5, 5.0)
+    mus = fat + rng.uniform(0.5, 3.0)
+    skin = mus + rng.uniform(0.8, 2.5)
+    edges = np.array([csf, dip0, dip1, bone, fat, mus, skin])
+    vals = np.array([rng.uniform(0.15, 0.4), rng.uniform(0.02, 0.15), rng.uniform(0.55, 1.15),
+                     rng.uniform(0.02, 0.15), rng.uniform(1.05, 1.5), rng.uniform(0.4, 0.7),
+                     rng.uniform(0.55, 0.95)])
+    d = (np.arange(256) + 0.5) / 4.0
+    table = np.where(d <= skin, vals[np.minimum(np.searchsorted(edges, d), len(vals) - 1)], 0.0)
+    cover = dict(table=table.astype(np.float32), tex=float(rng.uniform(0.02, 0.15)), csf=csf, carve=None)
+    if rng.random() < P_CARVE:
+        # the skull base around the sella as coverings too (fossa, sinus, no face below):
+        # an ellipsoid about the sella, reaching anteriorly and down, topped 4..12 mm above it
+        dy, dz, top = rng.uniform(10.0, 30.0), rng.uniform(5.0, 15.0), rng.uniform(4.0, 12.0)
+        cover["carve"] = (np.array([0.0, dy, -dz]), np.array([rng.uniform(12.0, 25.0),
+                                                             rng.uniform(30.0, 60.0), top + dz]))
+    return cover
+
+
+def _carve(b, cover, idx, tex):
+    """Make the ellipsoid cover["carve"] (offset from the sella, radii, mm) extracranial in index
+    volume idx: its voxels get the coverings by their distance from the brain left around it."""
+    off, rad = cover["carve"]
+    c = b.sella + off
+    pad = 16.0
+    lo = np.maximum(np.floor(b.to_vox(c - rad - pad)).astype(int), 0)
+    hi = np.minimum(np.ceil(b.to_vox(c + rad + pad)).astype(int) + 1, idx.shape)
+    if np.any(hi <= lo):
+        return
+    sl = tuple(slice(a, z) for a, z in zip(lo, hi))
+    ax = [b.origin[i] + np.arange(lo[i], hi[i]) * b.vs - c[i] for i in range(3)]
+    X, Y, Z = np.meshgrid(ax[0] / rad[0], ax[1] / rad[1], ax[2] / rad[2], indexing="ij")
+    inside = X * X + Y * Y + Z * Z < 1.0
+    keep = (b.ic[sl] > 0.5) & ~inside
+    if not keep.any():
+        return
+    dist = ndi.distance_transform_edt(~keep)[inside] * b.vs
+    t1 = cover["table"][np.clip(np.rint(dist * 4.0), 0, 255).astype(int)]
+    t1 = t1 * (1.0 + cover["tex"] * tex[sl][inside])
+    icq = np.where(dist <= cover["csf"] + 1.0, IC_LEVELS - 1, 0).astype(np.uint16)
+    sub = idx[sl]
+    sub[inside] = icq * 256 + np.clip(np.rint(t1 * (255.0 / T1_MAX)), 0, 255).astype(np.uint16)
+
+
+def _random_lut(st, rng):
+    """A random tissue lookup (brain and extracranial) with random lesion component levels kept
+    apart from grey and white matter, so that lesions stay visible by contrast, not by rule."""
+    gm, wm = rng.uniform(0.3, 1.4, 2)
+    while abs(gm - wm) < 0.1:
+        gm, wm = rng.uniform(0.3, 1.4, 2)
+    csf = rng.uniform(0.1, 1.8)
+    st.yb = np.array([csf * rng.uniform(0.5, 1.1), csf, gm, wm, rng.uniform(0.3, 1.6)])
+    st.ye = np.concatenate([[0.0], rng.uniform(0.0, 1.6, len(XE) - 1)])
+    for k in st.levels:
+        if k == "calc":
+            st.levels[k] = float(rng.uniform(0.03, 0.2))
+            continue
+        for _ in range(50):
+            v = rng.uniform(0.05, 1.9)
+            if k == "edema" or min(abs(v - gm), abs(v - wm)) >= 0.15:
+                break
+        st.levels[k] = float(v)
+
+
 def rot(ax, ay, az):
     cx, sx, cy, sy, cz, sz = math.cos(ax), math.sin(ax), math.cos(ay), math.sin(ay), math.cos(az), math.sin(az)
     rx = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
@@ -300,6 +378,15 @@ class Study:
                     break
         for les in self.lesions:
             les.levels = self.levels
+        # --- training only: domain randomisation beyond the contrast families and the base's
+        # own head (its own random stream, so nothing above changes for any split)
+        self.cover = None
+        if aug:
+            arng = np.random.default_rng([self.seed, 5151])
+            if arng.random() < P_COVER:
+                self.cover = _random_cover(arng)
+            if arng.random() < P_RANDOM_LUT:
+                _random_lut(self, arng)
 
     # ---------------------------------------------------------------- lesions
     def _sample_lesion(self, rng):
@@ -400,7 +487,16 @@ class Study:
         lut = (icv * yb[None, :] + (1.0 - icv) * ye[None, :]).ravel()
         if self.gamma != 1.0:
             lut = np.power(np.maximum(lut, 0), self.gamma)
-        vol = lut.astype(np.float32)[lut_index(b)]
+        idx = lut_index(b)
+        if self.cover is not None:
+            dq, tex = anatomy.coverings(b)
+            out = dq > 0
+            t1s = self.cover["table"][dq[out]] * (1.0 + self.cover["tex"] * tex[out])
+            idx = idx.copy()
+            idx[out] = (idx[out] // 256) * 256 + np.clip(np.rint(t1s * (255.0 / T1_MAX)), 0, 255).astype(np.uint16)
+            if self.cover["carve"] is not None:
+                _carve(b, self.cover, idx, tex)
+        vol = lut.astype(np.float32)[idx]
         w = max(1, int(round(self.thk / b.vs)))
         if w > 1:
             vol = ndi.uniform_filter1d(vol, w, axis=2, mode="nearest")
