@@ -14,6 +14,7 @@
 #include "dimse/rx.h"
 #include "dimse/status.h"
 #include "dimse/tx.h"
+#include "net/tls.h"
 #include "net/transport.h"
 #include "ul/fsm.h"
 #include "ul/pdu.h"
@@ -518,6 +519,8 @@ static void on_connect(uv_connect_t *req, int status)
 	if (s->tls) {
 		/* PS3.15 B.1: the TLS handshake first; Evt2 when it completes (tls_input). */
 		int rc = transport_init_tls(&s->tp, (uv_stream_t *)&s->tcp, s->tls, "scu", s->id);
+		if (rc == 0)
+			rc = tls_conn_expect_peer(s->tp.tls, s->host);
 		if (rc == 0)
 			rc = transport_start(&s->tp);
 		if (rc < 0) {

@@ -5,6 +5,7 @@
  */
 #include "net/tls.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 /* RFC 7525 4.2 (BCP 195) recommended suites, as in dcmtk's non-downgrading BCP 195
  * profile (PS3.15 B.9): ECDHE/DHE key exchange, AES-GCM. The ECDSA twins let an EC
@@ -214,6 +216,26 @@ int tls_conn_new(struct tls_ctx *ctx, struct tls_conn **out)
 	else
 		SSL_set_connect_state(c->ssl);
 	*out = c;
+	return 0;
+}
+
+int tls_conn_expect_peer(struct tls_conn *c, const char *host)
+{
+	unsigned char addr[16];
+	X509_VERIFY_PARAM *param = SSL_get0_param(c->ssl);
+	int ok;
+	if (inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1) {
+		ok = X509_VERIFY_PARAM_set1_ip_asc(param, host);
+	} else {
+		/* RFC 6125 6.4.3: a wildcard only as the whole left-most label. */
+		X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+		ok = SSL_set1_host(c->ssl, host) == 1 &&
+		     SSL_set_tlsext_host_name(c->ssl, host) == 1;
+	}
+	if (ok != 1) {
+		ERR_clear_error();
+		return -EINVAL;
+	}
 	return 0;
 }
 

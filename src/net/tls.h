@@ -56,6 +56,14 @@ void tls_ctx_free(struct tls_ctx *ctx);
 /* A connection in role of ctx. Returns 0 and *out (free with tls_conn_free), or -ENOMEM. */
 int tls_conn_new(struct tls_ctx *ctx, struct tls_conn **out);
 /* NULL is allowed. */
+/*
+ * Client side: the server's certificate must name host (RFC 6125: an IP literal must be one
+ * of its IP subjectAltNames, a DNS name one of its DNS subjectAltNames, or its CN when it has
+ * none), on top of chaining to tls_ca; a DNS name is also sent as SNI. Call before the first
+ * tls_conn_feed. Returns 0, or -EINVAL when host cannot be used as a name.
+ */
+int tls_conn_expect_peer(struct tls_conn *c, const char *host);
+
 void tls_conn_free(struct tls_conn *c);
 
 /*

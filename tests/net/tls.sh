@@ -7,7 +7,8 @@
 # one when tls_verify_peer = no; a handshake not done within ARTIM dropped; the protocol
 # floor (no TLS 1.1, no non-BCP 195 suite); a reload cannot turn a peer to TLS without a CA;
 # outbound TLS: dicomaidctl echo to a [peer] with tls = yes (ourselves), C-MOVE to a
-# storescp +tls, and a C-MOVE to a TLS peer whose certificate we do not trust.
+# storescp +tls, and C-MOVEs to TLS peers whose certificate we do not trust or that names
+# another host.
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/net/tls_lib.sh"
 CTL="$top_builddir/src/dicomaidctl"
@@ -171,6 +172,7 @@ ok "a handshake not complete within ARTIM is dropped, logged and audited"
 # ---- outbound: [peer] tls = yes ------------------------------------------------------
 DEST_PORT=$(( $(pick_port) + 2 ))
 BAD_PORT=$((DEST_PORT + 1))
+NAME_PORT=$((DEST_PORT + 3))
 extra_config() {
 	cat <<CONF
 [peer self]
@@ -190,6 +192,12 @@ ae_title = ROGUE
 host = 127.0.0.1
 port = $BAD_PORT
 tls = yes
+
+[peer misnamed]
+ae_title = MISNAMED
+host = 127.0.0.1
+port = $NAME_PORT
+tls = yes
 CONF
 }
 start_daemon
@@ -202,9 +210,10 @@ ok "outbound C-ECHO over TLS (dicomaidctl echo to a [peer] with tls = yes)"
 
 # C-MOVE to a storescp +tls that trusts our CA and presents a certificate from it, and to
 # one whose certificate is from the other CA (writing to the same folder).
-trap 'rc=$?; set +e; kill ${SCP_PID_archive:-} ${SCP_PID_rogue:-} 2>/dev/null; (exit $rc); cleanup' EXIT
+trap 'rc=$?; set +e; kill ${SCP_PID_archive:-} ${SCP_PID_rogue:-} ${SCP_PID_misnamed:-} 2>/dev/null; (exit $rc); cleanup' EXIT
 start_tls_scp archive ARCHIVE client "$DEST_PORT"
 start_tls_scp rogue ROGUE rogue "$BAD_PORT"
+start_tls_scp misnamed MISNAMED misnamed "$NAME_PORT"
 movescu -v -aet PACS -aec DICOMAID -aem ARCHIVE -S 127.0.0.1 "$PORT" -k QueryRetrieveLevel=IMAGE \
 	-k StudyInstanceUID="$(dcmdump -q +P 0020,000d "$F/CT_small.dcm" | sed 's/.*\[\(.*\)\].*/\1/')" \
 	-k SeriesInstanceUID="$(dcmdump -q +P 0020,000e "$F/CT_small.dcm" | sed 's/.*\[\(.*\)\].*/\1/')" \
@@ -217,20 +226,29 @@ cmp <("$DSBYTES" "$T/big.dcm") <("$DSBYTES" "$big") || fail "the large instance 
 grep -q 'Final Move Response (Success)' "$T/move.out" || { cat "$T/move.out"; fail "move status"; }
 ok "C-MOVE sub-association over TLS to storescp +tls: 2 instances (one of 8 MiB) received intact"
 
-movescu -v -aet PACS -aec DICOMAID -aem ROGUE -S 127.0.0.1 "$PORT" -k QueryRetrieveLevel=IMAGE \
-	-k StudyInstanceUID="$(dcmdump -q +P 0020,000d "$F/CT_small.dcm" | sed 's/.*\[\(.*\)\].*/\1/')" \
-	-k SeriesInstanceUID="$(dcmdump -q +P 0020,000e "$F/CT_small.dcm" | sed 's/.*\[\(.*\)\].*/\1/')" \
-	-k "SOPInstanceUID=1.2.826.0.1.3680043.9.7777.77.3" >"$T/move_rogue.out" 2>&1 || true
-grep -q 'Final Move Response' "$T/move_rogue.out" && ! grep -q 'Final Move Response (Success)' "$T/move_rogue.out" \
-	|| { cat "$T/move_rogue.out"; fail "move to an untrusted TLS peer not failed"; }
-wait_log 'scu=[0-9]+ event=tls_failed host=127.0.0.1 port='"$BAD_PORT"' why="certificate verify failed'
-[ -z "$(ls "$T/rogue")" ] || fail "the untrusted peer received something"
-kill -0 "$DAEMON_PID" || fail "daemon died"
+# move_refused AE NAME PORT WHY: a C-MOVE of one instance to the TLS peer AE (storescp NAME on
+# PORT) ends in failure, the log names the reason WHY, and the peer received nothing.
+move_refused() {
+	movescu -v -aet PACS -aec DICOMAID -aem "$1" -S 127.0.0.1 "$PORT" -k QueryRetrieveLevel=IMAGE \
+		-k StudyInstanceUID="$(dcmdump -q +P 0020,000d "$F/CT_small.dcm" | sed 's/.*\[\(.*\)\].*/\1/')" \
+		-k SeriesInstanceUID="$(dcmdump -q +P 0020,000e "$F/CT_small.dcm" | sed 's/.*\[\(.*\)\].*/\1/')" \
+		-k "SOPInstanceUID=1.2.826.0.1.3680043.9.7777.77.3" >"$T/move_$2.out" 2>&1 || true
+	grep -q 'Final Move Response' "$T/move_$2.out" && ! grep -q 'Final Move Response (Success)' "$T/move_$2.out" \
+		|| { cat "$T/move_$2.out"; fail "move to $1 not failed"; }
+	wait_log 'scu=[0-9]+ event=tls_failed host=127.0.0.1 port='"$3"' why="'"$4"
+	[ -z "$(ls "$T/$2")" ] || fail "$1 received something"
+	kill -0 "$DAEMON_PID" || fail "daemon died"
+}
+move_refused ROGUE rogue "$BAD_PORT" 'certificate verify failed'
 ok "C-MOVE to a TLS peer with an untrusted certificate fails, logged"
 
+# A certificate from the trusted CA that names another host (RFC 6125) is refused too.
+move_refused MISNAMED misnamed "$NAME_PORT" 'certificate verify failed \(IP address mismatch\)'
+ok "C-MOVE to a TLS peer whose certificate names another host fails, logged"
+
 stop_daemon || fail "daemon exit status"
-kill $SCP_PID_archive $SCP_PID_rogue 2>/dev/null || true
-wait $SCP_PID_archive $SCP_PID_rogue 2>/dev/null || true
+kill $SCP_PID_archive $SCP_PID_rogue $SCP_PID_misnamed 2>/dev/null || true
+wait $SCP_PID_archive $SCP_PID_rogue $SCP_PID_misnamed 2>/dev/null || true
 
 # ---- reload: a peer cannot turn to TLS when no tls_ca was loaded at start-up -------------
 extra_config() { :; }

@@ -9,10 +9,10 @@ mkca() { # NAME: a self-signed CA certificate and key
 		{ cat "$P/openssl.err"; fail "openssl: CA $1"; }
 }
 
-mkcert() { # NAME CA: a certificate for localhost/127.0.0.1 issued by CA
+mkcert() { # NAME CA [SAN]: a certificate for SAN (default localhost/127.0.0.1) issued by CA
 	openssl req -newkey rsa:2048 -nodes -keyout "$P/$1.key" -out "$P/$1.csr" \
 		-subj "/CN=$1" 2>"$P/openssl.err" || { cat "$P/openssl.err"; fail "openssl: request $1"; }
-	printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' > "$P/$1.ext"
+	printf 'subjectAltName=%s\nbasicConstraints=CA:FALSE\n' "${3:-DNS:localhost,IP:127.0.0.1}" > "$P/$1.ext"
 	openssl x509 -req -in "$P/$1.csr" -CA "$P/$2.crt" -CAkey "$P/$2.key" -CAcreateserial \
 		-out "$P/$1.crt" -days 2 -extfile "$P/$1.ext" 2>"$P/openssl.err" ||
 		{ cat "$P/openssl.err"; fail "openssl: sign $1"; }
@@ -26,6 +26,7 @@ make_pki() {
 	mkcert server ca
 	mkcert client ca
 	mkcert rogue otherca
+	mkcert misnamed ca DNS:pacs.example.org
 	openssl verify -CAfile "$P/ca.crt" "$P/client.crt" >/dev/null || fail "client cert does not verify"
 	! openssl verify -CAfile "$P/ca.crt" "$P/rogue.crt" >/dev/null 2>&1 || fail "rogue cert verifies"
 }

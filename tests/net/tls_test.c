@@ -61,7 +61,7 @@ static void make_cert(const char *name, X509 *issuer, EVP_PKEY *issuer_key, X509
 		add_ext(x, x, NID_key_usage, "critical,keyCertSign,cRLSign");
 	} else {
 		add_ext(x, issuer, NID_basic_constraints, "CA:FALSE");
-		add_ext(x, issuer, NID_subject_alt_name, "DNS:localhost");
+		add_ext(x, issuer, NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1");
 	}
 	cr_assert(X509_sign(x, issuer ? issuer_key : key, EVP_sha256()) > 0);
 	char file[64];
@@ -238,12 +238,16 @@ Test(tls, handshake_and_data_both_ways)
 
 /* A handshake between ends of sctx and cctx fails at end `side` ('s' or 'c') with a
  * reason holding want. */
-static void expect_refused(struct tls_ctx *sctx, struct tls_ctx *cctx, char side,
-			   const char *want)
+/* A handshake between new connections of sctx and cctx (the client expecting the server to
+ * be called name, unless NULL) fails on side ('s' or 'c') with a reason holding want. */
+static void expect_refused_as(struct tls_ctx *sctx, struct tls_ctx *cctx, const char *name,
+			      char side, const char *want)
 {
 	struct tls_conn *s, *c;
 	cr_assert_eq(tls_conn_new(sctx, &s), 0);
 	cr_assert_eq(tls_conn_new(cctx, &c), 0);
+	if (name)
+		cr_assert_eq(tls_conn_expect_peer(c, name), 0);
 	char who = 0;
 	cr_assert_eq(handshake(s, c, &who), -EPROTO);
 	cr_expect_eq(who, side);
@@ -259,6 +263,38 @@ static void expect_refused(struct tls_ctx *sctx, struct tls_ctx *cctx, char side
 	cr_expect_eq(n, 0);
 	tls_conn_free(s);
 	tls_conn_free(c);
+}
+
+static void expect_refused(struct tls_ctx *sctx, struct tls_ctx *cctx, char side,
+			   const char *want)
+{
+	expect_refused_as(sctx, cctx, NULL, side, want);
+}
+
+/* RFC 6125: the server's certificate (subjectAltName DNS:localhost, IP:127.0.0.1) must name
+ * the host the client connected to, even though it chains to the trusted CA. */
+Test(tls, client_checks_the_server_name)
+{
+	struct tls_ctx *sctx = ctx_new(TLS_SERVER, "server", "ca.crt", true);
+	struct tls_ctx *cctx = ctx_new(TLS_CLIENT, "client", "ca.crt", true);
+	static const char *const good[] = { "localhost", "127.0.0.1", "LOCALHOST" };
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		struct tls_conn *s, *c;
+		cr_assert_eq(tls_conn_new(sctx, &s), 0);
+		cr_assert_eq(tls_conn_new(cctx, &c), 0);
+		cr_assert_eq(tls_conn_expect_peer(c, good[i]), 0);
+		char who = 0;
+		cr_expect_eq(handshake(s, c, &who), 0, "%s: %c: %s %s", good[i], who,
+			     tls_conn_error(s), tls_conn_error(c));
+		tls_conn_free(s);
+		tls_conn_free(c);
+	}
+	expect_refused_as(sctx, cctx, "pacs.example.org", 'c', "hostname mismatch");
+	expect_refused_as(sctx, cctx, "localhost.example.org", 'c', "hostname mismatch");
+	expect_refused_as(sctx, cctx, "10.1.2.3", 'c', "IP address mismatch");
+	expect_refused_as(sctx, cctx, "::1", 'c', "IP address mismatch");
+	tls_ctx_free(sctx);
+	tls_ctx_free(cctx);
 }
 
 Test(tls, client_certificate_from_another_ca_is_refused)
