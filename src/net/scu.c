@@ -91,6 +91,7 @@ static void on_closed_handle(uv_handle_t *h)
 	if (s->rx_init)
 		dimse_rx_free(&s->rx);
 	transport_free(&s->tp);
+	tls_ctx_free(s->tls);
 	free(s->rbuf);
 	free(s);
 }
@@ -576,7 +577,7 @@ int scu_open(uv_loop_t *loop, const struct scu_params *p, const struct scu_callb
 	s->max_pdu = p->max_pdu ? p->max_pdu : 65536;
 	s->timeout_s = p->timeout_s ? p->timeout_s : 30;
 	s->id = p->log_id;
-	s->tls = p->tls;
+	s->tls = tls_ctx_ref(p->tls);   /* a reload may replace the server's meanwhile */
 	s->next_msg_id = 1;
 	for (unsigned i = 0; i < p->n_contexts; i++) {
 		struct scu_pc *pc = &s->pcs[s->n_pcs++];

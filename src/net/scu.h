@@ -38,9 +38,10 @@ struct scu_params {
 	uint32_t max_pdu;              /* what we announce */
 	unsigned timeout_s;            /* connect / negotiation / each response */
 	uint64_t log_id;               /* shown as scu=N in log lines */
-	struct tls_ctx *tls;           /* borrowed, outlives the scu: the association runs over
-	                                * TLS (PS3.15 B.1) as this client context says (the
-	                                * server's certificate is verified); NULL = plain TCP */
+	struct tls_ctx *tls;           /* the scu holds a reference (tls_ctx_ref): the association
+	                                * runs over TLS (PS3.15 B.1) as this client context says
+	                                * (the server's certificate is verified and must name
+	                                * host); NULL = plain TCP */
 };
 
 struct scu_callbacks {

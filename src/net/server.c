@@ -237,19 +237,49 @@ int server_reload(struct server *srv, char *msg, size_t cap)
 		snprintf(msg, cap, "%s", err);
 		return -1;
 	}
-	/* TLS files are read at start-up only: a peer cannot switch to TLS without them (it
-	 * would otherwise be called in the clear). */
-	for (size_t i = 0; i < fresh.n_peers; i++) {
-		if (fresh.peers[i].tls && !srv->tls_client) {
-			snprintf(msg, cap, "%s:%d: [peer %s] tls = yes, but no tls_ca was loaded at "
-				 "start-up (restart dicomaid)", srv->config_path, fresh.peers[i].line,
-				 fresh.peers[i].name);
+	/* TLS: when TLS was configured at start-up the files are read anew (renewed
+	 * certificates, a new CA bundle), for connections made from now on; the TLS listener
+	 * itself (tls_port) stays as started. A peer cannot switch to TLS without a CA (it would
+	 * otherwise be called in the clear). Any failure keeps everything as it was. */
+	struct tls_ctx *new_server = NULL, *new_client = NULL;
+	bool tls_reload = srv->tls_server || srv->tls_client;
+	if (tls_reload) {
+		int port = fresh.tls_port;
+		fresh.tls_port = srv->tls_server ? srv->cfg->tls_port : 0;
+		if (port != fresh.tls_port)
+			log_warn("event=reload note=\"tls_port %d takes effect at restart\"", port);
+		if (server_tls_load(&fresh, &new_server, &new_client, msg, cap) < 0) {
 			log_err("event=reload_failed err=\"%s\"", msg);
 			config_free(&fresh);
 			return -1;
 		}
 	}
-	/* Only the peer list and the access rule change on reload. */
+	for (size_t i = 0; i < fresh.n_peers; i++) {
+		if (fresh.peers[i].tls && !(tls_reload ? new_client : srv->tls_client)) {
+			snprintf(msg, cap, "%s:%d: [peer %s] tls = yes, but no tls_ca %s",
+				 srv->config_path, fresh.peers[i].line, fresh.peers[i].name,
+				 tls_reload ? "is configured" : "was loaded at start-up (restart dicomaid)");
+			log_err("event=reload_failed err=\"%s\"", msg);
+			tls_ctx_free(new_server);
+			tls_ctx_free(new_client);
+			config_free(&fresh);
+			return -1;
+		}
+	}
+	if (tls_reload) {
+		server_free_tls(srv);
+		srv->tls_server = new_server;
+		srv->tls_client = new_client;
+		struct config *c = srv->cfg;
+		memcpy(c->tls_certificate, fresh.tls_certificate, sizeof c->tls_certificate);
+		memcpy(c->tls_key, fresh.tls_key, sizeof c->tls_key);
+		memcpy(c->tls_ca, fresh.tls_ca, sizeof c->tls_ca);
+		c->tls_verify_peer = fresh.tls_verify_peer;
+		log_notice("event=tls_reloaded server=%s client=%s verify_peer=%s",
+			   new_server ? "yes" : "no", new_client ? "yes" : "no",
+			   c->tls_verify_peer ? "yes" : "no");
+	}
+	/* Besides TLS, only the peer list and the access rule change on reload. */
 	struct config_peer *old = srv->cfg->peers;
 	srv->cfg->peers = fresh.peers;
 	srv->cfg->n_peers = fresh.n_peers;

@@ -85,12 +85,13 @@ int server_start(struct server *srv, uv_loop_t *loop, struct config *cfg,
 int server_tls_load(const struct config *cfg, struct tls_ctx **server_ctx,
 		    struct tls_ctx **client_ctx, char *err, size_t cap);
 
-/* Frees the TLS contexts (after the loop has ended). */
+/* Drops the server's hold on its TLS contexts (at exit, and on reload before the new ones). */
 void server_free_tls(struct server *srv);
 
 /*
- * Re-reads the configuration file (SIGHUP, dicomaidctl reload): only the peer list and
- * [access] change. Returns 0 with a summary in msg, or -1 with the reason in msg (the
+ * Re-reads the configuration file (SIGHUP, dicomaidctl reload): the peer list and
+ * [access] change, and when TLS was configured at start-up its files are read anew (new
+ * connections use them; tls_port stays). Returns 0 with a summary in msg, or -1 with the reason in msg (the
  * running configuration is then unchanged). msg (cap bytes) is the caller's.
  */
 int server_reload(struct server *srv, char *msg, size_t cap);

@@ -28,6 +28,7 @@ const char tls_cipher_list[] =
 struct tls_ctx {
 	SSL_CTX *ssl;
 	enum tls_role role;
+	int refs;                 /* holders; loop thread only */
 };
 
 struct tls_conn {
@@ -178,13 +179,21 @@ int tls_ctx_new(enum tls_role role, const struct tls_files *f, struct tls_ctx **
 	}
 	ctx->ssl = ssl;
 	ctx->role = role;
+	ctx->refs = 1;
 	*out = ctx;
 	return 0;
 }
 
+struct tls_ctx *tls_ctx_ref(struct tls_ctx *ctx)
+{
+	if (ctx)
+		ctx->refs++;
+	return ctx;
+}
+
 void tls_ctx_free(struct tls_ctx *ctx)
 {
-	if (!ctx)
+	if (!ctx || --ctx->refs > 0)
 		return;
 	SSL_CTX_free(ctx->ssl);
 	free(ctx);

@@ -11,8 +11,10 @@
  * only; for TLS 1.2 the ECDHE/DHE AES-GCM suites of RFC 7525 4.2 (BCP 195); no TLS
  * compression (RFC 7525 3.3), no renegotiation. Certificates and keys are PEM files.
  *
- * Ownership: a tls_ctx is made once at start-up and outlives every tls_conn made from it
- * (OpenSSL counts the references anyway). Neither is thread-safe to share across threads
+ * Ownership: a tls_ctx is made at start-up (and again on reload, when the files are read
+ * anew); whoever keeps one to make connections later holds a reference (tls_ctx_ref). A
+ * context may be freed before the tls_conns made from it (OpenSSL counts its own
+ * references). Neither is thread-safe to share across threads
  * while in use; everything here runs on the loop thread.
  */
 #ifndef DICOMAID_NET_TLS_H
@@ -50,7 +52,10 @@ extern const char tls_cipher_list[];
  */
 int tls_ctx_new(enum tls_role role, const struct tls_files *f, struct tls_ctx **out,
 		char *err, size_t errlen);
-/* NULL is allowed. */
+/* Contexts are counted (loop thread only): tls_ctx_ref adds a holder and returns ctx,
+ * tls_ctx_free drops one and frees the context with the last. NULL is allowed in both. A
+ * connection made from a context does not need a hold on it (OpenSSL keeps its own). */
+struct tls_ctx *tls_ctx_ref(struct tls_ctx *ctx);
 void tls_ctx_free(struct tls_ctx *ctx);
 
 /* A connection in role of ctx. Returns 0 and *out (free with tls_conn_free), or -ENOMEM. */

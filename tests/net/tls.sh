@@ -250,6 +250,35 @@ stop_daemon || fail "daemon exit status"
 kill $SCP_PID_archive $SCP_PID_rogue $SCP_PID_misnamed 2>/dev/null || true
 wait $SCP_PID_archive $SCP_PID_rogue $SCP_PID_misnamed 2>/dev/null || true
 
+# ---- reload: renewed certificate files serve new connections; a broken renewal is refused
+extra_config() { :; }
+start_daemon
+served_cn() {
+	timeout 10 openssl s_client -connect "127.0.0.1:$TLS_PORT" -CAfile "$P/ca.crt" \
+		-cert "$P/client.crt" -key "$P/client.key" </dev/null 2>/dev/null |
+		openssl x509 -noout -subject | sed 's/.*CN *= *//'
+}
+[ "$(served_cn)" = server ] || fail "served certificate before the renewal: $(served_cn)"
+cp "$P/server.crt" "$P/server.crt.orig"
+cp "$P/server.key" "$P/server.key.orig"
+mkcert renewed ca
+cp "$P/renewed.crt" "$P/server.crt"       # the key not yet replaced: they do not match
+rc=0; "$CTL" -c "$T/dicomaid.conf" reload >"$T/ctl.out" 2>&1 || rc=$?
+[ $rc = 1 ] || { cat "$T/ctl.out"; fail "reload with a mismatched key: exit $rc"; }
+grep -q "dicomaid.conf:[0-9]*: tls_key .*does not match tls_certificate" "$T/ctl.out" ||
+	{ cat "$T/ctl.out"; fail "reload message for a mismatched key"; }
+[ "$(served_cn)" = server ] || fail "served certificate after a refused reload: $(served_cn)"
+cp "$P/renewed.key" "$P/server.key"
+kill -HUP "$DAEMON_PID"
+wait_log 'event=tls_reloaded server=yes client=yes verify_peer=yes'
+[ "$(served_cn)" = renewed ] || fail "served certificate after the renewal: $(served_cn)"
+echoscu +tls "$P/client.key" "$P/client.crt" +cf "$P/ca.crt" -aec DICOMAID 127.0.0.1 "$TLS_PORT" ||
+	fail "echo over TLS after the renewal"
+stop_daemon || fail "daemon exit status"
+mv "$P/server.crt.orig" "$P/server.crt"
+mv "$P/server.key.orig" "$P/server.key"
+ok "SIGHUP reads the TLS files anew (renewed certificate served); a mismatched renewal is refused and the old one kept"
+
 # ---- reload: a peer cannot turn to TLS when no tls_ca was loaded at start-up -------------
 extra_config() { :; }
 NO_TLS=yes start_daemon
