@@ -20,7 +20,8 @@ $(destination pacs "$PACS_PORT_pacs")
 wait_analysis_ready
 
 kill9_daemon() {
-	kill -KILL "$DAEMON_PID"
+	# the daemon may be killed (and reaped by bash) already: then kill finds no process
+	kill -KILL "$DAEMON_PID" 2>/dev/null || true
 	wait "$DAEMON_PID" 2>/dev/null || true
 	DAEMON_PID=
 	mv "$T/daemon.log" "$T/daemon.$1.log"
