@@ -1,7 +1,8 @@
 /*
  * C-STORE SCP (PS3.4 Annex B, PS3.7 9.1.1). The data set is streamed to a temporary Part 10
  * file as its PDVs arrive: the loop thread appends the bytes to a chunk and hands full chunks
- * to libuv's threadpool (pwrite at a known offset), while the streaming parser picks the
+ * to libuv's threadpool (pwrite at a known offset; the chunk buffer itself is written, then
+ * freed, and the next bytes go to a new one), while the streaming parser picks the
  * index attributes out of the same bytes. Memory per association stays bounded: when too
  * many bytes wait for the disk, reading from the socket stops until they are written.
  *
@@ -55,9 +56,10 @@ struct store_op {
 	const struct dcm_ts *ts;
 	struct dcm_attrs_parser ap;
 	bool ap_init;
-	uint8_t *chunk;                /* bytes not yet handed to a write */
-	size_t chunk_len;
-	uint64_t offset;               /* file offset of chunk[0] */
+	struct write_req *w;           /* the chunk being filled (CHUNK_SIZE bytes), not yet handed
+					* to a write; NULL until the next byte needs one */
+	size_t chunk_len;              /* bytes in w */
+	uint64_t offset;               /* file offset of w->data[0] */
 	uint64_t data_bytes;           /* data-set bytes received so far */
 	unsigned writes_inflight;
 	size_t bytes_inflight;
@@ -73,8 +75,13 @@ struct write_req {
 	uv_fs_t fs;
 	struct store_op *op;
 	size_t len;
-	uint8_t data[];
+	uint8_t data[];                /* CHUNK_SIZE bytes */
 };
+
+static struct write_req *chunk_new(void)
+{
+	return malloc(sizeof(struct write_req) + CHUNK_SIZE);
+}
 
 static void op_fail(struct store_op *op, uint16_t status, const char *comment)
 {
@@ -88,7 +95,7 @@ static void op_free(struct store_op *op)
 {
 	if (op->ap_init)
 		dcm_attrs_parser_free(&op->ap);
-	free(op->chunk);
+	free(op->w);
 	struct assoc *a = op->a;
 	free(op);
 	assoc_op_done(a);
@@ -212,23 +219,17 @@ static void flush_chunk(struct store_op *op)
 		op->chunk_len = 0;
 		return;
 	}
-	struct write_req *w = malloc(sizeof *w + op->chunk_len);
-	if (!w) {
-		op_fail(op, DIMSE_OUT_OF_RESOURCES, "out of memory");
-		op->chunk_len = 0;
-		return;
-	}
+	struct write_req *w = op->w;
 	w->op = op;
 	w->len = op->chunk_len;
-	memcpy(w->data, op->chunk, op->chunk_len);
 	uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)w->len);
 	int rc = uv_fs_write(a->srv->loop, &w->fs, op->req.fd, &b, 1, (int64_t)op->offset, on_written);
 	if (rc < 0) {
-		free(w);
 		op_fail(op, DIMSE_OUT_OF_RESOURCES, uv_strerror(rc));
 		op->chunk_len = 0;
 		return;
 	}
+	op->w = NULL; /* the write owns it now (freed in on_written) */
 	server_disk_wrote(a->srv, op->chunk_len);
 	op->offset += op->chunk_len;
 	op->chunk_len = 0;
@@ -242,9 +243,13 @@ static void flush_chunk(struct store_op *op)
 static void append(struct store_op *op, const uint8_t *p, size_t n)
 {
 	while (n > 0) {
+		if (!op->w && !(op->w = chunk_new())) {
+			op_fail(op, DIMSE_OUT_OF_RESOURCES, "out of memory");
+			return;
+		}
 		size_t room = CHUNK_SIZE - op->chunk_len;
 		size_t k = n < room ? n : room;
-		memcpy(op->chunk + op->chunk_len, p, k);
+		memcpy(op->w->data + op->chunk_len, p, k);
 		op->chunk_len += k;
 		p += k;
 		n -= k;
@@ -320,8 +325,8 @@ int store_handle_rq(struct assoc *a, const struct pctx *pc, const struct dimse_c
 		op_fail(op, DIMSE_OUT_OF_RESOURCES, "free space below min_free_space");
 		return 0;
 	}
-	op->chunk = malloc(CHUNK_SIZE);
-	if (!op->chunk) {
+	op->w = chunk_new();
+	if (!op->w) {
 		op_fail(op, DIMSE_OUT_OF_RESOURCES, "out of memory");
 		return 0;
 	}
