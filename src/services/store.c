@@ -2,7 +2,8 @@
  * C-STORE SCP (PS3.4 Annex B, PS3.7 9.1.1). The data set is streamed to a temporary Part 10
  * file as its PDVs arrive: the loop thread appends the bytes to a chunk and hands full chunks
  * to libuv's threadpool (pwrite at a known offset; the chunk buffer itself is written, then
- * freed, and the next bytes go to a new one), while the streaming parser picks the
+ * freed, and the next bytes go to a new one) and adds them to the file's CRC-32 (the
+ * committer's store_pending row needs it: no reading the file back), while the streaming parser picks the
  * index attributes out of the same bytes. Memory per association stays bounded: when too
  * many bytes wait for the disk, reading from the socket stops until they are written.
  *
@@ -34,6 +35,7 @@
 #include "net/assoc.h"
 #include "net/server.h"
 #include "services/services.h"
+#include "storage/crc32.h"
 #include "storage/store.h"
 #include "util/log.h"
 
@@ -171,6 +173,7 @@ static void op_maybe_submit(struct store_op *op)
 	}
 	op->submitted = true;
 	op->req.size = (int64_t)op->offset;
+	op->req.crc_size = (int64_t)op->offset; /* every byte went through append() */
 	store_submit(op->a->srv->store, &op->req);
 }
 
@@ -250,6 +253,8 @@ static void append(struct store_op *op, const uint8_t *p, size_t n)
 		size_t room = CHUNK_SIZE - op->chunk_len;
 		size_t k = n < room ? n : room;
 		memcpy(op->w->data + op->chunk_len, p, k);
+		/* the file's CRC-32 for its store_pending row, while the bytes are in cache */
+		op->req.crc = store_crc32(op->req.crc, op->w->data + op->chunk_len, k);
 		op->chunk_len += k;
 		p += k;
 		n -= k;

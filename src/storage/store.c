@@ -39,8 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <zlib.h>
-
+#include "storage/crc32.h"
 #include "util/log.h"
 
 #define INCOMING "incoming"
@@ -349,7 +348,7 @@ static bool uid_maybe_truncated(const struct dcm_attrs *a, const char *uid)
 static int file_crc(int fd, int64_t size, uint32_t *crc)
 {
 	unsigned char buf[64 * 1024];
-	uLong c = crc32(0L, Z_NULL, 0);
+	uint32_t c = 0;
 	int64_t off = 0;
 
 	while (off < size) {
@@ -361,10 +360,10 @@ static int file_crc(int fd, int64_t size, uint32_t *crc)
 			return -errno;
 		if (k == 0)
 			return -EIO; /* shorter than fstat said */
-		c = crc32(c, buf, (uInt)k);
+		c = store_crc32(c, buf, (size_t)k);
 		off += k;
 	}
-	*crc = (uint32_t)c;
+	*crc = c;
 	return 0;
 }
 
@@ -394,7 +393,9 @@ static int prepare(struct store *s, struct item *it)
 	if (r == 0)
 		req->size = st.st_size;
 	if (r == 0 && s->fsync) {
-		if (req->ahead_size == req->size)
+		if (req->crc_size == req->size)
+			it->crc = req->crc; /* computed as it was written: no read-back */
+		else if (req->ahead_size == req->size)
 			it->crc = req->ahead_crc;
 		else
 			r = file_crc(req->fd, req->size, &it->crc);
@@ -700,6 +701,8 @@ static void ahead_task(struct store *s)
 	for (size_t i = 0; i < n; i++) {
 		struct stat st;
 
+		if (v[i]->crc_size > 0)
+			continue; /* the writer's CRC is used */
 		if (fstat(v[i]->fd, &st) == 0 && S_ISREG(st.st_mode) &&
 		    file_crc(v[i]->fd, st.st_size, &v[i]->ahead_crc) == 0)
 			v[i]->ahead_size = st.st_size;

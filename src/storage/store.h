@@ -72,6 +72,11 @@ struct store_req {
 	char ts_uid[65];             /* transfer syntax UID the file is encoded in */
 	char calling_ae[17];         /* for the index */
 	int64_t size;                /* bytes written; checked against the file when > 0 */
+	/* Optional: store_crc32() of the first crc_size bytes the writer wrote, computed as it
+	 * wrote them; when crc_size equals the file's size the store takes it for the file's
+	 * store_pending row instead of reading the file back. 0 when none. */
+	int64_t crc_size;
+	uint32_t crc;
 	void *token;                 /* the caller's (e.g. association + message id) */
 	/* Optional: called by whoever drains (the loop) instead of the default handling, e.g.
 	 * to wake an analysis worker waiting for its result file to be committed. */

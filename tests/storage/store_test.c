@@ -847,6 +847,36 @@ Test(store, rows_pending_until_the_next_batch)
 	cr_assert_eq(th_q_int(db, "SELECT count(*) FROM store_pending"), 0);
 }
 
+/* A CRC the writer computed as it wrote is taken when it covers the whole file (the store does
+ * not read it back); one that covers another length is ignored and the file read back. */
+Test(store, writer_crc_used_when_it_covers_the_file)
+{
+	struct store_req *r;
+	char p[1024];
+
+	open_all(true, DUP_OVERWRITE);
+	r = mk_req("1.2", "1.2.1", "1.2.1.1", "first");
+	path_of(p, sizeof p, "1.2/1.2.1/1.2.1.1.dcm");
+	r->crc = 0x1234567u; /* not the file's: shows which one the row got */
+	r->crc_size = r->size;
+	submit(r);
+	r = collect1();
+	cr_assert_eq(r->result, 0);
+	cr_assert_eq(th_q_int(db, "SELECT file_crc32 FROM store_pending"), 0x1234567);
+	free(r);
+
+	r = mk_req("1.2", "1.2.1", "1.2.1.2", "second");
+	path_of(p, sizeof p, "1.2/1.2.1/1.2.1.2.dcm");
+	r->crc = 0x1234567u;
+	r->crc_size = r->size - 1;
+	submit(r);
+	r = collect1();
+	cr_assert_eq(r->result, 0);
+	cr_assert_eq(th_q_int(db, "SELECT file_crc32 FROM store_pending"), (int64_t)crc_of(p));
+	free(r);
+	store_close(st);
+}
+
 Test(store, fsync_off_leaves_nothing_pending)
 {
 	struct store_req *r;
