@@ -70,6 +70,7 @@ struct store {
 	bool keep_pending;
 	struct store_stats stats;
 	uint64_t part_seq;           /* makes part names unique within this process */
+	bool direct_refused;         /* an O_DIRECT open failed with EINVAL: not tried again */
 
 	/* Helper threads of par_run (sync_threads - 1 of them), started by store_open. */
 	pthread_t helpers[STORE_SYNC_THREADS_MAX];
@@ -1053,6 +1054,32 @@ int store_part_create(struct store *s, char path[PATH_MAX], int *fd)
 		return 0;
 	}
 	return -EEXIST;
+}
+
+int store_part_open_direct(struct store *s, const char *path)
+{
+	const char *name = part_name(s, path);
+	bool off;
+	int fd;
+
+	pthread_mutex_lock(&s->lock);
+	off = !s->fsync || s->direct_refused;
+	pthread_mutex_unlock(&s->lock);
+	if (off || name == NULL)
+		return -EOPNOTSUPP;
+	fd = openat(s->incfd, name, O_WRONLY | O_DIRECT | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0)
+		return fd;
+	if (errno != EINVAL)
+		return -errno;
+	pthread_mutex_lock(&s->lock);
+	off = s->direct_refused;
+	s->direct_refused = true;
+	pthread_mutex_unlock(&s->lock);
+	if (!off)
+		log_info("event=direct_io_unavailable root=%s: parts are written through the page "
+			 "cache", s->root);
+	return -EOPNOTSUPP;
 }
 
 void store_part_discard(struct store *s, const char *path, int fd)

@@ -117,6 +117,19 @@ int store_open(const struct store_config *cfg, struct index *ix, struct store **
  */
 int store_part_create(struct store *s, char path[PATH_MAX], int *fd);
 
+/* Alignment of the offsets, lengths and buffer addresses of writes to a direct descriptor. */
+#define STORE_DIRECT_ALIGN 4096
+
+/*
+ * Opens the part at path (from store_part_create) a second time, write-only and bypassing the
+ * page cache (O_DIRECT): what is written with it goes to the device at once and the kernel
+ * copies nothing (with fsync on, the data goes there before the C-STORE-RSP anyway). Writes
+ * through it must be aligned to STORE_DIRECT_ALIGN; the rest goes through the part's own fd.
+ * Returns a descriptor the caller closes, or -EOPNOTSUPP: fsync is off, or the file system
+ * refused O_DIRECT once (logged; not tried again). Other negative codes: errno of open.
+ */
+int store_part_open_direct(struct store *s, const char *path);
+
 /* Closes fd (if >= 0) and unlinks path: a transfer that will not be stored. */
 void store_part_discard(struct store *s, const char *path, int fd);
 

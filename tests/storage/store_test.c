@@ -877,6 +877,56 @@ Test(store, writer_crc_used_when_it_covers_the_file)
 	store_close(st);
 }
 
+/* A part's direct descriptor (fsync on): aligned blocks through it and the tail through the
+ * part's fd make the file; with fsync off there is none. */
+Test(store, direct_descriptor_writes_the_part)
+{
+	struct store_req *r = calloc(1, sizeof *r);
+	enum { N = 3 * STORE_DIRECT_ALIGN + 100 };
+	unsigned char *buf = aligned_alloc(STORE_DIRECT_ALIGN, 4 * STORE_DIRECT_ALIGN);
+	unsigned char back[N];
+	char p[1024];
+	int dfd;
+
+	cr_assert_not_null(r);
+	cr_assert_not_null(buf);
+	for (int i = 0; i < N; i++)
+		buf[i] = (unsigned char)(i * 7 + 3);
+	open_all(true, DUP_OVERWRITE);
+	cr_assert_eq(store_part_create(st, r->part_path, &r->fd), 0);
+	dfd = store_part_open_direct(st, r->part_path);
+	cr_assert_geq(dfd, 0, "O_DIRECT open: %d", dfd);
+	cr_assert_eq(pwrite(dfd, buf, 3 * STORE_DIRECT_ALIGN, 0), 3 * STORE_DIRECT_ALIGN);
+	cr_assert_eq(pwrite(r->fd, buf + 3 * STORE_DIRECT_ALIGN, 100, 3 * STORE_DIRECT_ALIGN), 100);
+	close(dfd);
+	cr_assert_eq(store_part_open_direct(st, "/elsewhere/x.part"), -EOPNOTSUPP);
+	th_attrs(&r->attrs, "1.2", "1.2.1", "1.2.1.1");
+	strcpy(r->ts_uid, TS_EXPLICIT_LE);
+	r->size = N;
+	submit(r);
+	r = collect1();
+	cr_assert_eq(r->result, 0);
+	path_of(p, sizeof p, r->final_rel_path);
+	FILE *f = fopen(p, "rb");
+	cr_assert_not_null(f);
+	cr_assert_eq(fread(back, 1, sizeof back, f), N);
+	cr_assert_eq(fgetc(f), EOF);
+	fclose(f);
+	cr_assert_eq(memcmp(back, buf, N), 0);
+	cr_assert_eq(th_q_int(db, "SELECT file_crc32 FROM store_pending"), (int64_t)crc_of(p));
+	free(r);
+	store_close(st);
+	store_free(st);
+	st = NULL;
+
+	open_all(false, DUP_OVERWRITE);
+	r = mk_req("1.2", "1.2.1", "1.2.1.2", "nofsync");
+	cr_assert_eq(store_part_open_direct(st, r->part_path), -EOPNOTSUPP);
+	store_part_discard(st, r->part_path, r->fd);
+	free(r);
+	free(buf);
+}
+
 Test(store, fsync_off_leaves_nothing_pending)
 {
 	struct store_req *r;
