@@ -68,6 +68,10 @@ struct store {
 	/* Committer thread only: a failed item's row could not be deleted again, so its
 	 * store_pending row must stay for the start-up check (never cleared while open). */
 	bool keep_pending;
+	/* Committer thread only: the series directory ("<study>/<series>") the last placed file
+	 * went to; the next file of that series skips the two mkdirs (a rename that then finds
+	 * no directory makes them and tries again). */
+	char known_dir[2 * DCM_UID_MAX + 2];
 	struct store_stats stats;
 	uint64_t part_seq;           /* makes part names unique within this process */
 	bool direct_refused;         /* an O_DIRECT open failed with EINVAL: not tried again */
@@ -614,20 +618,21 @@ static int place(struct store *s, struct item *items, size_t idx, struct dirsync
 	const struct dcm_attrs *a = &req->attrs;
 	char series_dir[2 * DCM_UID_MAX + 2];
 	struct stat st;
-	bool created;
+	bool created, known;
 	int r;
 
 	snprintf(series_dir, sizeof series_dir, "%s/%s", a->study_uid, a->series_uid);
 	snprintf(req->final_rel_path, sizeof req->final_rel_path, "%s/%s.dcm", series_dir,
 		 a->sop_instance_uid);
 
-	if ((r = mkdir_at(s->rootfd, a->study_uid, &created)) < 0)
+	known = strcmp(s->known_dir, series_dir) == 0;
+	if (!known && (r = mkdir_at(s->rootfd, a->study_uid, &created)) < 0)
 		return r;
-	if (created)
+	if (!known && created)
 		dirsync_add(ds, nds, cds, ".");
-	if ((r = mkdir_at(s->rootfd, series_dir, &created)) < 0)
+	if (!known && (r = mkdir_at(s->rootfd, series_dir, &created)) < 0)
 		return r;
-	if (created)
+	if (!known && created)
 		dirsync_add(ds, nds, cds, a->study_uid);
 
 	items[idx].created = true;
@@ -650,8 +655,14 @@ static int place(struct store *s, struct item *items, size_t idx, struct dirsync
 	} else if (errno != ENOENT) {
 		return -errno;
 	}
-	if (renameat(s->incfd, part_name(s, req->part_path), s->rootfd, req->final_rel_path) < 0)
+	if (renameat(s->incfd, part_name(s, req->part_path), s->rootfd, req->final_rel_path) < 0) {
+		if (errno == ENOENT && known) {
+			s->known_dir[0] = '\0'; /* removed behind our back: make it again */
+			return place(s, items, idx, ds, nds, cds);
+		}
 		return -errno;
+	}
+	snprintf(s->known_dir, sizeof s->known_dir, "%s", series_dir);
 	items[idx].placed = true;
 	dirsync_add(ds, nds, cds, series_dir);
 	return 0;

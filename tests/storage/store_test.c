@@ -927,6 +927,41 @@ Test(store, direct_descriptor_writes_the_part)
 	free(buf);
 }
 
+/* The next file of a series goes into its known directory without making it again; a
+ * series directory removed behind the store's back is made again. */
+Test(store, series_directory_removed_between_files)
+{
+	struct store_req *r;
+	char p[1024];
+
+	open_all(true, DUP_OVERWRITE);
+	r = mk_req("1.2", "1.2.1", "1.2.1.1", "first");
+	submit(r);
+	r = collect1();
+	cr_assert_eq(r->result, 0);
+	free(r);
+	r = mk_req("1.2", "1.2.1", "1.2.1.2", "second");
+	submit(r);
+	r = collect1();
+	cr_assert_eq(r->result, 0);
+	assert_stored(r, "second");
+	free(r);
+
+	path_of(p, sizeof p, "1.2/1.2.1/1.2.1.1.dcm");
+	cr_assert_eq(unlink(p), 0);
+	path_of(p, sizeof p, "1.2/1.2.1/1.2.1.2.dcm");
+	cr_assert_eq(unlink(p), 0);
+	path_of(p, sizeof p, "1.2/1.2.1");
+	cr_assert_eq(rmdir(p), 0);
+	r = mk_req("1.2", "1.2.1", "1.2.1.3", "third");
+	submit(r);
+	r = collect1();
+	cr_assert_eq(r->result, 0, "%d", r->result);
+	assert_stored(r, "third");
+	free(r);
+	store_close(st);
+}
+
 Test(store, fsync_off_leaves_nothing_pending)
 {
 	struct store_req *r;
