@@ -369,17 +369,26 @@ Test(store, fsync_off)
 	cr_assert_eq(count_instances(), 3);
 }
 
+/* Stores one part made by mk_req, asserts it was stored, and returns its request. */
+static struct store_req *store_one(const char *study, const char *series, const char *sop,
+				   const char *tag)
+{
+	struct store_req *r = mk_req(study, series, sop, tag);
+
+	submit(r);
+	r = collect1();
+	cr_assert_eq(r->result, 0, "%s: %d", sop, r->result);
+	assert_stored(r, tag);
+	return r;
+}
+
 /* Stores sop 1.2.3.4.5 with tag "first", then with tag "second"; returns the second's req. */
 static struct store_req *store_twice(enum store_dup_policy dup)
 {
 	struct store_req *r;
 
 	open_all(true, dup);
-	r = mk_req("1.2.3", "1.2.3.4", "1.2.3.4.5", "first");
-	submit(r);
-	r = collect1();
-	cr_assert_eq(r->result, 0);
-	free(r);
+	free(store_one("1.2.3", "1.2.3.4", "1.2.3.4.5", "first"));
 	r = mk_req("1.2.3", "1.2.3.4", "1.2.3.4.5", "second-longer");
 	submit(r);
 	r = collect1();
@@ -931,21 +940,11 @@ Test(store, direct_descriptor_writes_the_part)
  * series directory removed behind the store's back is made again. */
 Test(store, series_directory_removed_between_files)
 {
-	struct store_req *r;
 	char p[1024];
 
 	open_all(true, DUP_OVERWRITE);
-	r = mk_req("1.2", "1.2.1", "1.2.1.1", "first");
-	submit(r);
-	r = collect1();
-	cr_assert_eq(r->result, 0);
-	free(r);
-	r = mk_req("1.2", "1.2.1", "1.2.1.2", "second");
-	submit(r);
-	r = collect1();
-	cr_assert_eq(r->result, 0);
-	assert_stored(r, "second");
-	free(r);
+	free(store_one("1.2", "1.2.1", "1.2.1.1", "first"));
+	free(store_one("1.2", "1.2.1", "1.2.1.2", "second"));
 
 	path_of(p, sizeof p, "1.2/1.2.1/1.2.1.1.dcm");
 	cr_assert_eq(unlink(p), 0);
@@ -953,12 +952,7 @@ Test(store, series_directory_removed_between_files)
 	cr_assert_eq(unlink(p), 0);
 	path_of(p, sizeof p, "1.2/1.2.1");
 	cr_assert_eq(rmdir(p), 0);
-	r = mk_req("1.2", "1.2.1", "1.2.1.3", "third");
-	submit(r);
-	r = collect1();
-	cr_assert_eq(r->result, 0, "%d", r->result);
-	assert_stored(r, "third");
-	free(r);
+	free(store_one("1.2", "1.2.1", "1.2.1.3", "third"));
 	store_close(st);
 }
 
