@@ -27,7 +27,7 @@
 
 /* Largest A-ASSOCIATE-RQ we take: 128 presentation contexts with many transfer syntaxes. */
 #define MAX_ASSOC_RQ_LEN (1u << 20)
-/* Read buffer granted to libuv when the buffer is empty. */
+/* Read buffer granted to libuv when the buffer is empty (see read_cap). */
 #define READ_CHUNK (64u * 1024)
 /* Stop reading when this many data-set bytes wait for the disk. */
 #define WRITE_HIGH_WATER (4u * 1024 * 1024)
@@ -656,6 +656,8 @@ static void handle_pdata(struct assoc *a, const uint8_t *body, size_t len)
 	int rc;
 	while ((rc = ul_pdata_next(body, len, &off, &pdv)) == 1) {
 		rc = dimse_rx_pdv(&a->rx, pdv.pc_id, pdv.mch, pdv.data, pdv.len);
+		if (a->closing)
+			return; /* closed while handling it (e.g. send queue full): that is the outcome */
 		if (rc < 0) {
 			log_warn("assoc=%llu event=dimse_error err=\"%s\"", (unsigned long long)a->id,
 				 rc > -4096 && rc < 0 && rc > -200 ? strerror(-rc) : dimse_strerror(rc));
@@ -663,8 +665,6 @@ static void handle_pdata(struct assoc *a, const uint8_t *body, size_t len)
 			assoc_abort(a, "DIMSE protocol error");
 			return;
 		}
-		if (a->closing)
-			return;
 	}
 	if (rc < 0) {
 		log_warn("assoc=%llu event=bad_pdu pdu=P-DATA-TF err=\"%s\"",
@@ -856,6 +856,22 @@ static bool ensure_capacity(struct assoc *a, size_t need)
 	return true;
 }
 
+/* A fresh receive buffer holds two P-DATA-TF PDUs of the largest length we accept, so that
+ * a PDU never makes it grow (a realloc copying what it holds) and one read can take more
+ * than one PDU. */
+static size_t read_cap(const struct assoc *a)
+{
+	size_t two = 2 * (6 + (size_t)a->srv->cfg->max_pdu);
+	return two > READ_CHUNK ? two : READ_CHUNK;
+}
+
+/* Whether the receive buffer can go while it is empty: not while a data set is arriving (its
+ * next PDU is on its way); an idle association holds no buffer. */
+static bool rbuf_release_ok(const struct assoc *a)
+{
+	return !a->closing && a->rlen == 0 && a->rbuf && !a->cur_store;
+}
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	struct assoc *a = h->data;
@@ -863,7 +879,8 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 		transport_alloc(&a->tp, buf);
 		return;
 	}
-	if (a->rcap - a->rlen < 4096 && !ensure_capacity(a, a->rlen + READ_CHUNK)) {
+	if (a->rcap - a->rlen < 4096 &&
+	    !ensure_capacity(a, a->rlen + (a->rcap ? READ_CHUNK : read_cap(a)))) {
 		*buf = uv_buf_init(NULL, 0);
 		return;
 	}
@@ -978,8 +995,7 @@ static void process_input(struct assoc *a)
 		memmove(a->rbuf, a->rbuf + pos, a->rlen - pos);
 		a->rlen -= pos;
 	}
-	if (a->rlen == 0 && a->rcap > READ_CHUNK) {
-		/* An idle association holds no large buffer. */
+	if (rbuf_release_ok(a)) {
 		free(a->rbuf);
 		a->rbuf = NULL;
 		a->rcap = 0;
@@ -1045,11 +1061,6 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		/* close_notify: the peer will send nothing more (RFC 8446 6.1). */
 		assoc_event(a, UL_EVT17, NULL);
 		return;
-	}
-	if (!a->closing && a->rlen == 0 && a->rbuf && a->rcap <= READ_CHUNK) {
-		free(a->rbuf);
-		a->rbuf = NULL;
-		a->rcap = 0;
 	}
 }
 

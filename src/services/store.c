@@ -1,9 +1,17 @@
 /*
  * C-STORE SCP (PS3.4 Annex B, PS3.7 9.1.1). The data set is streamed to a temporary Part 10
  * file as its PDVs arrive: the loop thread appends the bytes to a chunk and hands full chunks
- * to libuv's threadpool (pwrite at a known offset), while the streaming parser picks the
+ * to libuv's threadpool (pwrite at a known offset; the chunk buffer itself is written, then
+ * freed, and the next bytes go to a new one) and adds them to the file's CRC-32 (the
+ * committer's store_pending row needs it: no reading the file back), while the streaming parser picks the
  * index attributes out of the same bytes. Memory per association stays bounded: when too
  * many bytes wait for the disk, reading from the socket stops until they are written.
+ *
+ * With fsync on, the whole 4 KiB blocks of each chunk are written through a second, O_DIRECT
+ * descriptor of the part (store_part_open_direct): the device gets them from the chunk
+ * itself, where a buffered write would first copy them into the page cache (measured here:
+ * ~0.18 ms of kernel CPU per 128 KiB file); the last partial block goes through the page
+ * cache. The committer's fdatasync then has the same meaning as before.
  *
  * When the last fragment is written, the operation goes to the storage committer, which
  * fsyncs, renames into place and commits the index row in a batch with other associations'
@@ -33,6 +41,7 @@
 #include "net/assoc.h"
 #include "net/server.h"
 #include "services/services.h"
+#include "storage/crc32.h"
 #include "storage/store.h"
 #include "util/log.h"
 
@@ -55,9 +64,12 @@ struct store_op {
 	const struct dcm_ts *ts;
 	struct dcm_attrs_parser ap;
 	bool ap_init;
-	uint8_t *chunk;                /* bytes not yet handed to a write */
-	size_t chunk_len;
-	uint64_t offset;               /* file offset of chunk[0] */
+	struct write_req *w;           /* the chunk being filled (CHUNK_SIZE bytes), not yet handed
+					* to a write; NULL until the next byte needs one */
+	int dfd;                       /* the part opened O_DIRECT, or -1 (closed once every
+					* write is done) */
+	size_t chunk_len;              /* bytes in w */
+	uint64_t offset;               /* file offset of w->data[0] */
 	uint64_t data_bytes;           /* data-set bytes received so far */
 	unsigned writes_inflight;
 	size_t bytes_inflight;
@@ -69,12 +81,81 @@ struct store_op {
 	uint64_t t_start_ms;
 };
 
+/* One chunk and, once handed to the threadpool, its write. */
 struct write_req {
-	uv_fs_t fs;
+	uv_work_t work;                /* write_work on the threadpool, then on_written */
 	struct store_op *op;
-	size_t len;
-	uint8_t data[];
+	int fd, dfd;                   /* the part, and its O_DIRECT descriptor or -1 */
+	uint64_t offset;               /* file offset of data[0] */
+	size_t len;                    /* bytes of data to write */
+	ssize_t result;                /* len, or a negative errno */
+	uint8_t *data;                 /* CHUNK_SIZE bytes aligned to STORE_DIRECT_ALIGN; the
+					* allocation starts there, and this struct follows them */
 };
+
+_Static_assert(sizeof(struct write_req) <= STORE_DIRECT_ALIGN, "write_req after its chunk");
+_Static_assert(CHUNK_SIZE % STORE_DIRECT_ALIGN == 0, "chunks start on aligned offsets");
+
+static struct write_req *chunk_new(void)
+{
+	uint8_t *buf = aligned_alloc(STORE_DIRECT_ALIGN, CHUNK_SIZE + STORE_DIRECT_ALIGN);
+	if (!buf)
+		return NULL;
+	struct write_req *w = (struct write_req *)(buf + CHUNK_SIZE);
+	w->data = buf;
+	return w;
+}
+
+static void chunk_free(struct write_req *w)
+{
+	if (w)
+		free(w->data);
+}
+
+/* All of p[0..n) at off: a write to a regular file may take fewer bytes than asked. */
+static ssize_t pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off)
+{
+	size_t done = 0;
+	while (done < n) {
+		ssize_t k = pwrite(fd, p + done, n - done, (off_t)(off + done));
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -errno;
+		if (k == 0)
+			return -EIO;
+		done += (size_t)k;
+	}
+	return (ssize_t)done;
+}
+
+/* On the threadpool: the whole 4 KiB blocks through dfd, the rest through fd. A file system
+ * that refuses the direct write (EINVAL: alignment) gets it all through fd. */
+static void write_work(uv_work_t *req)
+{
+	struct write_req *w = (struct write_req *)req;
+	size_t direct = 0;
+	ssize_t r = 0;
+	if (w->dfd >= 0 && w->offset % STORE_DIRECT_ALIGN == 0)
+		direct = w->len & ~(size_t)(STORE_DIRECT_ALIGN - 1);
+	if (direct > 0) {
+		r = pwrite_all(w->dfd, w->data, direct, w->offset);
+		if (r == -EINVAL) {
+			direct = 0;
+			r = 0;
+		}
+	}
+	if (r >= 0 && direct < w->len)
+		r = pwrite_all(w->fd, w->data + direct, w->len - direct, w->offset + direct);
+	w->result = r < 0 ? r : (ssize_t)w->len;
+}
+
+static void op_close_direct(struct store_op *op)
+{
+	if (op->dfd >= 0)
+		close(op->dfd);
+	op->dfd = -1;
+}
 
 static void op_fail(struct store_op *op, uint16_t status, const char *comment)
 {
@@ -88,7 +169,8 @@ static void op_free(struct store_op *op)
 {
 	if (op->ap_init)
 		dcm_attrs_parser_free(&op->ap);
-	free(op->chunk);
+	chunk_free(op->w);
+	op_close_direct(op);
 	struct assoc *a = op->a;
 	free(op);
 	assoc_op_done(a);
@@ -119,6 +201,7 @@ static void send_rsp(struct store_op *op, uint16_t status, const char *comment)
 /* Ends an operation that never reached the committer: discard the file, answer. */
 static void op_finish_failed(struct store_op *op)
 {
+	op_close_direct(op);
 	if (op->req.fd >= 0) {
 		store_part_discard(op->a->srv->store, op->req.part_path, op->req.fd);
 		op->req.fd = -1;
@@ -139,6 +222,7 @@ static void op_maybe_submit(struct store_op *op)
 {
 	if (!op->data_done || op->writes_inflight > 0 || op->submitted)
 		return;
+	op_close_direct(op);
 	if (op->abandoned && !op->fail_status)
 		op_fail(op, DIMSE_OUT_OF_RESOURCES, "association ended");
 	if (!op->fail_status) {
@@ -164,30 +248,31 @@ static void op_maybe_submit(struct store_op *op)
 	}
 	op->submitted = true;
 	op->req.size = (int64_t)op->offset;
+	op->req.crc_size = (int64_t)op->offset; /* every byte went through append() */
 	store_submit(op->a->srv->store, &op->req);
 }
 
-static void on_written(uv_fs_t *fs)
+static void on_written(uv_work_t *req, int status)
 {
-	struct write_req *w = (struct write_req *)fs;
+	struct write_req *w = (struct write_req *)req;
 	struct store_op *op = w->op;
 	struct assoc *a = op->a;
-	if (fs->result < 0 && !op->fail_status) {
+	ssize_t result = status < 0 ? status : w->result;
+	if (result < 0 && !op->fail_status) {
 		/* Logged once per instance: the writes queued behind this one fail alike. */
 		log_err("assoc=%llu event=write_failed path=%s err=%s", (unsigned long long)a->id,
-			op->req.part_path, uv_strerror((int)fs->result));
-		op_fail(op, DIMSE_OUT_OF_RESOURCES, uv_strerror((int)fs->result));
-	} else if (fs->result < 0) {
+			op->req.part_path, strerror((int)-result));
+		op_fail(op, DIMSE_OUT_OF_RESOURCES, strerror((int)-result));
+	} else if (result < 0) {
 		/* already failed and logged */
-	} else if ((size_t)fs->result != w->len) {
+	} else if ((size_t)result != w->len) {
 		op_fail(op, DIMSE_OUT_OF_RESOURCES, "short write");
 	}
 	op->writes_inflight--;
 	op->bytes_inflight -= w->len;
 	a->write_bytes_inflight -= w->len;
 	server_disk_landed(a->srv, w->len);
-	uv_fs_req_cleanup(fs);
-	free(w);
+	chunk_free(w);
 	if (a->read_paused && a->write_bytes_inflight <= LOW_WATER)
 		assoc_resume_reading(a);
 	op_maybe_submit(op);
@@ -212,23 +297,19 @@ static void flush_chunk(struct store_op *op)
 		op->chunk_len = 0;
 		return;
 	}
-	struct write_req *w = malloc(sizeof *w + op->chunk_len);
-	if (!w) {
-		op_fail(op, DIMSE_OUT_OF_RESOURCES, "out of memory");
-		op->chunk_len = 0;
-		return;
-	}
+	struct write_req *w = op->w;
 	w->op = op;
+	w->fd = op->req.fd;
+	w->dfd = op->dfd;
+	w->offset = op->offset;
 	w->len = op->chunk_len;
-	memcpy(w->data, op->chunk, op->chunk_len);
-	uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)w->len);
-	int rc = uv_fs_write(a->srv->loop, &w->fs, op->req.fd, &b, 1, (int64_t)op->offset, on_written);
+	int rc = uv_queue_work(a->srv->loop, &w->work, write_work, on_written);
 	if (rc < 0) {
-		free(w);
 		op_fail(op, DIMSE_OUT_OF_RESOURCES, uv_strerror(rc));
 		op->chunk_len = 0;
 		return;
 	}
+	op->w = NULL; /* the write owns it now (freed in on_written) */
 	server_disk_wrote(a->srv, op->chunk_len);
 	op->offset += op->chunk_len;
 	op->chunk_len = 0;
@@ -242,9 +323,15 @@ static void flush_chunk(struct store_op *op)
 static void append(struct store_op *op, const uint8_t *p, size_t n)
 {
 	while (n > 0) {
+		if (!op->w && !(op->w = chunk_new())) {
+			op_fail(op, DIMSE_OUT_OF_RESOURCES, "out of memory");
+			return;
+		}
 		size_t room = CHUNK_SIZE - op->chunk_len;
 		size_t k = n < room ? n : room;
-		memcpy(op->chunk + op->chunk_len, p, k);
+		memcpy(op->w->data + op->chunk_len, p, k);
+		/* the file's CRC-32 for its store_pending row, while the bytes are in cache */
+		op->req.crc = store_crc32(op->req.crc, op->w->data + op->chunk_len, k);
 		op->chunk_len += k;
 		p += k;
 		n -= k;
@@ -263,6 +350,7 @@ static struct store_op *op_new(struct assoc *a, const struct pctx *pc,
 	assoc_ref(a);
 	a->ops_pending++;
 	op->req.fd = -1;
+	op->dfd = -1;
 	op->req.token = op;
 	op->pc_id = pc->id;
 	op->message_id = cmd->message_id;
@@ -320,8 +408,8 @@ int store_handle_rq(struct assoc *a, const struct pctx *pc, const struct dimse_c
 		op_fail(op, DIMSE_OUT_OF_RESOURCES, "free space below min_free_space");
 		return 0;
 	}
-	op->chunk = malloc(CHUNK_SIZE);
-	if (!op->chunk) {
+	op->w = chunk_new();
+	if (!op->w) {
 		op_fail(op, DIMSE_OUT_OF_RESOURCES, "out of memory");
 		return 0;
 	}
@@ -332,6 +420,8 @@ int store_handle_rq(struct assoc *a, const struct pctx *pc, const struct dimse_c
 		op_fail(op, DIMSE_OUT_OF_RESOURCES, "cannot create a file");
 		return 0;
 	}
+	rc = store_part_open_direct(a->srv->store, op->req.part_path);
+	op->dfd = rc >= 0 ? rc : -1; /* without it, every byte goes through the page cache */
 	rc = dcm_attrs_parser_init(&op->ap, op->ts, &op->req.attrs);
 	if (rc < 0) {
 		op_fail(op, DIMSE_OUT_OF_RESOURCES, "parser");

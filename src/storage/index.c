@@ -30,6 +30,7 @@ enum stmt_id {
 	ST_ROLLBACK_TO,
 	ST_PATIENT,
 	ST_STUDY,
+	ST_STUDY_TOUCH,
 	ST_SERIES,
 	ST_INSTANCE,
 	ST_LOOKUP,
@@ -70,6 +71,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"study_id = coalesce(excluded.study_id, study_id), "
 		"updated_at = max(updated_at, excluded.updated_at) "
 		"RETURNING id",
+	/* The study upsert when nothing but the time changes (see struct put_cache). */
+	[ST_STUDY_TOUCH] = "UPDATE studies SET updated_at = max(updated_at, ?2) WHERE id = ?1",
 	[ST_SERIES] =
 		"INSERT INTO series(series_uid, study_ref, number, modality, description, "
 		"expected_instances) VALUES(?1, ?2, ?3, ?4, ?5, ?6) "
@@ -114,12 +117,29 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_PENDING_CLEAR] = "DELETE FROM store_pending",
 };
 
+/*
+ * What the last instance put (its savepoint released) left in the patient, study and series
+ * rows. The upserts only ever set a column to a non-empty value of the instance (or keep it),
+ * so the next instance carrying the same patient, study or series attributes would rewrite
+ * those rows, and every index on a column they SET, with the values they already hold (~11 of
+ * the ~20 pages a one-instance transaction wrote to the WAL): it reuses the ids instead, and
+ * the study only gets its updated_at (ST_STUDY_TOUCH). Nothing else writes those columns
+ * (jobs and dicomaidctl touch series.analysis_due/updated_at only, no code deletes a patient,
+ * study or series); any failure or rollback in a batch forgets the cache.
+ */
+struct put_cache {
+	bool valid;
+	struct dcm_attrs a;          /* the attributes of that instance */
+	int64_t patient, study, series; /* the row ids it was filed under */
+};
+
 struct index {
 	sqlite3 *db;                 /* the connection */
 	bool readonly;               /* opened SQLITE_OPEN_READONLY */
 	bool durable;                /* synchronous = FULL (index_set_durable) */
 	pthread_mutex_t lock;        /* serialises every use of db and stmt[] */
 	sqlite3_stmt *stmt[ST_COUNT]; /* prepared at open, reset after each use */
+	struct put_cache last;       /* index_put_batch_flags only, under lock */
 };
 
 /* SQLite result code → negative errno-style code (see index.h). */
@@ -422,23 +442,60 @@ int index_schema_version(struct index *ix)
 	return rc == SQLITE_OK ? (int)v : sql_errno(rc);
 }
 
-/* The upserts of one instance; called inside the batch transaction. */
-static int put_one(struct index *ix, const struct index_instance *in)
+#define SAME(x, y, f) (strcmp((x)->f, (y)->f) == 0)
+
+static bool same_patient(const struct dcm_attrs *x, const struct dcm_attrs *y)
 {
-	const struct dcm_attrs *a = in->a;
-	sqlite3_stmt *st;
-	int64_t patient, study, series, instance;
+	return SAME(x, y, patient_id) && SAME(x, y, patient_name) &&
+	       SAME(x, y, patient_birth_date) && SAME(x, y, patient_sex);
+}
+
+/* Same patient too: the study's patient_ref would not change either. */
+static bool same_study(const struct dcm_attrs *x, const struct dcm_attrs *y)
+{
+	return same_patient(x, y) && SAME(x, y, study_uid) && SAME(x, y, study_date) &&
+	       SAME(x, y, study_time) && SAME(x, y, study_description) &&
+	       SAME(x, y, accession_number) && SAME(x, y, study_id);
+}
+
+static bool same_series(const struct dcm_attrs *x, const struct dcm_attrs *y)
+{
+	return same_study(x, y) && SAME(x, y, series_uid) && SAME(x, y, series_number) &&
+	       SAME(x, y, modality) && SAME(x, y, series_description) &&
+	       SAME(x, y, images_in_acquisition);
+}
+
+/* Only the study's updated_at, for an instance of the cached study: *done is false when its
+ * row is not there (then the caller upserts as usual). */
+static int touch_study(struct index *ix, int64_t study, int64_t received_ms, bool *done)
+{
+	sqlite3_stmt *st = ix->stmt[ST_STUDY_TOUCH];
 	int r;
 
-	st = ix->stmt[ST_PATIENT];
+	sqlite3_bind_int64(st, 1, study);
+	sqlite3_bind_int64(st, 2, received_ms);
+	r = run(ix, ST_STUDY_TOUCH);
+	*done = r == 0 && sqlite3_changes(ix->db) == 1;
+	return r;
+}
+
+static int put_patient(struct index *ix, const struct dcm_attrs *a, int64_t *patient)
+{
+	sqlite3_stmt *st = ix->stmt[ST_PATIENT];
+
 	sqlite3_bind_text(st, 1, a->patient_id, -1, SQLITE_STATIC); /* '' is a key too */
 	bind_text(st, 2, a->patient_name);
 	bind_text(st, 3, a->patient_birth_date);
 	bind_text(st, 4, a->patient_sex);
-	if ((r = run_returning(ix, ST_PATIENT, &patient)) < 0)
-		return r;
+	return run_returning(ix, ST_PATIENT, patient);
+}
 
-	st = ix->stmt[ST_STUDY];
+static int put_study(struct index *ix, const struct index_instance *in, int64_t patient,
+		     int64_t *study)
+{
+	const struct dcm_attrs *a = in->a;
+	sqlite3_stmt *st = ix->stmt[ST_STUDY];
+
 	sqlite3_bind_text(st, 1, a->study_uid, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, patient);
 	bind_text(st, 3, a->study_date);
@@ -448,19 +505,63 @@ static int put_one(struct index *ix, const struct index_instance *in)
 	bind_text(st, 7, a->study_id);
 	sqlite3_bind_int64(st, 8, in->received_ms);
 	sqlite3_bind_int(st, 9, a->patient_id[0] != '\0');
-	if ((r = run_returning(ix, ST_STUDY, &study)) < 0)
-		return r;
+	return run_returning(ix, ST_STUDY, study);
+}
 
-	st = ix->stmt[ST_SERIES];
+static int put_series(struct index *ix, const struct dcm_attrs *a, int64_t study,
+		      int64_t *series)
+{
+	sqlite3_stmt *st = ix->stmt[ST_SERIES];
+
 	sqlite3_bind_text(st, 1, a->series_uid, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, study);
 	bind_int_text(st, 3, a->series_number);
 	bind_text(st, 4, a->modality);
 	bind_text(st, 5, a->series_description);
 	bind_int_text(st, 6, a->images_in_acquisition);
-	if ((r = run_returning(ix, ST_SERIES, &series)) < 0)
-		return r;
+	return run_returning(ix, ST_SERIES, series);
+}
 
+/* The patient, study and series rows of one instance: upserted, or taken from ix->last
+ * when the instance repeats their attributes (see struct put_cache). */
+static int put_parents(struct index *ix, const struct index_instance *in, struct put_cache *ids)
+{
+	const struct dcm_attrs *a = in->a;
+	const struct put_cache *c = &ix->last;
+	bool pat = c->valid && same_patient(&c->a, a);
+	bool stu = pat && same_study(&c->a, a);
+	bool ser = stu && same_series(&c->a, a);
+	bool touched;
+	int r;
+
+	*ids = (struct put_cache){ .patient = c->patient, .study = c->study, .series = c->series };
+	if (stu) {
+		if ((r = touch_study(ix, c->study, in->received_ms, &touched)) < 0)
+			return r;
+		if (!touched)
+			pat = stu = ser = false; /* the cached study row went away: no shortcut */
+	}
+	if (!pat && (r = put_patient(ix, a, &ids->patient)) < 0)
+		return r;
+	if (!stu && (r = put_study(ix, in, ids->patient, &ids->study)) < 0)
+		return r;
+	if (!ser && (r = put_series(ix, a, ids->study, &ids->series)) < 0)
+		return r;
+	return 0;
+}
+
+/* The upserts of one instance; called inside the batch transaction. ids gets the rows it was
+ * filed under. */
+static int put_one(struct index *ix, const struct index_instance *in, struct put_cache *ids)
+{
+	const struct dcm_attrs *a = in->a;
+	sqlite3_stmt *st;
+	int64_t series, instance;
+	int r;
+
+	if ((r = put_parents(ix, in, ids)) < 0)
+		return r;
+	series = ids->series;
 	st = ix->stmt[ST_INSTANCE];
 	sqlite3_bind_text(st, 1, a->sop_instance_uid, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, series);
@@ -508,6 +609,7 @@ int index_put_batch_flags(struct index *ix, const struct index_instance *v, size
 			  int *row_result, unsigned flags)
 {
 	bool nosync = (flags & INDEX_PUT_NOSYNC) != 0;
+	struct put_cache ids;
 	int whole = 0;
 	size_t i;
 
@@ -527,10 +629,16 @@ int index_put_batch_flags(struct index *ix, const struct index_instance *v, size
 		if (r == 0)
 			r = run(ix, ST_SAVEPOINT);
 		if (r == 0) {
-			r = put_one(ix, &v[i]);
+			r = put_one(ix, &v[i], &ids);
 			if (r == 0)
 				r = run(ix, ST_RELEASE);
+			if (r == 0) {
+				ids.valid = true;
+				ids.a = *v[i].a;
+				ix->last = ids;
+			}
 			if (r < 0) {
+				ix->last.valid = false; /* its rows may be rolled back */
 				if (sqlite3_get_autocommit(ix->db)) {
 					/* SQLite rolled the whole transaction back (I/O error,
 					 * disk full): nothing of the batch survives. */
@@ -556,6 +664,8 @@ int index_put_batch_flags(struct index *ix, const struct index_instance *v, size
 	}
 	if (nosync && sqlite3_exec(ix->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK)
 		log_err("event=index_sync_restore_fail: later commits may not wait for the disk");
+	if (whole < 0)
+		ix->last.valid = false; /* nothing of the batch is there */
 	pthread_mutex_unlock(&ix->lock);
 	if (whole < 0) {
 		log_err("event=index_commit_fail items=%zu err=%d", n, whole);

@@ -4,6 +4,7 @@ noinst_LIBRARIES += src/storage/libstorage.a
 src_storage_libstorage_a_SOURCES = \
 	src/storage/index.c src/storage/index.h \
 	src/storage/store.c src/storage/store.h \
+	src/storage/crc32.c src/storage/crc32.h \
 	src/storage/jobs.c src/storage/jobs.h \
 	src/storage/schema.h
 nodist_src_storage_libstorage_a_SOURCES = src/storage/schema_sql.c
@@ -40,6 +41,12 @@ tests_storage_store_test_SOURCES = tests/storage/store_test.c tests/storage/help
 	tests/storage/helpers.h
 tests_storage_store_test_CFLAGS = $(TEST_CFLAGS) $(SQLITE_CFLAGS)
 tests_storage_store_test_LDADD = $(STORAGE_LIBS) $(TEST_LIBS)
+
+check_PROGRAMS += tests/storage/crc32_test
+TESTS += tests/storage/crc32_test
+tests_storage_crc32_test_SOURCES = tests/storage/crc32_test.c
+tests_storage_crc32_test_CFLAGS = $(TEST_CFLAGS) $(ZLIB_CFLAGS)
+tests_storage_crc32_test_LDADD = src/storage/libstorage.a $(ZLIB_LIBS) $(TEST_LIBS)
 
 # Group-commit benchmark, built by `make check`, run by hand (see its header).
 check_PROGRAMS += tests/storage/store_bench

@@ -39,8 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <zlib.h>
-
+#include "storage/crc32.h"
 #include "util/log.h"
 
 #define INCOMING "incoming"
@@ -69,8 +68,13 @@ struct store {
 	/* Committer thread only: a failed item's row could not be deleted again, so its
 	 * store_pending row must stay for the start-up check (never cleared while open). */
 	bool keep_pending;
+	/* Committer thread only: the series directory ("<study>/<series>") the last placed file
+	 * went to; the next file of that series skips the two mkdirs (a rename that then finds
+	 * no directory makes them and tries again). */
+	char known_dir[2 * DCM_UID_MAX + 2];
 	struct store_stats stats;
 	uint64_t part_seq;           /* makes part names unique within this process */
+	bool direct_refused;         /* an O_DIRECT open failed with EINVAL: not tried again */
 
 	/* Helper threads of par_run (sync_threads - 1 of them), started by store_open. */
 	pthread_t helpers[STORE_SYNC_THREADS_MAX];
@@ -349,7 +353,7 @@ static bool uid_maybe_truncated(const struct dcm_attrs *a, const char *uid)
 static int file_crc(int fd, int64_t size, uint32_t *crc)
 {
 	unsigned char buf[64 * 1024];
-	uLong c = crc32(0L, Z_NULL, 0);
+	uint32_t c = 0;
 	int64_t off = 0;
 
 	while (off < size) {
@@ -361,10 +365,10 @@ static int file_crc(int fd, int64_t size, uint32_t *crc)
 			return -errno;
 		if (k == 0)
 			return -EIO; /* shorter than fstat said */
-		c = crc32(c, buf, (uInt)k);
+		c = store_crc32(c, buf, (size_t)k);
 		off += k;
 	}
-	*crc = (uint32_t)c;
+	*crc = c;
 	return 0;
 }
 
@@ -394,7 +398,9 @@ static int prepare(struct store *s, struct item *it)
 	if (r == 0)
 		req->size = st.st_size;
 	if (r == 0 && s->fsync) {
-		if (req->ahead_size == req->size)
+		if (req->crc_size == req->size)
+			it->crc = req->crc; /* computed as it was written: no read-back */
+		else if (req->ahead_size == req->size)
 			it->crc = req->ahead_crc;
 		else
 			r = file_crc(req->fd, req->size, &it->crc);
@@ -612,20 +618,21 @@ static int place(struct store *s, struct item *items, size_t idx, struct dirsync
 	const struct dcm_attrs *a = &req->attrs;
 	char series_dir[2 * DCM_UID_MAX + 2];
 	struct stat st;
-	bool created;
+	bool created, known;
 	int r;
 
 	snprintf(series_dir, sizeof series_dir, "%s/%s", a->study_uid, a->series_uid);
 	snprintf(req->final_rel_path, sizeof req->final_rel_path, "%s/%s.dcm", series_dir,
 		 a->sop_instance_uid);
 
-	if ((r = mkdir_at(s->rootfd, a->study_uid, &created)) < 0)
+	known = strcmp(s->known_dir, series_dir) == 0;
+	if (!known && (r = mkdir_at(s->rootfd, a->study_uid, &created)) < 0)
 		return r;
-	if (created)
+	if (!known && created)
 		dirsync_add(ds, nds, cds, ".");
-	if ((r = mkdir_at(s->rootfd, series_dir, &created)) < 0)
+	if (!known && (r = mkdir_at(s->rootfd, series_dir, &created)) < 0)
 		return r;
-	if (created)
+	if (!known && created)
 		dirsync_add(ds, nds, cds, a->study_uid);
 
 	items[idx].created = true;
@@ -648,8 +655,14 @@ static int place(struct store *s, struct item *items, size_t idx, struct dirsync
 	} else if (errno != ENOENT) {
 		return -errno;
 	}
-	if (renameat(s->incfd, part_name(s, req->part_path), s->rootfd, req->final_rel_path) < 0)
+	if (renameat(s->incfd, part_name(s, req->part_path), s->rootfd, req->final_rel_path) < 0) {
+		if (errno == ENOENT && known) {
+			s->known_dir[0] = '\0'; /* removed behind our back: make it again */
+			return place(s, items, idx, ds, nds, cds);
+		}
 		return -errno;
+	}
+	snprintf(s->known_dir, sizeof s->known_dir, "%s", series_dir);
 	items[idx].placed = true;
 	dirsync_add(ds, nds, cds, series_dir);
 	return 0;
@@ -700,6 +713,8 @@ static void ahead_task(struct store *s)
 	for (size_t i = 0; i < n; i++) {
 		struct stat st;
 
+		if (v[i]->crc_size > 0)
+			continue; /* the writer's CRC is used */
 		if (fstat(v[i]->fd, &st) == 0 && S_ISREG(st.st_mode) &&
 		    file_crc(v[i]->fd, st.st_size, &v[i]->ahead_crc) == 0)
 			v[i]->ahead_size = st.st_size;
@@ -1050,6 +1065,32 @@ int store_part_create(struct store *s, char path[PATH_MAX], int *fd)
 		return 0;
 	}
 	return -EEXIST;
+}
+
+int store_part_open_direct(struct store *s, const char *path)
+{
+	const char *name = part_name(s, path);
+	bool off;
+	int fd;
+
+	pthread_mutex_lock(&s->lock);
+	off = !s->fsync || s->direct_refused;
+	pthread_mutex_unlock(&s->lock);
+	if (off || name == NULL)
+		return -EOPNOTSUPP;
+	fd = openat(s->incfd, name, O_WRONLY | O_DIRECT | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0)
+		return fd;
+	if (errno != EINVAL)
+		return -errno;
+	pthread_mutex_lock(&s->lock);
+	off = s->direct_refused;
+	s->direct_refused = true;
+	pthread_mutex_unlock(&s->lock);
+	if (!off)
+		log_info("event=direct_io_unavailable root=%s: parts are written through the page "
+			 "cache", s->root);
+	return -EOPNOTSUPP;
 }
 
 void store_part_discard(struct store *s, const char *path, int fd)

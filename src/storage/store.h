@@ -72,6 +72,11 @@ struct store_req {
 	char ts_uid[65];             /* transfer syntax UID the file is encoded in */
 	char calling_ae[17];         /* for the index */
 	int64_t size;                /* bytes written; checked against the file when > 0 */
+	/* Optional: store_crc32() of the first crc_size bytes the writer wrote, computed as it
+	 * wrote them; when crc_size equals the file's size the store takes it for the file's
+	 * store_pending row instead of reading the file back. 0 when none. */
+	int64_t crc_size;
+	uint32_t crc;
 	void *token;                 /* the caller's (e.g. association + message id) */
 	/* Optional: called by whoever drains (the loop) instead of the default handling, e.g.
 	 * to wake an analysis worker waiting for its result file to be committed. */
@@ -111,6 +116,19 @@ int store_open(const struct store_config *cfg, struct index *ix, struct store **
  * into it and then either submits it or calls store_part_discard.
  */
 int store_part_create(struct store *s, char path[PATH_MAX], int *fd);
+
+/* Alignment of the offsets, lengths and buffer addresses of writes to a direct descriptor. */
+#define STORE_DIRECT_ALIGN 4096
+
+/*
+ * Opens the part at path (from store_part_create) a second time, write-only and bypassing the
+ * page cache (O_DIRECT): what is written with it goes to the device at once and the kernel
+ * copies nothing (with fsync on, the data goes there before the C-STORE-RSP anyway). Writes
+ * through it must be aligned to STORE_DIRECT_ALIGN; the rest goes through the part's own fd.
+ * Returns a descriptor the caller closes, or -EOPNOTSUPP: fsync is off, or the file system
+ * refused O_DIRECT once (logged; not tried again). Other negative codes: errno of open.
+ */
+int store_part_open_direct(struct store *s, const char *path);
 
 /* Closes fd (if >= 0) and unlinks path: a transfer that will not be stored. */
 void store_part_discard(struct store *s, const char *path, int fd);

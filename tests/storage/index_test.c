@@ -247,6 +247,112 @@ Test(index, batch_upserts_patient_study_series)
 	index_close(ix);
 }
 
+static long wal_frames(void)
+{
+	char wal[600];
+	FILE *f;
+	long size;
+
+	snprintf(wal, sizeof wal, "%s-wal", db);
+	f = fopen(wal, "rb");
+	cr_assert_not_null(f, "%s", wal);
+	fseek(f, 0, SEEK_END);
+	size = ftell(f);
+	fclose(f);
+	return size <= 32 ? 0 : (size - 32) / (4096 + 24); /* header, frames of 4 KiB pages */
+}
+
+/* The next instance of the same series reuses the patient, study and series rows (only the
+ * study's updated_at is written); any change of their attributes still updates them. */
+Test(index, repeated_series_skips_unchanged_upserts)
+{
+	struct index *ix = open_rw();
+	struct dcm_attrs a1, a2;
+	struct index_instance in;
+	int res = 1;
+	long f0, f1, f2;
+	char buf[128];
+
+	th_attrs(&a1, "1.2.3", "1.2.3.4", "1.2.3.4.1");
+	th_attrs(&a2, "1.2.3", "1.2.3.4", "1.2.3.4.2");
+	in = (struct index_instance){ &a1, "1.2.840.10008.1.2.1", "p1", 100, 1000, "MOD", true, 7 };
+	cr_assert_eq(index_put_batch_flags(ix, &in, 1, &res, INDEX_PUT_NOSYNC), 0);
+	cr_assert_eq(res, 0);
+	f0 = wal_frames();
+	in = (struct index_instance){ &a2, "1.2.840.10008.1.2.1", "p2", 100, 2000, "MOD", true, 8 };
+	cr_assert_eq(index_put_batch_flags(ix, &in, 1, &res, INDEX_PUT_NOSYNC), 0);
+	cr_assert_eq(res, 0);
+	f1 = wal_frames();
+	/* instances + 4 indexes, store_pending, the series touched by the trigger + series_due,
+	 * studies + studies_updated: 10; the full upserts wrote ~20 */
+	cr_assert_leq(f1 - f0, 12, "%ld pages written for a repeated series", f1 - f0);
+	cr_assert_eq(th_q_int(db, "SELECT updated_at FROM studies"), 2000);
+	cr_assert_eq(th_q_int(db, "SELECT created_at FROM studies"), 1000);
+	cr_assert_eq(th_q_int(db, "SELECT count(*) FROM instances"), 2);
+	cr_assert_eq(th_q_int(db, "SELECT count(DISTINCT series_ref) FROM instances"), 1);
+	cr_assert_eq(th_q_int(db, "SELECT count(*) FROM store_pending"), 2);
+
+	/* an older time does not move updated_at back */
+	th_attrs(&a2, "1.2.3", "1.2.3.4", "1.2.3.4.3");
+	in = (struct index_instance){ &a2, "1.2.840.10008.1.2.1", "p3", 100, 1500, "MOD", false, 0 };
+	cr_assert_eq(index_put_batch(ix, &in, 1, &res), 0);
+	cr_assert_eq(th_q_int(db, "SELECT updated_at FROM studies"), 2000);
+
+	/* a changed series or patient attribute is written */
+	strcpy(a2.series_description, "T2 AX");
+	strcpy(a2.patient_name, "Doe^Janet");
+	strcpy(a2.sop_instance_uid, "1.2.3.4.4");
+	in = (struct index_instance){ &a2, "1.2.840.10008.1.2.1", "p4", 100, 3000, "MOD", false, 0 };
+	cr_assert_eq(index_put_batch(ix, &in, 1, &res), 0);
+	cr_assert_str_eq(th_q_text(db, "SELECT description FROM series", buf, sizeof buf), "T2 AX");
+	cr_assert_str_eq(th_q_text(db, "SELECT name FROM patients", buf, sizeof buf), "Doe^Janet");
+	cr_assert_eq(th_q_int(db, "SELECT updated_at FROM studies"), 3000);
+
+	/* the study's rows removed behind the index's back: the next instance recreates them */
+	exec_raw("PRAGMA foreign_keys = ON; DELETE FROM studies");
+	cr_assert_eq(th_q_int(db, "SELECT count(*) FROM series"), 0);
+	strcpy(a2.sop_instance_uid, "1.2.3.4.5");
+	in = (struct index_instance){ &a2, "1.2.840.10008.1.2.1", "p5", 100, 4000, "MOD", false, 0 };
+	cr_assert_eq(index_put_batch(ix, &in, 1, &res), 0);
+	cr_assert_eq(res, 0);
+	cr_assert_eq(th_q_int(db, "SELECT count(*) FROM studies"), 1);
+	cr_assert_eq(th_q_int(db, "SELECT count(*) FROM series"), 1);
+	cr_assert_eq(th_q_int(db, "SELECT count(*) FROM instances i JOIN series s ON "
+				  "i.series_ref = s.id JOIN studies t ON s.study_ref = t.id"), 1);
+	f2 = wal_frames();
+	cr_assert_gt(f2, f1);
+	index_close(ix);
+}
+
+/* An item that fails after its upserts is rolled back alone, and its rows are not taken for
+ * the next item of the same series (it finds or creates them anew). */
+Test(index, failed_item_then_same_series)
+{
+	struct index *ix = open_rw();
+	struct dcm_attrs a1, bad, a3;
+	struct index_instance in[3];
+	int res[3] = { 1, 1, 1 };
+
+	th_attrs(&a1, "1.2.3", "1.2.3.4", "1.2.3.4.1");
+	th_attrs(&bad, "1.2.3", "1.2.3.5", "1.2.3.5.1");
+	th_attrs(&a3, "1.2.3", "1.2.3.5", "1.2.3.5.2");
+	in[0] = (struct index_instance){ &a1, "1.2.840.10008.1.2.1", "p1", 1, 1, NULL, false, 0 };
+	cr_assert_eq(index_put_batch(ix, in, 1, res), 0);
+	exec_raw("CREATE TRIGGER refuse BEFORE INSERT ON instances "
+		 "WHEN NEW.sop_instance_uid = '1.2.3.5.1' BEGIN SELECT RAISE(ABORT, 'no'); END");
+	in[0] = (struct index_instance){ &bad, "1.2.840.10008.1.2.1", "p2", 1, 2, NULL, false, 0 };
+	in[1] = (struct index_instance){ &a3, "1.2.840.10008.1.2.1", "p3", 1, 3, NULL, false, 0 };
+	cr_assert_eq(index_put_batch(ix, in, 2, res), 0);
+	cr_assert_eq(res[0], -EINVAL, "%d", res[0]);
+	cr_assert_eq(res[1], 0, "%d", res[1]);
+	cr_assert_eq(th_q_int(db, "SELECT count(*) FROM instances"), 2);
+	cr_assert_eq(th_q_int(db, "SELECT count(*) FROM series"), 2);
+	cr_assert_eq(th_q_int(db, "SELECT count(*) FROM instances i JOIN series s ON "
+				  "i.series_ref = s.id WHERE s.series_uid = '1.2.3.5'"), 1);
+	cr_assert_eq(th_q_int(db, "SELECT updated_at FROM studies"), 3);
+	index_close(ix);
+}
+
 Test(index, bad_item_fails_alone)
 {
 	struct index *ix = open_rw();

@@ -369,17 +369,26 @@ Test(store, fsync_off)
 	cr_assert_eq(count_instances(), 3);
 }
 
+/* Stores one part made by mk_req, asserts it was stored, and returns its request. */
+static struct store_req *store_one(const char *study, const char *series, const char *sop,
+				   const char *tag)
+{
+	struct store_req *r = mk_req(study, series, sop, tag);
+
+	submit(r);
+	r = collect1();
+	cr_assert_eq(r->result, 0, "%s: %d", sop, r->result);
+	assert_stored(r, tag);
+	return r;
+}
+
 /* Stores sop 1.2.3.4.5 with tag "first", then with tag "second"; returns the second's req. */
 static struct store_req *store_twice(enum store_dup_policy dup)
 {
 	struct store_req *r;
 
 	open_all(true, dup);
-	r = mk_req("1.2.3", "1.2.3.4", "1.2.3.4.5", "first");
-	submit(r);
-	r = collect1();
-	cr_assert_eq(r->result, 0);
-	free(r);
+	free(store_one("1.2.3", "1.2.3.4", "1.2.3.4.5", "first"));
 	r = mk_req("1.2.3", "1.2.3.4", "1.2.3.4.5", "second-longer");
 	submit(r);
 	r = collect1();
@@ -845,6 +854,106 @@ Test(store, rows_pending_until_the_next_batch)
 	free(r);
 	store_close(st);
 	cr_assert_eq(th_q_int(db, "SELECT count(*) FROM store_pending"), 0);
+}
+
+/* A CRC the writer computed as it wrote is taken when it covers the whole file (the store does
+ * not read it back); one that covers another length is ignored and the file read back. */
+Test(store, writer_crc_used_when_it_covers_the_file)
+{
+	struct store_req *r;
+	char p[1024];
+
+	open_all(true, DUP_OVERWRITE);
+	r = mk_req("1.2", "1.2.1", "1.2.1.1", "first");
+	path_of(p, sizeof p, "1.2/1.2.1/1.2.1.1.dcm");
+	r->crc = 0x1234567u; /* not the file's: shows which one the row got */
+	r->crc_size = r->size;
+	submit(r);
+	r = collect1();
+	cr_assert_eq(r->result, 0);
+	cr_assert_eq(th_q_int(db, "SELECT file_crc32 FROM store_pending"), 0x1234567);
+	free(r);
+
+	r = mk_req("1.2", "1.2.1", "1.2.1.2", "second");
+	path_of(p, sizeof p, "1.2/1.2.1/1.2.1.2.dcm");
+	r->crc = 0x1234567u;
+	r->crc_size = r->size - 1;
+	submit(r);
+	r = collect1();
+	cr_assert_eq(r->result, 0);
+	cr_assert_eq(th_q_int(db, "SELECT file_crc32 FROM store_pending"), (int64_t)crc_of(p));
+	free(r);
+	store_close(st);
+}
+
+/* A part's direct descriptor (fsync on): aligned blocks through it and the tail through the
+ * part's fd make the file; with fsync off there is none. */
+Test(store, direct_descriptor_writes_the_part)
+{
+	struct store_req *r = calloc(1, sizeof *r);
+	enum { N = 3 * STORE_DIRECT_ALIGN + 100 };
+	unsigned char *buf = aligned_alloc(STORE_DIRECT_ALIGN, 4 * STORE_DIRECT_ALIGN);
+	unsigned char back[N];
+	char p[1024];
+	int dfd;
+
+	cr_assert_not_null(r);
+	cr_assert_not_null(buf);
+	for (int i = 0; i < N; i++)
+		buf[i] = (unsigned char)(i * 7 + 3);
+	open_all(true, DUP_OVERWRITE);
+	cr_assert_eq(store_part_create(st, r->part_path, &r->fd), 0);
+	dfd = store_part_open_direct(st, r->part_path);
+	cr_assert_geq(dfd, 0, "O_DIRECT open: %d", dfd);
+	cr_assert_eq(pwrite(dfd, buf, 3 * STORE_DIRECT_ALIGN, 0), 3 * STORE_DIRECT_ALIGN);
+	cr_assert_eq(pwrite(r->fd, buf + 3 * STORE_DIRECT_ALIGN, 100, 3 * STORE_DIRECT_ALIGN), 100);
+	close(dfd);
+	cr_assert_eq(store_part_open_direct(st, "/elsewhere/x.part"), -EOPNOTSUPP);
+	th_attrs(&r->attrs, "1.2", "1.2.1", "1.2.1.1");
+	strcpy(r->ts_uid, TS_EXPLICIT_LE);
+	r->size = N;
+	submit(r);
+	r = collect1();
+	cr_assert_eq(r->result, 0);
+	path_of(p, sizeof p, r->final_rel_path);
+	FILE *f = fopen(p, "rb");
+	cr_assert_not_null(f);
+	cr_assert_eq(fread(back, 1, sizeof back, f), N);
+	cr_assert_eq(fgetc(f), EOF);
+	fclose(f);
+	cr_assert_eq(memcmp(back, buf, N), 0);
+	cr_assert_eq(th_q_int(db, "SELECT file_crc32 FROM store_pending"), (int64_t)crc_of(p));
+	free(r);
+	store_close(st);
+	store_free(st);
+	st = NULL;
+
+	open_all(false, DUP_OVERWRITE);
+	r = mk_req("1.2", "1.2.1", "1.2.1.2", "nofsync");
+	cr_assert_eq(store_part_open_direct(st, r->part_path), -EOPNOTSUPP);
+	store_part_discard(st, r->part_path, r->fd);
+	free(r);
+	free(buf);
+}
+
+/* The next file of a series goes into its known directory without making it again; a
+ * series directory removed behind the store's back is made again. */
+Test(store, series_directory_removed_between_files)
+{
+	char p[1024];
+
+	open_all(true, DUP_OVERWRITE);
+	free(store_one("1.2", "1.2.1", "1.2.1.1", "first"));
+	free(store_one("1.2", "1.2.1", "1.2.1.2", "second"));
+
+	path_of(p, sizeof p, "1.2/1.2.1/1.2.1.1.dcm");
+	cr_assert_eq(unlink(p), 0);
+	path_of(p, sizeof p, "1.2/1.2.1/1.2.1.2.dcm");
+	cr_assert_eq(unlink(p), 0);
+	path_of(p, sizeof p, "1.2/1.2.1");
+	cr_assert_eq(rmdir(p), 0);
+	free(store_one("1.2", "1.2.1", "1.2.1.3", "third"));
+	store_close(st);
 }
 
 Test(store, fsync_off_leaves_nothing_pending)
