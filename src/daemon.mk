@@ -7,5 +7,5 @@ DAEMON_LIBS = src/ctl/libctl.a src/pipeline/libpipeline.a src/net/libnet.a src/s
 	src/storage/libstorage.a src/dimse/libdimse.a src/ul/libul.a src/dicom/libdicom.a \
 	src/util/libutil.a
 src_dicomaid_LDADD = $(DAEMON_LIBS) $(REPORT_LIBS) $(UV_LIBS) $(SQLITE_LIBS) $(INIH_LIBS) \
-	$(ZLIB_LIBS) $(PROTOBUFC_LIBS) $(OPENBLAS_LIBS) $(SYSTEMD_LIBS) $(OPENSSL_LIBS) -lm \
+	$(ZLIB_LIBS) $(ISAL_LIBS) $(PROTOBUFC_LIBS) $(OPENBLAS_LIBS) $(SYSTEMD_LIBS) $(OPENSSL_LIBS) -lm \
 	$(PTHREAD_LIBS)

@@ -8,6 +8,6 @@ apt-get install -y -qq --no-install-recommends \
 	build-essential autoconf automake pkg-config ca-certificates \
 	libuv1-dev libsqlite3-dev sqlite3 libinih-dev zlib1g-dev \
 	libprotobuf-c-dev protobuf-c-compiler libopenblas-dev \
-	libdcmtk-dev dcmtk libsndfile1-dev libtiff-dev libssl-dev \
+	libdcmtk-dev dcmtk libsndfile1-dev libtiff-dev libssl-dev libisal-dev \
 	libcriterion-dev python3-pydicom python3-numpy python3-pil openssl mandoc dicom3tools libsystemd-dev systemd \
 	clang libclang-rt-14-dev >/dev/null

@@ -10,7 +10,7 @@ src_query_libquery_a_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS)
 
 # Link line for anything using libquery.a (index_schema_latest comes from libstorage.a)
 QUERY_LIBS = src/query/libquery.a src/storage/libstorage.a src/dicom/libdicom.a \
-	src/util/libutil.a $(SQLITE_LIBS) $(ZLIB_LIBS) $(PTHREAD_LIBS)
+	src/util/libutil.a $(SQLITE_LIBS) $(ZLIB_LIBS) $(ISAL_LIBS) $(PTHREAD_LIBS)
 
 check_PROGRAMS += tests/query/query_test
 TESTS += tests/query/query_test

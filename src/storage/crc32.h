@@ -2,8 +2,8 @@
  * CRC-32 of the store's integrity checks (store_pending rows, sql/007_store_pending.sql): the
  * CRC of ISO 3309 / ITU-T V.42 (polynomial 0x04C11DB7, bit-reflected, initial and final value
  * 0xFFFFFFFF), the one zlib's crc32() computes, and equal to it for any input, so rows written
- * by either stay comparable. On x86-64 CPUs with PCLMULQDQ it folds 64 bytes per step with
- * carry-less multiplications (~10x zlib's table code); elsewhere it is zlib's crc32().
+ * by either stay comparable. Computed by ISA-L (libisal), which folds with carry-less
+ * multiplications where the CPU has them (~10x zlib's table code).
  * Pure: no allocation, no I/O, thread-safe.
  */
 #ifndef DICOMAID_STORAGE_CRC32_H

@@ -8,7 +8,7 @@ src_storage_libstorage_a_SOURCES = \
 	src/storage/jobs.c src/storage/jobs.h \
 	src/storage/schema.h
 nodist_src_storage_libstorage_a_SOURCES = src/storage/schema_sql.c
-src_storage_libstorage_a_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(ZLIB_CFLAGS)
+src_storage_libstorage_a_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(ZLIB_CFLAGS) $(ISAL_CFLAGS)
 
 # Migrations, in the order they are applied (name order). Add sql/002_*.sql etc. here.
 STORAGE_SQL = sql/001_init.sql sql/002_query.sql sql/003_analysis.sql sql/004_audit.sql sql/005_expected.sql \
@@ -29,7 +29,8 @@ src/storage/schema_sql.c: $(STORAGE_SQL) $(srcdir)/src/storage/schema_gen.awk Ma
 	  `for f in $(STORAGE_SQL); do echo $(srcdir)/$$f; done | LC_ALL=C sort` > $@.tmp && \
 	mv $@.tmp $@
 
-STORAGE_LIBS = src/storage/libstorage.a src/util/libutil.a $(SQLITE_LIBS) $(ZLIB_LIBS) $(PTHREAD_LIBS)
+STORAGE_LIBS = src/storage/libstorage.a src/util/libutil.a $(SQLITE_LIBS) $(ZLIB_LIBS) $(ISAL_LIBS) \
+	$(PTHREAD_LIBS)
 
 check_PROGRAMS += tests/storage/index_test tests/storage/store_test
 TESTS += tests/storage/index_test tests/storage/store_test
@@ -46,7 +47,7 @@ check_PROGRAMS += tests/storage/crc32_test
 TESTS += tests/storage/crc32_test
 tests_storage_crc32_test_SOURCES = tests/storage/crc32_test.c
 tests_storage_crc32_test_CFLAGS = $(TEST_CFLAGS) $(ZLIB_CFLAGS)
-tests_storage_crc32_test_LDADD = src/storage/libstorage.a $(ZLIB_LIBS) $(TEST_LIBS)
+tests_storage_crc32_test_LDADD = src/storage/libstorage.a $(ISAL_LIBS) $(ZLIB_LIBS) $(TEST_LIBS)
 
 # Group-commit benchmark, built by `make check`, run by hand (see its header).
 check_PROGRAMS += tests/storage/store_bench
