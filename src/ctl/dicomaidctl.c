@@ -59,7 +59,8 @@ static void usage(FILE *f)
 		"  echo DESTINATION                C-ECHO a [peer] (by name or AE title)\n"
 		"  reload                          re-read the configuration (as SIGHUP)\n"
 		"options:\n"
-		"  -c, --config FILE   configuration file (default " DEFAULT_CONFIG ")\n"
+		"  -c, --config FILE   configuration file (default " DEFAULT_CONFIG ",\n"
+		"                      or the embedded default when that does not exist)\n"
 		"  -j, --json          JSON output\n"
 		"  -V, --version       print the version and exit\n"
 		"  -h, --help          this help\n");
@@ -801,7 +802,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *config_path = DEFAULT_CONFIG;
+	const char *config_path = NULL;
 	int ch;
 	/* '+': options end at the command; its own options follow it. */
 	while ((ch = getopt_long(argc, argv, "+c:jVh", opts, NULL)) != -1) {
@@ -861,9 +862,13 @@ int main(int argc, char **argv)
 			return fail(EXIT_USAGE, "echo: '%s' is not a peer name or AE title", args[0]);
 	}
 
+	/* Without -c: the installed configuration file, or, when there is none, the embedded
+	 * default that `dicomaid` without -c runs on (./dicomaid-data in this folder). */
 	struct config cfg;
 	char err[600];
-	if (config_load(config_path, &cfg, err, sizeof err) < 0)
+	if (!config_path && access(DEFAULT_CONFIG, F_OK) != 0 && errno == ENOENT)
+		config_defaults(&cfg);
+	else if (config_load(config_path ? config_path : DEFAULT_CONFIG, &cfg, err, sizeof err) < 0)
 		return fail(EXIT_FAILED, "%s", err);
 
 	int rc;

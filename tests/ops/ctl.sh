@@ -341,3 +341,24 @@ RC=0; "$CTL" -c "$T/old.conf" findings > /dev/null 2>"$T/err" || RC=$?
 RC=0; "$CTL" -c "$T/old.conf" studies > "$T/out" 2>"$T/err" || RC=$?
 [ $RC = 0 ] && grep -q '^(0 studies)$' "$T/out" || fail "studies on schema 2: exit $RC"
 ok "analysis off: reanalyze exits 5; schema 2 index: findings exits 5, studies works"
+
+# Without -c, when the installed configuration file does not exist, dicomaidctl uses the
+# embedded default that `dicomaid` without -c runs on: ./dicomaid-data of the current folder.
+installed=$("$CTL" --help | sed -n 's/.*configuration file (default \(.*\),$/\1/p')
+[ -n "$installed" ] || { "$CTL" --help; fail "--help names no default configuration file"; }
+mkdir -p "$T/cwd/dicomaid-data"
+if [ -e "$installed" ]; then
+	# an installed configuration on this machine: it is the one read without -c
+	(cd "$T/cwd" && "$CTL" -c "$installed" studies) >"$T/want" 2>&1 || true
+	(cd "$T/cwd" && "$CTL" studies) >"$T/out" 2>&1 || true
+	cmp -s "$T/want" "$T/out" || { cat "$T/want" "$T/out"; fail "without -c: not $installed"; }
+	ok "without -c: the installed $installed (the embedded default is not checked here)"
+	exit 0
+fi
+RC=0; (cd "$T/cwd" && "$CTL" studies) >"$T/out" 2>"$T/err" || RC=$?
+[ $RC = 1 ] && grep -q "\./dicomaid-data/index.sqlite" "$T/err" ||
+	{ cat "$T/out" "$T/err"; fail "no index, embedded default: exit $RC"; }
+cp "$(sed -n 's/^database = //p' "$T/dicomaid.conf")" "$T/cwd/dicomaid-data/index.sqlite"
+RC=0; (cd "$T/cwd" && "$CTL" studies) >"$T/out" 2>"$T/err" || RC=$?
+[ $RC = 0 ] && grep -q " $STUDY\$" "$T/out" || { cat "$T/out" "$T/err"; fail "studies on the embedded default: exit $RC"; }
+ok "without -c and no installed configuration: the embedded default's ./dicomaid-data"
