@@ -245,7 +245,7 @@ count_stored() { # target dir
 # deletes as before (the report says so).
 RETIRE_DELETED=0
 retire() {
-	local avail; avail=$(df -Pk "$W" | awk 'NR == 2 { print $4 * 1024 }')
+	local avail; avail=$(df -Pk "$W" | awk 'NR == 2 { printf "%.0f", $4 * 1024 }')
 	if [ "$avail" -lt $((NBYTES * 3)) ]; then
 		rm -rf "$@"; RETIRE_DELETED=1; return 0
 	fi
