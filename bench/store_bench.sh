@@ -171,6 +171,7 @@ start_server() {
 		bind = 127.0.0.1
 		port = $SPORT
 		max_associations = $maxa
+		max_associations_per_peer = $maxa
 		[storage]
 		path = $SDATA
 		fsync = $fs
