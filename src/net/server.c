@@ -255,7 +255,7 @@ int server_reload(struct server *srv, char *msg, size_t cap)
 		}
 	}
 	for (size_t i = 0; i < fresh.n_peers; i++) {
-		if (fresh.peers[i].tls && !(tls_reload ? new_client : srv->tls_client)) {
+		if (fresh.peers[i].tls && !new_client) { /* no client context: none before either */
 			snprintf(msg, cap, "%s:%d: [peer %s] tls = yes, but no tls_ca %s",
 				 srv->config_path, fresh.peers[i].line, fresh.peers[i].name,
 				 tls_reload ? "is configured" : "was loaded at start-up (restart dicomaid)");

@@ -178,6 +178,16 @@ static void release_batch(void)
 	pthread_mutex_unlock(&W.m);
 }
 
+/* Submits a primer request (study, series, sop) and waits until the committer holds it in
+ * its batch: what is submitted next is committed together, in the batch after it, once
+ * release_batch() is called. */
+static void hold_behind_primer(const char *study, const char *series, const char *sop)
+{
+	hold_next_batch();
+	submit(mk_req(study, series, sop, "primer"));
+	wait_held();
+}
+
 /* The file of a stored request holds exactly the bytes written for `tag`. */
 static void assert_stored(const struct store_req *r, const char *tag)
 {
@@ -438,9 +448,7 @@ Test(store, duplicate_keep_within_one_batch)
 
 	sync_threads = 1; /* the committer syncs alone */
 	open_all(true, DUP_KEEP);
-	hold_next_batch();
-	submit(mk_req("1.9", "1.9.1", "1.9.1.1", "primer"));
-	wait_held();
+	hold_behind_primer("1.9", "1.9.1", "1.9.1.1");
 	r[0] = mk_req("1.2.3", "1.2.3.4", "1.2.3.4.5", "first");
 	r[1] = mk_req("1.2.3", "1.2.3.4", "1.2.3.4.5", "second");
 	submit(r[0]);
@@ -523,9 +531,7 @@ Test(store, failing_item_does_not_affect_its_batch)
 
 	sync_threads = 3; /* fewer sync threads than items */
 	open_all(true, DUP_OVERWRITE);
-	hold_next_batch();
-	submit(mk_req("1.9", "1.9.1", "1.9.1.1", "primer"));
-	wait_held();
+	hold_behind_primer("1.9", "1.9.1", "1.9.1.1");
 	r[0] = mk_req("1.2", "1.2.1", "1.2.1.1", "ok");
 	r[1] = mk_req("1.2", "1.2.1", "1.2.1.2", "bad-fd");
 	close(r[1]->fd); /* the writer lost its fd: a write failure */
@@ -644,9 +650,7 @@ static void failing_fd_fallback(void)
 
 	cr_log_warn("tmpfs unavailable: ENOSPC replaced by a failing fd");
 	open_all(true, DUP_OVERWRITE);
-	hold_next_batch();
-	submit(mk_req("1.9", "1.9.1", "1.9.1.1", "primer"));
-	wait_held();
+	hold_behind_primer("1.9", "1.9.1", "1.9.1.1");
 	r[0] = mk_req("1.2", "1.2.1", "1.2.1.1", "ok");
 	r[1] = mk_req("1.2", "1.2.1", "1.2.1.2", "bad");
 	close(r[1]->fd);
@@ -675,9 +679,7 @@ Test(store, enospc_on_mkdir_fails_one_item)
 	}
 	snprintf(root, sizeof root, "%s/store", mnt);
 	open_all(true, DUP_OVERWRITE);
-	hold_next_batch();
-	submit(mk_req("1.1", "1.1.1", "1.1.1.1", "primer"));
-	wait_held();
+	hold_behind_primer("1.1", "1.1.1", "1.1.1.1");
 	r[0] = mk_req("1.1", "1.1.2", "1.1.2.1", "new-series"); /* needs 1 inode */
 	r[1] = mk_req("1.9", "1.9.1", "1.9.1.1", "new-study");  /* needs 2 inodes */
 	r[2] = mk_req("1.1", "1.1.1", "1.1.1.2", "old-series"); /* needs none */
@@ -1037,9 +1039,7 @@ Test(store, overwrite_within_one_batch_stays_pending)
 	char p[1024];
 
 	open_all(true, DUP_OVERWRITE);
-	hold_next_batch();
-	submit(mk_req("1.9", "1.9.1", "1.9.1.1", "primer"));
-	wait_held();
+	hold_behind_primer("1.9", "1.9.1", "1.9.1.1");
 	r[0] = mk_req("1.2.3", "1.2.3.4", "1.2.3.4.5", "first");
 	r[1] = mk_req("1.2.3", "1.2.3.4", "1.2.3.4.5", "second-longer");
 	submit(r[0]);
