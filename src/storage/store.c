@@ -3,8 +3,9 @@
  * rename into <root>/<StudyUID>/<SeriesUID>/<SOPInstanceUID>.dcm, then made durable together
  * with their index rows by one round of concurrent syncs per batch (group commit across all
  * associations). One batch:
- *  1. validate each part, compute its CRC-32 and wait for its data to be written back
- *     (sync_file_range: the blocks are allocated and written, no journal commit yet);
+ *  1. write each request's tail (its last bytes, kept in memory by the submitter, creating
+ *     the part if it has none yet), validate each part, compute its CRC-32 unless the
+ *     submitter did, and start its writeback (sync_file_range, no waiting);
  *  2. rename each part into place (directories created as needed); a part that replaces an
  *     indexed file (duplicates = overwrite) is fdatasynced before its rename;
  *  3. one index transaction (not waiting for the disk) adds the rows; each new file's row gets
@@ -372,7 +373,24 @@ static int file_crc(int fd, int64_t size, uint32_t *crc)
 	return 0;
 }
 
-/* Step 1 for one request: validate; with fsync, CRC-32 and data written back (the fd stays
+/* All of p[0..n) at off: a write to a regular file may take fewer bytes than asked. */
+static int write_all(int fd, const uint8_t *p, size_t n, int64_t off)
+{
+	while (n > 0) {
+		ssize_t k = pwrite(fd, p, n, (off_t)off);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return k < 0 ? -errno : -EIO;
+		p += k;
+		n -= (size_t)k;
+		off += k;
+	}
+	return 0;
+}
+
+/* Step 1 for one request: write the tail (see store_req), validate; with fsync, CRC-32 and data written back (the fd stays
  * open for the fdatasync of step 4). On failure the fd is closed. */
 static int prepare(struct store *s, struct item *it)
 {
@@ -387,8 +405,14 @@ static int prepare(struct store *s, struct item *it)
 	else if (uid_maybe_truncated(a, a->study_uid) || uid_maybe_truncated(a, a->series_uid) ||
 		 uid_maybe_truncated(a, a->sop_instance_uid))
 		r = -EINVAL;
+	else if (req->fd < 0 && (req->tail_len == 0 ||
+				 (r = store_part_create(s, req->part_path, &req->fd)) < 0))
+		r = r < 0 ? r : -EINVAL;
 	else if (part_name(s, req->part_path) == NULL)
 		r = -EINVAL;
+	else if (req->tail_len > 0 &&
+		 (r = write_all(req->fd, req->tail, req->tail_len, req->tail_offset)) < 0)
+		; /* r set */
 	else if (fstat(req->fd, &st) < 0)
 		r = -errno;
 	else if (!S_ISREG(st.st_mode))
@@ -405,12 +429,13 @@ static int prepare(struct store *s, struct item *it)
 		else
 			r = file_crc(req->fd, req->size, &it->crc);
 	}
-	/* The data written and its blocks allocated before the rename: a journal commit that
-	 * makes the rename durable then finds the data already on the device. */
-	if (r == 0 && s->fsync &&
-	    sync_file_range(req->fd, 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-					   SYNC_FILE_RANGE_WAIT_AFTER) < 0)
-		r = -errno;
+	/* Writeback started, not waited for: the fdatasync of step 4 waits for it beside the
+	 * directory and WAL syncs. (Waiting here put the data write before those syncs instead
+	 * of beside them; measured at 1 association, 128 KiB files, ext4: 8 % fewer instances/s.
+	 * On a journaling file system in ordered mode the journal commit of step 4 writes the
+	 * renamed file's data first anyway.) */
+	if (r == 0 && s->fsync)
+		(void)sync_file_range(req->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 	if (r < 0 && req->fd >= 0) {
 		close(req->fd);
 		req->fd = -1;
@@ -542,16 +567,12 @@ static void prepare_task(struct par_job *job, size_t i)
 	}
 }
 
-/* Step 1 for the whole batch. Writeback of every part is started first (sync_file_range
- * WRITE, no waiting), so that the waits of prepare() overlap. */
+/* Step 1 for the whole batch, on several threads with fsync (tails are written, CRCs of
+ * parts without one computed). */
 static void prepare_parts(struct store *s, struct item *items, size_t n)
 {
 	struct par_job job = { .n = n, .run = prepare_task, .s = s, .items = items };
 
-	if (s->fsync)
-		for (size_t i = 0; i < n; i++)
-			if (items[i].req->fd >= 0)
-				(void)sync_file_range(items[i].req->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 	par_run(s, &job, s->fsync ? n : 1);
 }
 

@@ -66,8 +66,10 @@ struct store_config {
  * return by store_drain the store owns it and the caller must not touch it. */
 struct store_req {
 	/* in */
-	int fd;                      /* the part, fully written; the store closes it */
-	char part_path[PATH_MAX];    /* as returned by store_part_create */
+	int fd;                      /* the part, written but for its tail (below), or -1 when
+				      * the whole file is the tail; the store closes it */
+	char part_path[PATH_MAX];    /* as returned by store_part_create; the store fills it
+				      * in when fd is -1 */
 	struct dcm_attrs attrs;      /* from the streaming parser; UIDs are validated here */
 	char ts_uid[65];             /* transfer syntax UID the file is encoded in */
 	char calling_ae[17];         /* for the index */
@@ -77,6 +79,14 @@ struct store_req {
 	 * store_pending row instead of reading the file back. 0 when none. */
 	int64_t crc_size;
 	uint32_t crc;
+	/* Optional: the file's last tail_len bytes, not written yet: the committer writes them at
+	 * tail_offset, through the page cache, creating the part first (store_part_create) when
+	 * fd is -1. The bytes must stay valid until the request is drained. Small instances
+	 * thereby reach the disk without a threadpool round trip, and their data is written back
+	 * by the fdatasync that runs beside the directory and WAL syncs, not before them. */
+	const uint8_t *tail;
+	size_t tail_len;
+	int64_t tail_offset;
 	void *token;                 /* the caller's (e.g. association + message id) */
 	/* Optional: called by whoever drains (the loop) instead of the default handling, e.g.
 	 * to wake an analysis worker waiting for its result file to be committed. */

@@ -23,6 +23,7 @@
 #include <zlib.h>
 
 #include "helpers.h"
+#include "storage/crc32.h"
 #include "storage/index.h"
 #include "storage/store.h"
 
@@ -534,7 +535,7 @@ Test(store, failing_item_does_not_affect_its_batch)
 	hold_behind_primer("1.9", "1.9.1", "1.9.1.1");
 	r[0] = mk_req("1.2", "1.2.1", "1.2.1.1", "ok");
 	r[1] = mk_req("1.2", "1.2.1", "1.2.1.2", "bad-fd");
-	close(r[1]->fd); /* the writer lost its fd: a write failure */
+	close(r[1]->fd); /* the writer lost its fd, and there is no tail to write: invalid */
 	r[1]->fd = -1;
 	strcpy(bad_part, r[1]->part_path);
 	r[2] = mk_req("1.2", "1.2.1", "1.2.1.3", "short");
@@ -551,7 +552,7 @@ Test(store, failing_item_does_not_affect_its_batch)
 	cr_assert_eq(stats.batches, 2, "the four requests formed one batch");
 	cr_assert_eq(r[0]->result, 0);
 	assert_stored(r[0], "ok");
-	cr_assert_eq(r[1]->result, -EBADF);
+	cr_assert_eq(r[1]->result, -EINVAL);
 	cr_assert_eq(r[2]->result, -EIO);
 	cr_assert_eq(r[3]->result, 0);
 	assert_stored(r[3], "ok");
@@ -885,6 +886,89 @@ Test(store, writer_crc_used_when_it_covers_the_file)
 	cr_assert_eq(r->result, 0);
 	cr_assert_eq(th_q_int(db, "SELECT file_crc32 FROM store_pending"), (int64_t)crc_of(p));
 	free(r);
+	store_close(st);
+}
+
+/* A request whose file is all tail (fd -1): the committer creates the part, writes it and
+ * stores it like any other; the writer's CRC still covers the whole file. */
+static void tail_only(bool fsync)
+{
+	struct store_req *r = calloc(1, sizeof *r), *got;
+	char want[64];
+	int len = snprintf(want, sizeof want, "DICM part for 1.2.1.1 (tail)\n");
+
+	open_all(fsync, DUP_OVERWRITE);
+	cr_assert_not_null(r);
+	r->fd = -1;
+	r->tail = (const uint8_t *)want;
+	r->tail_len = (size_t)len;
+	th_attrs(&r->attrs, "1.2", "1.2.1", "1.2.1.1");
+	strcpy(r->ts_uid, TS_EXPLICIT_LE);
+	r->size = len;
+	r->crc = store_crc32(0, r->tail, r->tail_len);
+	r->crc_size = len;
+	submit(r);
+	got = collect1();
+	cr_assert_eq(got, r);
+	cr_assert_eq(r->result, 0);
+	assert_stored(r, "tail");
+	cr_assert_eq(r->fd, -1);
+	cr_assert_neq(r->part_path[0], '\0', "the store named the part it created");
+	cr_assert_not(exists(r->part_path));
+	cr_assert_eq(incoming_files(), 0);
+	if (fsync)
+		cr_assert_eq(th_q_int(db, "SELECT file_crc32 FROM store_pending"),
+			     (int64_t)store_crc32(0, (const uint8_t *)want, (size_t)len));
+	free(r);
+	store_close(st);
+}
+
+Test(store, tail_only_request_fsync) { tail_only(true); }
+Test(store, tail_only_request_no_fsync) { tail_only(false); }
+
+/* A part written up to some offset plus a tail: the committer writes the tail at its offset;
+ * a tail that cannot be written (the part is read-only) fails that request alone. */
+Test(store, tail_completes_a_written_part)
+{
+	struct store_req *r[2], *done[3];
+	const char *rest = "(tail)\n";
+	char head[64];
+
+	open_all(true, DUP_OVERWRITE);
+	hold_behind_primer("1.9", "1.9.1", "1.9.1.1");
+	for (int i = 0; i < 2; i++) {
+		char sop[16];
+		int len;
+
+		snprintf(sop, sizeof sop, "1.2.1.%d", i + 1);
+		r[i] = calloc(1, sizeof *r[i]);
+		cr_assert_not_null(r[i]);
+		cr_assert_eq(store_part_create(st, r[i]->part_path, &r[i]->fd), 0);
+		len = snprintf(head, sizeof head, "DICM part for %s ", sop);
+		cr_assert_eq(write(r[i]->fd, head, (size_t)len), len);
+		r[i]->tail = (const uint8_t *)rest;
+		r[i]->tail_len = strlen(rest);
+		r[i]->tail_offset = len;
+		r[i]->size = len + (int64_t)strlen(rest);
+		th_attrs(&r[i]->attrs, "1.2", "1.2.1", sop);
+		strcpy(r[i]->ts_uid, TS_EXPLICIT_LE);
+	}
+	/* the second part's descriptor cannot write: its tail fails */
+	int ro = open(r[1]->part_path, O_RDONLY | O_CLOEXEC);
+	cr_assert_geq(ro, 0);
+	close(r[1]->fd);
+	r[1]->fd = ro;
+	submit(r[0]);
+	submit(r[1]);
+	release_batch();
+	collect(done, 3);
+	cr_assert_eq(r[0]->result, 0);
+	assert_stored(r[0], "tail");
+	cr_assert_eq(r[1]->result, -EBADF);
+	cr_assert_eq(incoming_files(), 0);
+	cr_assert_eq(count_instances(), 2, "the primer and the first");
+	for (int i = 0; i < 3; i++)
+		free(done[i]);
 	store_close(st);
 }
 
