@@ -8,11 +8,14 @@
  *     submitter did, and start its writeback (sync_file_range, no waiting);
  *  2. rename each part into place (directories created as needed); a part that replaces an
  *     indexed file (duplicates = overwrite) is fdatasynced before its rename;
- *  3. one index transaction (not waiting for the disk) adds the rows; each new file's row gets
- *     a store_pending row with its CRC, and the previous batches' store_pending rows go;
- *  4. fdatasync of every file, fsync of every directory touched and fdatasync of the index's
- *     WAL, all at once on several threads: a journaling file system commits them in one
- *     journal commit instead of three sequential rounds;
+ *  3. the fdatasync of every file and the fsync of every directory touched start on helper
+ *     threads; meanwhile one index transaction (not waiting for the disk) adds the rows (each
+ *     new file's row gets a store_pending row with its CRC, and the previous batches'
+ *     store_pending rows go);
+ *  4. the committer fdatasyncs the index's WAL while those syncs finish: all at once, so a
+ *     journaling file system commits them in one journal commit instead of three sequential
+ *     rounds, and at one association the transaction's CPU time hides behind the file's
+ *     sync;
  *  5. only then are the requests completed (result 0: the C-STORE-RSP may say success).
  * Crash safety: an instance is acknowledged only after step 4, so its file, directory entry
  * and row are on disk. A crash before that may leave a row whose file is missing or
@@ -462,6 +465,7 @@ struct par_job {
 	size_t nds;
 	int *res;                    /* step 4: result per task */
 	bool ahead;                  /* step 4: the last task is ahead_task */
+	bool woke;                   /* par_start woke helpers */
 };
 
 static void *par_worker(void *arg)
@@ -507,20 +511,19 @@ static void *helper_main(void *arg)
 	return NULL;
 }
 
-/* Runs every task of job on the calling thread and up to want_threads - 1 helpers (no more
- * than tasks - 1 are woken); returns when all are done. */
-static void par_run(struct store *s, struct par_job *job, size_t want_threads)
+/* Starts job on up to helpers helper threads (no more than it has tasks); par_join runs the
+ * tasks left on the calling thread and returns when all are done. In between, the calling
+ * thread may do other work. */
+static void par_start(struct store *s, struct par_job *job, size_t helpers)
 {
-	size_t want = want_threads < job->n ? want_threads : job->n;
-	bool wake;
+	size_t want = helpers < job->n ? helpers : job->n;
 
-	want = want > 1 ? want - 1 : 0;
 	if (want > s->nhelpers)
 		want = s->nhelpers;
-	wake = want > 0;
+	job->woke = want > 0;
 	pthread_mutex_init(&job->lock, NULL);
 	job->next = 0;
-	if (wake) {
+	if (job->woke) {
 		pthread_mutex_lock(&s->plock);
 		s->pjob = job;
 		s->pgen++;
@@ -529,8 +532,12 @@ static void par_run(struct store *s, struct par_job *job, size_t want_threads)
 			pthread_cond_signal(&s->pwake);
 		pthread_mutex_unlock(&s->plock);
 	}
+}
+
+static void par_join(struct store *s, struct par_job *job)
+{
 	par_worker(job);
-	if (wake) {
+	if (job->woke) {
 		/* every task is taken: no helper may join any more; wait for those in it */
 		pthread_mutex_lock(&s->plock);
 		s->pjob = NULL;
@@ -540,6 +547,13 @@ static void par_run(struct store *s, struct par_job *job, size_t want_threads)
 		pthread_mutex_unlock(&s->plock);
 	}
 	pthread_mutex_destroy(&job->lock);
+}
+
+/* Runs every task of job on the calling thread and up to want_threads - 1 helpers. */
+static void par_run(struct store *s, struct par_job *job, size_t want_threads)
+{
+	par_start(s, job, want_threads > 1 ? want_threads - 1 : 0);
+	par_join(s, job);
 }
 
 static void helpers_stop(struct store *s)
@@ -742,23 +756,21 @@ static void ahead_task(struct store *s)
 	}
 }
 
-/* Step 4 tasks: [0] the index WAL, [1, 1 + nds) directories, one per item, then ahead_task
- * when job->ahead. */
+/* Step 4 tasks: [0, nds) directories, [nds, nds + n) files, one per item, then ahead_task
+ * when job->ahead. The index WAL is synced by the committer itself, after its transaction. */
 static void sync_task(struct par_job *job, size_t i)
 {
 	struct store *s = job->s;
 
 	if (job->ahead && i == job->n - 1) {
 		ahead_task(s);
-	} else if (i == 0) {
-		job->res[i] = index_sync_wal(s->ix);
-	} else if (i < 1 + job->nds) {
-		job->res[i] = fsync_dirat(s, s->rootfd, job->ds[i - 1].rel);
+	} else if (i < job->nds) {
+		job->res[i] = fsync_dirat(s, s->rootfd, job->ds[i].rel);
 	} else {
-		struct store_req *req = job->items[i - 1 - job->nds].req;
+		struct store_req *req = job->items[i - job->nds].req;
 
 		job->res[i] = 0;
-		if (job->items[i - 1 - job->nds].placed && fdatasync(req->fd) < 0)
+		if (job->items[i - job->nds].placed && fdatasync(req->fd) < 0)
 			job->res[i] = -errno;
 	}
 }
@@ -782,43 +794,59 @@ static void fail_committed(struct store *s, struct item *it, int err)
 	}
 }
 
-/* Step 4 for the whole batch; returns the number of syncs issued. */
-static uint64_t sync_batch(struct store *s, struct item *items, size_t n,
-			   const struct dirsync *ds, size_t nds)
+/* Step 4, first half: the syncs of the placed files and their directories start on the
+ * helper threads, so that they run while the committer does step 3 and syncs the WAL. */
+static void sync_start(struct store *s, struct par_job *job, struct item *items, size_t n,
+		       const struct dirsync *ds, size_t nds)
 {
-	struct par_job job = { .n = 1 + nds + n, .run = sync_task, .s = s, .items = items,
-			       .ds = ds, .nds = nds };
-	uint64_t syncs = 1; /* the WAL; fsync_dirat counts the directories */
-
+	*job = (struct par_job){ .n = nds + n, .run = sync_task, .s = s, .items = items,
+				 .ds = ds, .nds = nds };
 	/* the look-ahead task only when something is queued (one thread fewer to wake) */
 	pthread_mutex_lock(&s->lock);
-	job.ahead = s->q_head != NULL;
+	job->ahead = s->q_head != NULL;
 	pthread_mutex_unlock(&s->lock);
-	job.n += job.ahead;
-
-	job.res = calloc(job.n, sizeof *job.res);
-	if (job.res == NULL)
+	job->n += job->ahead;
+	job->res = calloc(job->n, sizeof *job->res);
+	if (job->res == NULL)
 		fatal("out of memory");
-	par_run(s, &job, job.n);
-	if (job.res[0] < 0) {
-		log_err("event=store_wal_sync_fail err=%d", job.res[0]);
-		for (size_t j = 0; j < n; j++)
-			fail_committed(s, &items[j], job.res[0]);
-	}
-	for (size_t i = 0; i < nds; i++) {
-		if (job.res[1 + i] == 0)
-			continue;
-		log_err("event=store_dir_fsync_fail dir=%s err=%d", ds[i].rel, job.res[1 + i]);
-		for (size_t j = 0; j < n; j++)
-			if (items[j].placed && under_dir(items[j].req->final_rel_path, ds[i].rel))
-				fail_committed(s, &items[j], job.res[1 + i]);
-	}
+	par_start(s, job, job->n);
+}
+
+/* Step 4, second half: the committer helps with the syncs left, waits for the others, and
+ * fails the items whose file, directory or (wal < 0) index WAL did not reach the disk;
+ * returns the number of syncs issued. Items whose row failed (rowfail) are removed only now,
+ * when no helper uses their descriptors any more. */
+static uint64_t sync_finish(struct store *s, struct par_job *job, bool wal_synced, int wal,
+			    const int *rowfail)
+{
+	struct item *items = job->items;
+	const struct dirsync *ds = job->ds;
+	size_t nds = job->nds, n = job->n - nds - job->ahead;
+	uint64_t syncs = wal_synced; /* fsync_dirat counts the directories */
+
+	par_join(s, job);
 	for (size_t j = 0; j < n; j++) {
 		syncs += items[j].placed;
-		if (job.res[1 + nds + j] < 0)
-			fail_committed(s, &items[j], job.res[1 + nds + j]);
+		if (rowfail[j] < 0 && items[j].placed)
+			unplace(s, &items[j], rowfail[j]);
 	}
-	free(job.res);
+	if (wal < 0) {
+		log_err("event=store_wal_sync_fail err=%d", wal);
+		for (size_t j = 0; j < n; j++)
+			fail_committed(s, &items[j], wal);
+	}
+	for (size_t i = 0; i < nds; i++) {
+		if (job->res[i] == 0)
+			continue;
+		log_err("event=store_dir_fsync_fail dir=%s err=%d", ds[i].rel, job->res[i]);
+		for (size_t j = 0; j < n; j++)
+			if (items[j].placed && under_dir(items[j].req->final_rel_path, ds[i].rel))
+				fail_committed(s, &items[j], job->res[i]);
+	}
+	for (size_t j = 0; j < n; j++)
+		if (job->res[nds + j] < 0)
+			fail_committed(s, &items[j], job->res[nds + j]);
+	free(job->res);
 	return syncs;
 }
 
@@ -830,10 +858,12 @@ static void commit_batch(struct store *s, struct store_req *batch)
 	size_t nds = 0, cds = 0, n = 0, nput = 0, i;
 	struct item *items;
 	struct index_instance *put;
-	size_t *put_item;
-	int *put_res;
+	size_t *put_item, nplaced;
+	int *put_res, *rowfail;
 	uint64_t fsyncs = 0, stored = 0;
 	int ixr = 0;
+	bool syncing;
+	struct par_job job;
 
 	for (struct store_req *r = batch; r; r = r->next)
 		n++;
@@ -841,7 +871,8 @@ static void commit_batch(struct store *s, struct store_req *batch)
 	put = calloc(n, sizeof *put);
 	put_item = calloc(n, sizeof *put_item);
 	put_res = calloc(n, sizeof *put_res);
-	if (!items || !put || !put_item || !put_res)
+	rowfail = calloc(n, sizeof *rowfail);
+	if (!items || !put || !put_item || !put_res || !rowfail)
 		fatal("out of memory");
 	i = 0;
 	for (struct store_req *r = batch; r; r = r->next)
@@ -865,10 +896,18 @@ static void commit_batch(struct store *s, struct store_req *batch)
 		}
 	}
 	t_place = now_ms(CLOCK_MONOTONIC);
+	/* 4 begins: the files and directories start syncing on the helpers */
+	nplaced = 0;
+	for (i = 0; i < n; i++)
+		nplaced += items[i].placed;
+	syncing = s->fsync && nplaced > 0;
+	if (syncing)
+		sync_start(s, &job, items, n, ds, nds);
 	/* 3. one index transaction, durable only with step 4 */
 	for (i = 0; i < n; i++) {
 		struct store_req *req = items[i].req;
 
+		rowfail[i] = 0;
 		if (!items[i].placed)
 			continue;
 		put[nput] = (struct index_instance){
@@ -887,18 +926,24 @@ static void commit_batch(struct store *s, struct store_req *batch)
 				    INDEX_PUT_NOSYNC |
 				    (s->keep_pending ? 0 : INDEX_PUT_CLEAR_PENDING));
 	for (i = 0; i < nput; i++) {
-		struct item *it = &items[put_item[i]];
-
 		if (put_res[i] < 0) {
 			log_err("event=store_fail stage=index path=%s err=%d",
-				it->req->final_rel_path, put_res[i]);
-			unplace(s, it, put_res[i]);
+				items[put_item[i]].req->final_rel_path, put_res[i]);
+			rowfail[put_item[i]] = put_res[i];
 		}
 	}
 	t_index = now_ms(CLOCK_MONOTONIC);
-	/* 4. files, directories and index rows on disk, in one round */
-	if (s->fsync && ixr == 0 && nput > 0)
-		fsyncs = sync_batch(s, items, n, ds, nds);
+	/* 4 ends: the WAL synced here, while the helpers may still sync files */
+	if (syncing) {
+		bool wal_sync = ixr == 0 && nput > 0;
+		int wal = wal_sync ? index_sync_wal(s->ix) : 0;
+
+		fsyncs = sync_finish(s, &job, wal_sync, wal, rowfail);
+	} else {
+		for (i = 0; i < n; i++)
+			if (rowfail[i] < 0 && items[i].placed)
+				unplace(s, &items[i], rowfail[i]);
+	}
 	for (i = 0; i < n; i++) {
 		struct store_req *req = items[i].req;
 
@@ -916,6 +961,7 @@ static void commit_batch(struct store *s, struct store_req *batch)
 			stored++;
 	}
 
+	free(rowfail);
 	free(put_res);
 	free(put_item);
 	free(put);
