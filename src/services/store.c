@@ -81,6 +81,7 @@ struct store_op {
 	bool data_done;                /* the last fragment arrived */
 	bool abandoned;                /* the association went away: answer nobody */
 	bool submitted;                /* handed to the committer */
+	bool crc;                      /* req.crc is computed (store_wants_crc) */
 	uint64_t t_start_ms;
 };
 
@@ -251,7 +252,8 @@ static void op_maybe_submit(struct store_op *op)
 	}
 	op->submitted = true;
 	op->req.size = (int64_t)op->offset;
-	op->req.crc_size = (int64_t)op->offset; /* every byte went through append() */
+	/* every byte went through append() */
+	op->req.crc_size = op->crc ? (int64_t)op->offset : 0;
 	store_submit(op->a->srv->store, &op->req);
 }
 
@@ -359,7 +361,8 @@ static void append(struct store_op *op, const uint8_t *p, size_t n)
 		size_t k = n < room ? n : room;
 		memcpy(op->w->data + op->chunk_len, p, k);
 		/* the file's CRC-32 for its store_pending row, while the bytes are in cache */
-		op->req.crc = store_crc32(op->req.crc, op->w->data + op->chunk_len, k);
+		if (op->crc)
+			op->req.crc = store_crc32(op->req.crc, op->w->data + op->chunk_len, k);
 		op->chunk_len += k;
 		p += k;
 		n -= k;
@@ -403,6 +406,7 @@ static struct store_op *op_new(struct assoc *a, const struct pctx *pc,
 	op->req.fd = -1;
 	op->dfd = -1;
 	op->req.token = op;
+	op->crc = a->srv->store && store_wants_crc(a->srv->store);
 	op->pc_id = pc->id;
 	op->message_id = cmd->message_id;
 	op->ts = pc->ts;

@@ -581,13 +581,13 @@ static void prepare_task(struct par_job *job, size_t i)
 	}
 }
 
-/* Step 1 for the whole batch, on several threads with fsync (tails are written, CRCs of
- * parts without one computed). */
+/* Step 1 for the whole batch, on several threads (tails are written, CRCs of parts without
+ * one computed). */
 static void prepare_parts(struct store *s, struct item *items, size_t n)
 {
 	struct par_job job = { .n = n, .run = prepare_task, .s = s, .items = items };
 
-	par_run(s, &job, s->fsync ? n : 1);
+	par_run(s, &job, n);
 }
 
 static void dirsync_add(struct dirsync **v, size_t *n, size_t *cap, const char *rel)
@@ -1077,8 +1077,8 @@ int store_open(const struct store_config *cfg, struct index *ix, struct store **
 		fsync_dirat(s, s->incfd, ".");
 	if ((r = recover_pending(s, &checked, &unpending)) < 0)
 		goto fail;
-	/* helpers with a small stack: they only sync and checksum (64 KiB buffer) */
-	if (s->fsync) {
+	/* helpers with a small stack: they only write, sync and checksum (64 KiB buffer) */
+	{
 		pthread_attr_t attr;
 
 		pthread_attr_init(&attr);
@@ -1204,6 +1204,11 @@ size_t store_drain(struct store *s, struct store_req **done)
 const char *store_root(const struct store *s)
 {
 	return s->root;
+}
+
+bool store_wants_crc(const struct store *s)
+{
+	return s->fsync;
 }
 
 void store_get_stats(struct store *s, struct store_stats *out)

@@ -158,6 +158,10 @@ size_t store_drain(struct store *s, struct store_req **done);
  * valid until store_free. */
 const char *store_root(const struct store *s);
 
+/* Whether committed files get a CRC-32 (store_pending rows; fsync on): a writer that does
+ * not compute one (store_req.crc_size) need not when this is false. Fixed at store_open. */
+bool store_wants_crc(const struct store *s);
+
 /* Counters so far (a consistent snapshot). */
 void store_get_stats(struct store *s, struct store_stats *out);
 
