@@ -42,6 +42,12 @@
 #   KEEP=1           keep the work folder (logs, configs) instead of deleting it
 #   ANALYSIS=no      dicomaid's config gets "[analysis] enabled = no" (default): this measures
 #                    storage; ANALYSIS=default leaves the section out (analysis on, its default)
+#   DROP_CACHES=1    before each send (as root): write back and drop the page cache, then read
+#                    the corpus back into it (default 1 when /proc/sys/vm/drop_caches is
+#                    writable). On a machine whose memory is full of cached files every page a
+#                    server writes must first be reclaimed, so the same send measured 905 to
+#                    1339 inst/s from one run to the next here; with the cache dropped, the
+#                    servers' CPU per run varies far less. Same treatment for every target.
 #   DICOMAID_DEBUG=1 run dicomaid with -d and summarise its event=commit lines (time split of
 #                    each group commit: prepare, place, index, sync); debug logging costs a little
 #
@@ -69,6 +75,7 @@ OUT=${OUT:-}
 ORTHANC_NODELAY=${ORTHANC_NODELAY:-1}
 DICOMAID_DEBUG=${DICOMAID_DEBUG:-0}
 ANALYSIS=${ANALYSIS:-no}
+if [ -w /proc/sys/vm/drop_caches ]; then DROP_CACHES=${DROP_CACHES:-1}; else DROP_CACHES=0; fi
 
 log() { printf '%s store_bench: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -271,6 +278,11 @@ client() {
 
 run_one() { # target assocs
 	local target=$1 n=$2 d="$W/run.$1.$2" k rc=0 errs=0
+	if [ "$DROP_CACHES" = 1 ]; then
+		sync
+		echo 1 > /proc/sys/vm/drop_caches
+		cat "$W/list.all" | xargs cat > /dev/null
+	fi
 	start_server "$target" "$n"
 	sync
 	local t0 t1
@@ -433,6 +445,7 @@ verdict() { # value target
 	echo "store_bench $(date -u +%Y-%m-%dT%H:%MZ) — $(nproc) CPUs, $(uname -r), storage on $(df -T "$W" | awk 'NR==2 { print $2 }') ($WORKROOT)"
 	echo "corpus: $NFILES MR files ($N256 x 256x256 + $N512 x 512x512, 16-bit, explicit VR LE), $(awk -v b="$NBYTES" 'BEGIN { printf "%.1f", b / 1e6 }') MB; clients: TCP_NODELAY=1 storescu ($(storescu --version 2>/dev/null | head -1 | sed 's/^\$dcmtk: //; s/ \$$//'))"
 	echo "disk sync latency (write 128 KiB + fdatasync, 40 times): at start $PROBE_START; at end $PROBE_END"
+	echo "page cache: $([ "$DROP_CACHES" = 1 ] && echo "dropped before each send, corpus read back in" || echo "left as it was (DROP_CACHES=0 or not root)")"
 	want orthanc && echo "orthanc: $("$ORTHANC_BIN" --version 2>/dev/null | head -1), TCP_NODELAY=$([ "$ORTHANC_NODELAY" = 1 ] && echo 1 || echo unset) in its environment"
 	if want dicomaid-fsync || want dicomaid-nofsync || want idle; then echo "dicomaid: $("$DICOMAID" -V 2>&1 | head -1) ($DICOMAID), analysis $([ "$ANALYSIS" = no ] && echo "disabled ([analysis] enabled = no)" || echo "at its default")"; fi
 	echo
