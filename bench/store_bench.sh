@@ -9,6 +9,8 @@
 # server stored, and the server's peak RSS (process tree, sampled by bench/store_rss.py).
 # Then it holds $HOLD_N idle associations open against dicomaid (bench/hold_assocs) and reports
 # its RSS growth per association.  It ends with a table and the ratios issue 2 sets as targets.
+# Before the sends it times bench/sync_pattern.c: the bare file-system calls behind one durable
+# instance of storescp + shim and of dicomaid, without any DICOM, which bounds the @1 ratios.
 #
 # Targets (TARGETS, space separated; default all):
 #   dicomaid-fsync    dicomaid with [storage] fsync = yes
@@ -130,6 +132,7 @@ ulimit -n "$want_fd" || true
 
 # ---- helpers built from source ---------------------------------------------------------------
 cc -O2 -std=gnu11 -Wall -Wextra -shared -fPIC -o "$W/fsync_shim.so" "$HERE/fsync_shim.c" -ldl
+cc -O2 -std=gnu11 -Wall -Wextra -pthread -o "$W/sync_pattern" "$HERE/sync_pattern.c"
 cc -O2 -std=c11 -Wall -Wextra -o "$W/hold_assocs" "$HERE/hold_assocs.c"
 
 # ---- corpus ----------------------------------------------------------------------------------
@@ -404,6 +407,9 @@ disk_probe() {
 
 # ---- run -------------------------------------------------------------------------------------
 PROBE_START=$(disk_probe)
+# the disk's floor under one association's durable store, without DICOM (bench/sync_pattern.c)
+mkdir -p "$W/pattern"
+PATTERN=$("$W/sync_pattern" "$W/pattern" 200)
 log "disk probe (write 128 KiB + fdatasync): $PROBE_START"
 log "corpus: $NFILES files, $(awk -v b="$NBYTES" 'BEGIN { printf "%.1f", b / 1e6 }') MB; work folder $W ($(df -T "$W" | awk 'NR==2 { print $2 }'))"
 # repetitions are interleaved (every target once, then again) so that a slow spell of the shared
@@ -445,6 +451,7 @@ verdict() { # value target
 	echo "store_bench $(date -u +%Y-%m-%dT%H:%MZ) — $(nproc) CPUs, $(uname -r), storage on $(df -T "$W" | awk 'NR==2 { print $2 }') ($WORKROOT)"
 	echo "corpus: $NFILES MR files ($N256 x 256x256 + $N512 x 512x512, 16-bit, explicit VR LE), $(awk -v b="$NBYTES" 'BEGIN { printf "%.1f", b / 1e6 }') MB; clients: TCP_NODELAY=1 storescu ($(storescu --version 2>/dev/null | head -1 | sed 's/^\$dcmtk: //; s/ \$$//'))"
 	echo "disk sync latency (write 128 KiB + fdatasync, 40 times): at start $PROBE_START; at end $PROBE_END"
+	echo "sync patterns, one instance after the other ($PATTERN" | tr '\n' ' ' | sed 's/  */ /g; s/ $/)\n/'
 	echo "page cache: $([ "$DROP_CACHES" = 1 ] && echo "dropped before each send, corpus read back in" || echo "left as it was (DROP_CACHES=0 or not root)")"
 	want orthanc && echo "orthanc: $("$ORTHANC_BIN" --version 2>/dev/null | head -1), TCP_NODELAY=$([ "$ORTHANC_NODELAY" = 1 ] && echo 1 || echo unset) in its environment"
 	if want dicomaid-fsync || want dicomaid-nofsync || want idle; then echo "dicomaid: $("$DICOMAID" -V 2>&1 | head -1) ($DICOMAID), analysis $([ "$ANALYSIS" = no ] && echo "disabled ([analysis] enabled = no)" || echo "at its default")"; fi
