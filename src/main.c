@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -59,6 +60,14 @@ int main(int argc, char **argv)
 	const char *config_path = NULL;
 	bool check_only = false, debug = false;
 	int ch;
+
+	/* Every C-STORE allocates and frees 256 KiB chunks and other per-instance buffers.
+	 * With glibc's defaults those go back to the kernel at each free (munmap, heap trim)
+	 * and are faulted in again for the next instance: measured ~7 % fewer instances/s at
+	 * one association. Blocks under 1 MiB come from the heap, and up to 8 MiB of freed
+	 * heap stays for reuse. */
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
+	mallopt(M_TRIM_THRESHOLD, 8 << 20);
 	while ((ch = getopt_long(argc, argv, "c:dVh", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': config_path = optarg; break;
