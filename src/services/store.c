@@ -3,15 +3,17 @@
  * file as its PDVs arrive: the loop thread appends the bytes to a chunk and hands full chunks
  * to libuv's threadpool (pwrite at a known offset; the chunk buffer itself is written, then
  * freed, and the next bytes go to a new one) and adds them to the file's CRC-32 (the
- * committer's store_pending row needs it: no reading the file back), while the streaming parser picks the
- * index attributes out of the same bytes. Memory per association stays bounded: when too
+ * committer's store_pending row needs it: no reading the file back), while the streaming
+ * parser picks the index attributes out of the same bytes. Memory per association stays bounded: when too
  * many bytes wait for the disk, reading from the socket stops until they are written.
  *
- * With fsync on, the whole 4 KiB blocks of each chunk are written through a second, O_DIRECT
- * descriptor of the part (store_part_open_direct): the device gets them from the chunk
- * itself, where a buffered write would first copy them into the page cache (measured here:
- * ~0.18 ms of kernel CPU per 128 KiB file); the last partial block goes through the page
- * cache. The committer's fdatasync then has the same meaning as before.
+ * With fsync on, the whole 4 KiB blocks of each full chunk are written through a second,
+ * O_DIRECT descriptor of the part (store_part_open_direct): the device gets them from the
+ * chunk itself, where a buffered write would first copy them into the page cache (measured
+ * here: ~0.18 ms of kernel CPU per 128 KiB file). The last chunk goes through the page cache
+ * (below): there the direct write would be a device write of its own before the syncs, in
+ * the time the peer waits for its answer. The committer's fdatasync has the same meaning
+ * either way.
  *
  * The part file is created when the first full chunk is written. The last chunk is not
  * written here: when the last fragment arrives and the earlier chunks are written, the
