@@ -99,6 +99,8 @@ struct store_req {
 	/* the store's while it has the req: a CRC-32 computed while the previous batch synced */
 	uint32_t ahead_crc;
 	int64_t ahead_size;          /* bytes ahead_crc covers; -1 when none */
+	bool ahead_done;             /* the look-ahead has seen it */
+	bool tail_written;           /* the tail is in the part already (look-ahead) */
 };
 
 struct store_stats {
@@ -107,6 +109,7 @@ struct store_stats {
 	uint64_t stored;             /* of which result 0 */
 	uint64_t fsyncs;             /* fdatasync (files, index WAL) + directory fsync calls */
 	uint64_t index_failures;     /* batches whose index transaction failed */
+	uint64_t ahead;              /* tails written while the batch before synced */
 };
 
 /*

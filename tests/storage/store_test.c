@@ -308,6 +308,95 @@ static void *submit_thread(void *arg)
 	return NULL;
 }
 
+/* Joins the submitter threads, then collects n requests and checks that each was stored
+ * with the bytes written for tag and its descriptor closed. */
+static void join_collect_stored(pthread_t *th, int threads, struct store_req **done, int n,
+				const char *tag)
+{
+	for (int i = 0; i < threads; i++)
+		pthread_join(th[i], NULL);
+	collect(done, (size_t)n);
+	for (int i = 0; i < n; i++) {
+		cr_assert_eq(done[i]->result, 0, "%s: %d", done[i]->attrs.sop_instance_uid,
+			     done[i]->result);
+		assert_stored(done[i], tag);
+		cr_assert_eq(done[i]->fd, -1);
+	}
+}
+
+/* Tail-only requests (the C-STORE SCP's small data sets) from several threads: whatever
+ * queues while a batch syncs gets its part created and written by the look-ahead, and every
+ * file is whole, with the writer's CRC in store_pending. */
+struct tail_submitter {
+	int id, n;
+	struct store_req **reqs;
+	char (*data)[64];
+};
+
+static void *tail_submit_thread(void *arg)
+{
+	struct tail_submitter *t = arg;
+
+	for (int i = 0; i < t->n; i++) {
+		struct store_req *r = calloc(1, sizeof *r);
+		char sop[48];
+		int len;
+
+		cr_assert_not_null(r);
+		snprintf(sop, sizeof sop, "1.2.4.%d.%d", t->id, i);
+		len = snprintf(t->data[i], sizeof t->data[i], "DICM part for %s (ahead)\n", sop);
+		r->fd = -1;
+		r->tail = (const uint8_t *)t->data[i];
+		r->tail_len = (size_t)len;
+		r->size = len;
+		r->crc = store_crc32(0, r->tail, r->tail_len);
+		r->crc_size = len;
+		th_attrs(&r->attrs, "1.2.4", "1.2.4.1", sop);
+		strcpy(r->ts_uid, TS_EXPLICIT_LE);
+		t->reqs[i] = r;
+		submit(r);
+	}
+	return NULL;
+}
+
+Test(store, queued_tails_written_ahead)
+{
+	enum { THREADS = 4, PER = 100, N = THREADS * PER };
+	static char data[N][64];
+	pthread_t th[THREADS];
+	struct tail_submitter sub[THREADS];
+	struct store_req *reqs[N], *done[N];
+	struct store_stats stats;
+
+	open_all(true, DUP_REJECT);
+	for (int i = 0; i < THREADS; i++) {
+		sub[i] = (struct tail_submitter){ i, PER, reqs + i * PER, data + i * PER };
+		cr_assert_eq(pthread_create(&th[i], NULL, tail_submit_thread, &sub[i]), 0);
+	}
+	join_collect_stored(th, THREADS, done, N, "ahead");
+	cr_assert_eq(count_instances(), N);
+	cr_assert_eq(incoming_files(), 0);
+	store_get_stats(st, &stats);
+	cr_assert_eq(stats.stored, N);
+	cr_assert_gt(stats.ahead, 0, "no request was made ready while a batch synced "
+		     "(%llu batches)", (unsigned long long)stats.batches);
+	cr_assert_leq(stats.ahead, N);
+	/* the rows still pending (the last batch's) carry the CRC of the bytes written */
+	cr_assert_gt(th_q_int(db, "SELECT count(*) FROM store_pending"), 0);
+	for (int i = 0; i < N; i++) {
+		char q[256];
+		const struct store_req *r = done[i];
+
+		snprintf(q, sizeof q, "SELECT coalesce((SELECT p.file_crc32 FROM store_pending p "
+			 "JOIN instances i ON i.id = p.instance_ref WHERE i.sop_instance_uid = '%s'), "
+			 "%lld)", r->attrs.sop_instance_uid, (long long)r->crc);
+		cr_assert_eq(th_q_int(db, q), (int64_t)r->crc, "%s", r->attrs.sop_instance_uid);
+	}
+	for (int i = 0; i < N; i++)
+		free(done[i]);
+	store_close(st);
+}
+
 Test(store, concurrent_submits_all_stored)
 {
 	enum { THREADS = 4, PER = 50, N = THREADS * PER };
@@ -321,15 +410,7 @@ Test(store, concurrent_submits_all_stored)
 		sub[i] = (struct submitter){ i, PER, reqs + i * PER };
 		cr_assert_eq(pthread_create(&th[i], NULL, submit_thread, &sub[i]), 0);
 	}
-	for (int i = 0; i < THREADS; i++)
-		pthread_join(th[i], NULL);
-	collect(done, N);
-	for (int i = 0; i < N; i++) {
-		cr_assert_eq(done[i]->result, 0, "%s: %d", done[i]->attrs.sop_instance_uid,
-			     done[i]->result);
-		assert_stored(done[i], "concurrent");
-		cr_assert_eq(done[i]->fd, -1);
-	}
+	join_collect_stored(th, THREADS, done, N, "concurrent");
 	/* every request came back exactly once */
 	for (int i = 0; i < N; i++) {
 		int seen = 0;
