@@ -471,6 +471,9 @@ struct par_job {
 	struct store_req *ahead_v[STORE_AHEAD_MAX]; /* step 4: queued requests to make ready */
 	size_t nahead;
 	bool woke;                   /* par_start woke helpers */
+	/* Optional: what par_join's thread does instead of waiting for the helpers, one piece
+	 * at a time, while it returns true. */
+	bool (*idle)(struct store *s);
 };
 
 static void *par_worker(void *arg)
@@ -547,8 +550,18 @@ static void par_join(struct store *s, struct par_job *job)
 		pthread_mutex_lock(&s->plock);
 		s->pjob = NULL;
 		s->pslots = 0;
-		while (s->pactive > 0)
+		while (s->pactive > 0) {
+			if (job->idle) {
+				/* rather than wait idle, do one piece of work that does not
+				 * hold up the helpers, then look again */
+				pthread_mutex_unlock(&s->plock);
+				bool did = job->idle(s);
+				pthread_mutex_lock(&s->plock);
+				if (did)
+					continue;
+			}
 			pthread_cond_wait(&s->pdone, &s->plock);
+		}
 		pthread_mutex_unlock(&s->plock);
 	}
 	pthread_mutex_destroy(&job->lock);
@@ -763,6 +776,26 @@ static void ahead_one(struct store *s, struct store_req *r)
 		r->ahead_size = st.st_size;
 }
 
+/* par_join's idle work during the syncs: the look-ahead for one request that queued after
+ * the syncs started. */
+static bool ahead_late(struct store *s)
+{
+	struct store_req *r;
+	size_t seen = 0;
+
+	pthread_mutex_lock(&s->lock);
+	for (r = s->q_head; r && r->ahead_done && ++seen < STORE_AHEAD_MAX; r = r->next)
+		;
+	if (r && r->ahead_done)
+		r = NULL; /* far enough ahead */
+	if (r)
+		r->ahead_done = true;
+	pthread_mutex_unlock(&s->lock);
+	if (r)
+		ahead_one(s, r);
+	return r != NULL;
+}
+
 /* Step 4 tasks: [0, nds) directories, [nds, nds + nitems) files, one per item, then
  * ahead_one for each of ahead_v. The index WAL is synced by the committer itself, after its
  * transaction. */
@@ -808,7 +841,7 @@ static void sync_start(struct store *s, struct par_job *job, struct item *items,
 		       const struct dirsync *ds, size_t nds)
 {
 	*job = (struct par_job){ .n = nds + n, .run = sync_task, .s = s, .items = items,
-				 .ds = ds, .nds = nds, .nitems = n };
+				 .ds = ds, .nds = nds, .nitems = n, .idle = ahead_late };
 	/* the look-ahead: requests already queued for the next batch */
 	pthread_mutex_lock(&s->lock);
 	for (struct store_req *r = s->q_head; r && job->nahead < STORE_AHEAD_MAX; r = r->next)
