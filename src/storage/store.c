@@ -557,7 +557,9 @@ static void par_join(struct store *s, struct par_job *job)
 				pthread_mutex_unlock(&s->plock);
 				bool did = job->idle(s);
 				pthread_mutex_lock(&s->plock);
-				if (did)
+				/* the last helper may have finished meanwhile: its signal came
+				 * while nobody waited, so look at pactive again before waiting */
+				if (did || s->pactive == 0)
 					continue;
 			}
 			pthread_cond_wait(&s->pdone, &s->plock);
