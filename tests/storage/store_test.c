@@ -324,11 +324,12 @@ static void join_collect_stored(pthread_t *th, int threads, struct store_req **d
 	}
 }
 
-/* Tail-only requests (the C-STORE SCP's small data sets) from several threads: whatever
- * queues while a batch syncs gets its part created and written by the look-ahead, and every
- * file is whole, with the writer's CRC in store_pending. */
+/* Tail-only requests (the C-STORE SCP's small data sets) from several threads, paced so that
+ * some queue while a batch syncs: those get their part created and written by the
+ * look-ahead. Each thread stops once the store reports look-ahead work (at least MIN requests
+ * each, at most MAX). Every file is whole, with the writer's CRC in store_pending. */
 struct tail_submitter {
-	int id, n;
+	int id, min, max, n;
 	struct store_req **reqs;
 	char (*data)[64];
 };
@@ -336,54 +337,67 @@ struct tail_submitter {
 static void *tail_submit_thread(void *arg)
 {
 	struct tail_submitter *t = arg;
+	const struct timespec pause = { 0, 30 * 1000 };
 
-	for (int i = 0; i < t->n; i++) {
+	for (t->n = 0; t->n < t->max; t->n++) {
 		struct store_req *r = calloc(1, sizeof *r);
-		char sop[48];
+		struct store_stats stats;
+		char sop[48], *d = t->data[t->n];
 		int len;
 
+		if (t->n >= t->min && t->n % 10 == 0) {
+			store_get_stats(st, &stats);
+			if (stats.ahead > 0)
+				break;
+		}
 		cr_assert_not_null(r);
-		snprintf(sop, sizeof sop, "1.2.4.%d.%d", t->id, i);
-		len = snprintf(t->data[i], sizeof t->data[i], "DICM part for %s (ahead)\n", sop);
+		snprintf(sop, sizeof sop, "1.2.4.%d.%d", t->id, t->n);
+		len = snprintf(d, sizeof t->data[0], "DICM part for %s (ahead)\n", sop);
 		r->fd = -1;
-		r->tail = (const uint8_t *)t->data[i];
+		r->tail = (const uint8_t *)d;
 		r->tail_len = (size_t)len;
 		r->size = len;
 		r->crc = store_crc32(0, r->tail, r->tail_len);
 		r->crc_size = len;
 		th_attrs(&r->attrs, "1.2.4", "1.2.4.1", sop);
 		strcpy(r->ts_uid, TS_EXPLICIT_LE);
-		t->reqs[i] = r;
+		t->reqs[t->n] = r;
 		submit(r);
+		nanosleep(&pause, NULL);
 	}
 	return NULL;
 }
 
 Test(store, queued_tails_written_ahead)
 {
-	enum { THREADS = 4, PER = 100, N = THREADS * PER };
-	static char data[N][64];
+	enum { THREADS = 4, MIN = 25, MAX = 1500 };
+	static char data[THREADS * MAX][64];
+	static struct store_req *reqs[THREADS * MAX], *done[THREADS * MAX];
 	pthread_t th[THREADS];
 	struct tail_submitter sub[THREADS];
-	struct store_req *reqs[N], *done[N];
 	struct store_stats stats;
+	int n = 0;
 
 	open_all(true, DUP_REJECT);
 	for (int i = 0; i < THREADS; i++) {
-		sub[i] = (struct tail_submitter){ i, PER, reqs + i * PER, data + i * PER };
+		sub[i] = (struct tail_submitter){ i, MIN, MAX, 0, reqs + i * MAX, data + i * MAX };
 		cr_assert_eq(pthread_create(&th[i], NULL, tail_submit_thread, &sub[i]), 0);
 	}
-	join_collect_stored(th, THREADS, done, N, "ahead");
-	cr_assert_eq(count_instances(), N);
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(th[i], NULL);
+	for (int i = 0; i < THREADS; i++)
+		n += sub[i].n;
+	join_collect_stored(th, 0, done, n, "ahead");
+	cr_assert_eq(count_instances(), n);
 	cr_assert_eq(incoming_files(), 0);
 	store_get_stats(st, &stats);
-	cr_assert_eq(stats.stored, N);
+	cr_assert_eq(stats.stored, (uint64_t)n);
 	cr_assert_gt(stats.ahead, 0, "no request was made ready while a batch synced "
-		     "(%llu batches)", (unsigned long long)stats.batches);
-	cr_assert_leq(stats.ahead, N);
+		     "(%d requests, %llu batches)", n, (unsigned long long)stats.batches);
+	cr_assert_leq(stats.ahead, (uint64_t)n);
 	/* the rows still pending (the last batch's) carry the CRC of the bytes written */
 	cr_assert_gt(th_q_int(db, "SELECT count(*) FROM store_pending"), 0);
-	for (int i = 0; i < N; i++) {
+	for (int i = 0; i < n; i++) {
 		char q[256];
 		const struct store_req *r = done[i];
 
@@ -392,7 +406,7 @@ Test(store, queued_tails_written_ahead)
 			 "%lld)", r->attrs.sop_instance_uid, (long long)r->crc);
 		cr_assert_eq(th_q_int(db, q), (int64_t)r->crc, "%s", r->attrs.sop_instance_uid);
 	}
-	for (int i = 0; i < N; i++)
+	for (int i = 0; i < n; i++)
 		free(done[i]);
 	store_close(st);
 }
