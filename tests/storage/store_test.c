@@ -340,7 +340,7 @@ static void *tail_submit_thread(void *arg)
 	const struct timespec pause = { 0, 30 * 1000 };
 
 	for (t->n = 0; t->n < t->max; t->n++) {
-		struct store_req *r = calloc(1, sizeof *r);
+		struct store_req *r;
 		struct store_stats stats;
 		char sop[48], *d = t->data[t->n];
 		int len;
@@ -350,6 +350,7 @@ static void *tail_submit_thread(void *arg)
 			if (stats.ahead > 0)
 				break;
 		}
+		r = calloc(1, sizeof *r);
 		cr_assert_not_null(r);
 		snprintf(sop, sizeof sop, "1.2.4.%d.%d", t->id, t->n);
 		len = snprintf(d, sizeof t->data[0], "DICM part for %s (ahead)\n", sop);
