@@ -1000,10 +1000,14 @@ static void process_input(struct assoc *a)
 		a->rbuf = NULL;
 		a->rcap = 0;
 	} else if (a->rlen >= 6) {
+		/* Room for the rest of the partial PDU, once its header passed the checks above:
+		 * a header the loop refused (a length beyond the limit, an unknown type) leaves
+		 * the buffer as it is, and the claimed length is never allocated. */
 		uint32_t blen = 0;
 		uint8_t type;
 		ul_pdu_header(a->rbuf, a->rlen, &type, &blen);
-		if (!ensure_capacity(a, 6 + (size_t)blen))
+		if (event_for_pdu(type) != UL_EVT19 && ul_pdu_check(type, blen) >= 0 &&
+		    blen <= max_body(a, type) && !ensure_capacity(a, 6 + (size_t)blen))
 			assoc_abort(a, "out of memory");
 	}
 }
