@@ -379,12 +379,9 @@ static void append(struct store_op *op, const uint8_t *p, size_t n)
 static void hand_tail(struct store_op *op)
 {
 	struct assoc *a = op->a;
-	if (op->chunk_len == 0 || op->fail_status) {
-		flush_chunk(op); /* drops the bytes of a failed operation */
-		return;
-	}
-	if (server_disk_low(a->srv)) {
-		op_fail(op, DIMSE_OUT_OF_RESOURCES, "free space below min_free_space");
+	if (op->chunk_len == 0 || op->fail_status || server_disk_low(a->srv)) {
+		/* nothing to hand over, or bytes to drop: flush_chunk fails the operation when
+		 * the disk is low */
 		flush_chunk(op);
 		return;
 	}

@@ -105,6 +105,7 @@ struct item {
 	bool placed;                 /* renamed into its final path */
 	bool created;                /* ...where no indexed file was: remove again on failure */
 	bool recheck;                /* ...over a file placed earlier in this batch */
+	int row_err;                 /* its index row failed (step 3): removed after the syncs */
 };
 
 bool store_uid_valid(const char *uid)
@@ -393,14 +394,31 @@ static int write_all(int fd, const uint8_t *p, size_t n, int64_t off)
 	return 0;
 }
 
-/* Step 1 for one request: write the tail (see store_req), validate; with fsync, CRC-32 and data written back (the fd stays
- * open for the fdatasync of step 4). On failure the fd is closed. */
+/* The request's tail into its part, creating the part first when it has none (see
+ * store_req); at most once per request. Returns 1 when it wrote the tail now, 0 when there
+ * was nothing to write, or a negative errno (-EINVAL: no part and no tail). */
+static int write_tail(struct store *s, struct store_req *req)
+{
+	int r;
+
+	if (req->tail_len == 0 || req->tail_written)
+		return req->fd >= 0 ? 0 : -EINVAL;
+	if (req->fd < 0 && (r = store_part_create(s, req->part_path, &req->fd)) < 0)
+		return r;
+	if ((r = write_all(req->fd, req->tail, req->tail_len, req->tail_offset)) < 0)
+		return r;
+	req->tail_written = true;
+	return 1;
+}
+
+/* Step 1 for one request: tail written, validated; with fsync, CRC-32 and writeback started
+ * (the fd stays open for the fdatasync of step 4). On failure the fd is closed. */
 static int prepare(struct store *s, struct item *it)
 {
 	struct store_req *req = it->req;
 	const struct dcm_attrs *a = &req->attrs;
 	struct stat st;
-	int r = 0;
+	int r = 0, w;
 
 	if (!store_uid_valid(a->study_uid) || !store_uid_valid(a->series_uid) ||
 	    !store_uid_valid(a->sop_instance_uid))
@@ -408,14 +426,10 @@ static int prepare(struct store *s, struct item *it)
 	else if (uid_maybe_truncated(a, a->study_uid) || uid_maybe_truncated(a, a->series_uid) ||
 		 uid_maybe_truncated(a, a->sop_instance_uid))
 		r = -EINVAL;
-	else if (req->fd < 0 && (req->tail_len == 0 ||
-				 (r = store_part_create(s, req->part_path, &req->fd)) < 0))
-		r = r < 0 ? r : -EINVAL;
+	else if ((w = write_tail(s, req)) < 0)
+		r = w;
 	else if (part_name(s, req->part_path) == NULL)
 		r = -EINVAL;
-	else if (req->tail_len > 0 && !req->tail_written &&
-		 (r = write_all(req->fd, req->tail, req->tail_len, req->tail_offset)) < 0)
-		; /* r set */
 	else if (fstat(req->fd, &st) < 0)
 		r = -errno;
 	else if (!S_ISREG(st.st_mode))
@@ -758,18 +772,15 @@ static void ahead_one(struct store *s, struct store_req *r)
 {
 	struct stat st;
 
-	if (r->tail_len > 0 && !r->tail_written) {
-		if (r->fd < 0 && store_part_create(s, r->part_path, &r->fd) < 0)
-			return;
-		if (write_all(r->fd, r->tail, r->tail_len, r->tail_offset) < 0)
-			return;
-		r->tail_written = true;
+	int w = write_tail(s, r);
+
+	if (w < 0)
+		return;
+	if (w > 0) {
 		pthread_mutex_lock(&s->lock);
 		s->stats.ahead++;
 		pthread_mutex_unlock(&s->lock);
 	}
-	if (r->fd < 0)
-		return;
 	(void)sync_file_range(r->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 	if (r->crc_size > 0)
 		return; /* the writer's CRC is used */
@@ -859,24 +870,14 @@ static void sync_start(struct store *s, struct par_job *job, struct item *items,
 	par_start(s, job, job->n);
 }
 
-/* Step 4, second half: the committer helps with the syncs left, waits for the others, and
- * fails the items whose file, directory or (wal < 0) index WAL did not reach the disk;
- * returns the number of syncs issued. Items whose row failed (rowfail) are removed only now,
- * when no helper uses their descriptors any more. */
-static uint64_t sync_finish(struct store *s, struct par_job *job, bool wal_synced, int wal,
-			    const int *rowfail)
+/* Step 4, second half, once par_join returned: fails the items whose file, directory or
+ * (wal < 0) index WAL did not reach the disk. */
+static void sync_results(struct store *s, struct par_job *job, int wal)
 {
 	struct item *items = job->items;
 	const struct dirsync *ds = job->ds;
 	size_t nds = job->nds, n = job->nitems;
-	uint64_t syncs = wal_synced; /* fsync_dirat counts the directories */
 
-	par_join(s, job);
-	for (size_t j = 0; j < n; j++) {
-		syncs += items[j].placed;
-		if (rowfail[j] < 0 && items[j].placed)
-			unplace(s, &items[j], rowfail[j]);
-	}
 	if (wal < 0) {
 		log_err("event=store_wal_sync_fail err=%d", wal);
 		for (size_t j = 0; j < n; j++)
@@ -894,7 +895,6 @@ static uint64_t sync_finish(struct store *s, struct par_job *job, bool wal_synce
 		if (job->res[nds + j] < 0)
 			fail_committed(s, &items[j], job->res[nds + j]);
 	free(job->res);
-	return syncs;
 }
 
 static void commit_batch(struct store *s, struct store_req *batch)
@@ -906,9 +906,9 @@ static void commit_batch(struct store *s, struct store_req *batch)
 	struct item *items;
 	struct index_instance *put;
 	size_t *put_item, nplaced;
-	int *put_res, *rowfail;
+	int *put_res;
 	uint64_t fsyncs = 0, stored = 0;
-	int ixr = 0;
+	int ixr = 0, wal = 0;
 	bool syncing;
 	struct par_job job;
 
@@ -918,8 +918,7 @@ static void commit_batch(struct store *s, struct store_req *batch)
 	put = calloc(n, sizeof *put);
 	put_item = calloc(n, sizeof *put_item);
 	put_res = calloc(n, sizeof *put_res);
-	rowfail = calloc(n, sizeof *rowfail);
-	if (!items || !put || !put_item || !put_res || !rowfail)
+	if (!items || !put || !put_item || !put_res)
 		fatal("out of memory");
 	i = 0;
 	for (struct store_req *r = batch; r; r = r->next)
@@ -954,7 +953,6 @@ static void commit_batch(struct store *s, struct store_req *batch)
 	for (i = 0; i < n; i++) {
 		struct store_req *req = items[i].req;
 
-		rowfail[i] = 0;
 		if (!items[i].placed)
 			continue;
 		put[nput] = (struct index_instance){
@@ -976,21 +974,25 @@ static void commit_batch(struct store *s, struct store_req *batch)
 		if (put_res[i] < 0) {
 			log_err("event=store_fail stage=index path=%s err=%d",
 				items[put_item[i]].req->final_rel_path, put_res[i]);
-			rowfail[put_item[i]] = put_res[i];
+			items[put_item[i]].row_err = put_res[i];
 		}
 	}
 	t_index = now_ms(CLOCK_MONOTONIC);
-	/* 4 ends: the WAL synced here, while the helpers may still sync files */
+	/* 4 ends: the WAL synced here, while the helpers may still sync files; the committer
+	 * then helps with the syncs left and waits for the others */
 	if (syncing) {
 		bool wal_sync = ixr == 0 && nput > 0;
-		int wal = wal_sync ? index_sync_wal(s->ix) : 0;
 
-		fsyncs = sync_finish(s, &job, wal_sync, wal, rowfail);
-	} else {
-		for (i = 0; i < n; i++)
-			if (rowfail[i] < 0 && items[i].placed)
-				unplace(s, &items[i], rowfail[i]);
+		wal = wal_sync ? index_sync_wal(s->ix) : 0;
+		par_join(s, &job);
+		fsyncs = wal_sync + nplaced; /* fsync_dirat counts the directories */
 	}
+	/* no helper uses a descriptor any more: the files whose row failed go */
+	for (i = 0; i < n; i++)
+		if (items[i].row_err < 0 && items[i].placed)
+			unplace(s, &items[i], items[i].row_err);
+	if (syncing)
+		sync_results(s, &job, wal);
 	for (i = 0; i < n; i++) {
 		struct store_req *req = items[i].req;
 
@@ -1008,7 +1010,6 @@ static void commit_batch(struct store *s, struct store_req *batch)
 			stored++;
 	}
 
-	free(rowfail);
 	free(put_res);
 	free(put_item);
 	free(put);
