@@ -74,9 +74,12 @@ SPLITS = {
 
 # Training-only randomisation (the "train" split): the share of studies whose skull and scalp
 # are replaced by random layered coverings, and of studies with a random tissue lookup.
-P_COVER = 0.4
+P_COVER = 0.5
 P_RANDOM_LUT = 0.25
-P_CARVE = 0.5           # of the studies with coverings
+P_CARVE = 0.7           # of the studies with coverings
+P_T2 = 0.6              # of training studies in the T2-like family (the rest T1c-like)
+P_SMOOTH = 0.4          # of training studies whose anatomy (not the lesions) is smoothed
+SMOOTH_MM = (1.0, 3.0)  # in-plane Gaussian sigma of that smoothing, mm
 
 
 def _random_cover(rng):
@@ -336,7 +339,10 @@ class Study:
             d2 *= rng.uniform(2.0, 6.0) / (d2.std() + 1e-9)
             self.el_gs2, self.el_disp2 = gs2, d2.astype(np.float32)
         # --- contrast
-        self.family = str(rng.choice(fams))
+        if aug:
+            self.family = "t2" if rng.random() < P_T2 else "t1c"
+        else:
+            self.family = str(rng.choice(fams))
         fam = FAMILIES[self.family]
         self.yb = np.array(fam["yb"]) * np.exp(rng.normal(0, jit, len(XB)))
         self.ye = np.array(fam["ye"]) * np.exp(rng.normal(0, jit, len(XE)))
@@ -381,12 +387,15 @@ class Study:
         # --- training only: domain randomisation beyond the contrast families and the base's
         # own head (its own random stream, so nothing above changes for any split)
         self.cover = None
+        self.smooth = 0.0
         if aug:
             arng = np.random.default_rng([self.seed, 5151])
             if arng.random() < P_COVER:
                 self.cover = _random_cover(arng)
             if arng.random() < P_RANDOM_LUT:
                 _random_lut(self, arng)
+            if arng.random() < P_SMOOTH:
+                self.smooth = float(arng.uniform(*SMOOTH_MM))
 
     # ---------------------------------------------------------------- lesions
     def _sample_lesion(self, rng):
@@ -555,6 +564,11 @@ class Study:
         pts = vox[inside]
         if len(pts):
             img[inside] = ndi.map_coordinates(vol, pts.T, order=1, mode="constant", cval=0.0, prefilter=False)
+        if self.smooth > 0:
+            # anatomy with less fine detail (an averaged template, a softer acquisition): the
+            # sampled anatomy is blurred in plane before the lesions are painted on it sharp
+            sg = self.smooth / (self.ps * step)
+            img = ndi.gaussian_filter(img, (0.0, sg, sg), mode="nearest", truncate=3.0)
         dq = (self.M @ self.F @ self.nrm).astype(np.float32)
         # oedema (centre plane), weighted by white-matter membership of the displaced anatomy
         for les in self.lesions:
