@@ -59,24 +59,32 @@ class Stream(torch.utils.data.IterableDataset):
             yield tuple(torch.from_numpy(np.ascontiguousarray(a)) for a in s)
 
 
-def validation_studies(n):
-    """Whole validation studies of the standard and standard-t2 splits (seeds 500000 .. +n),
-    cached on disk (they are deterministic)."""
+VAL_SEEDS = {"standard": 500000, "standard-t2": 500000,
+             # the randomised training distribution itself: its studies draw seeds below
+             # 1000000 (sim/slices.py), so these are never trained on
+             "train": 6000000}
+
+
+def validation_studies(n, splits=("standard", "standard-t2")):
+    """Whole validation studies of each split (standard, standard-t2: seeds 500000 .. +n;
+    train: seeds 6000000 .. +n), cached on disk (they are deterministic)."""
     import pickle
     cache = os.environ.get("DICOMAID_SIM_CACHE", os.path.expanduser("~/.cache/dicomaid-sim"))
-    path = os.path.join(cache, "val-%d.pkl" % n)
+    splits = tuple(splits)
+    tag = "" if splits == ("standard", "standard-t2") else "-" + "+".join(splits)
+    path = os.path.join(cache, "val-%d%s.pkl" % (n, tag))
     try:
         with open(path, "rb") as f:
             return pickle.load(f)
     except (OSError, EOFError, pickle.UnpicklingError):
         pass
     t = time.time()
-    v = {sp: sslices.validation_set(sp, range(500000, 500000 + n)) for sp in ("standard", "standard-t2")}
+    v = {sp: sslices.validation_set(sp, range(VAL_SEEDS[sp], VAL_SEEDS[sp] + n)) for sp in splits}
     os.makedirs(cache, exist_ok=True)
     with open(path + ".%d" % os.getpid(), "wb") as f:
         pickle.dump(v, f)
     os.replace(path + ".%d" % os.getpid(), path)
-    print("validation set: %d studies in %.0f s" % (2 * n, time.time() - t), flush=True)
+    print("validation set: %d studies in %.0f s" % (len(splits) * n, time.time() - t), flush=True)
     return v
 
 

@@ -10,7 +10,9 @@ Inputs are NumPy archives of a state_dict (tools/train_detector_accel.py writes 
 checkpoints of tools/train_detector.py; the network configuration comes from the archive's
 meta.json beside it (or --widths/--dec).  Validation uses whole simulated studies of the
 `standard` and `standard-t2` splits, seeds 500000.. (Colin27 only: never the held-out anatomy,
-never the evaluation seeds >= 1000000).  The decoding grid and the metric are the trainer's
+never the evaluation seeds >= 1000000); `--splits standard,standard-t2,train` adds studies of
+the randomised training distribution itself (seeds 6000000.., which training never draws), so
+that false positives under the domain randomisation count too.  The decoding grid and the metric are the trainer's
 (mean of study AUC, lesion sensitivity at 1 FP/study, type accuracy and box IoU of hits over
 both splits).  study_threshold is then the lowest threshold that keeps false-positive studies
 (no true lesion, probability above it) at or under --max-fp-rate of the lesion-free
@@ -74,13 +76,15 @@ def main(argv=None):
     ap.add_argument("--out", required=True, help="checkpoint to write (.pt)")
     ap.add_argument("--val-studies", type=int, default=6, help="per split")
     ap.add_argument("--max-fp-rate", type=float, default=0.1)
+    ap.add_argument("--splits", default="standard,standard-t2",
+                    help="validation splits, comma-separated: standard, standard-t2, train")
     ap.add_argument("--widths", default="8,16,32,64,128")
     ap.add_argument("--dec", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     cfg_args = {"widths": [int(x) for x in a.widths.split(",")], "dec": a.dec}
-    vset = td.validation_studies(a.val_studies)
+    vset = td.validation_studies(a.val_studies, [x for x in a.splits.split(",") if x])
     best = None
     report = []
     for w in a.weights:
