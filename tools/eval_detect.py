@@ -20,7 +20,9 @@ never seen in training) this script
        the type agrees (the same definitions as the training side's tools/sim/decode.py);
      - at the operating threshold (the manifest's study_threshold, or --threshold): the
        sensitivity, false positives per study, and the same hit figures;
-     - detector wall time per slice.
+     - detector wall time per slice;
+     - 95 % intervals of the study AUC and the sensitivities at 0.5, 1 and 2 FP/study, by a
+       bootstrap over studies (--bootstrap B resamples, seeded; 0 turns it off).
 Prints a table and writes JSON (--json). numpy is the only dependency.
 
   /usr/bin/python3 tools/eval_detect.py --n 40 --json eval.json
@@ -177,6 +179,27 @@ def score_split(studies, threshold):
     }
 
 
+def bootstrap(studies, threshold, reps, seed=20261126):
+    """95 % percentile intervals of study AUC and of the sensitivities at 0.5, 1 and 2 FP per
+    study, over `reps` resamples of the studies with replacement (a study drawn twice counts
+    as two studies).  With 40 studies a split's figures move by several hundredths from one
+    set of studies to another; this says by how much."""
+    rng = np.random.default_rng(seed)
+    n = len(studies)
+    keys = ["study_auc"] + ["sensitivity_at_fp_per_study/%s" % r for r in FP_RATES]
+    vals = {k: [] for k in keys}
+    for _ in range(reps):
+        m = score_split([studies[i] for i in rng.integers(0, n, n)], threshold)
+        for k in keys:
+            if "/" in k and m["true_lesions"] == 0:
+                continue          # no lesion drawn: no sensitivity
+            v = m[k] if "/" not in k else m[k.split("/")[0]][k.split("/")[1]]
+            if not np.isnan(v):
+                vals[k].append(v)
+    return {k: [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] if v else None
+            for k, v in vals.items()}
+
+
 def run(cmd, cwd=None, **kw):
     print("+ " + " ".join(cmd), file=sys.stderr, flush=True)
     return subprocess.run(cmd, cwd=cwd, check=True, **kw)
@@ -266,6 +289,19 @@ def selftest():
     assert m["type_accuracy_of_hits_at_threshold"] == 1.0
     m = score_split([(t1, p1), (t2, p2)], 0.3)
     assert m["sensitivity_at_threshold"] == 1.0 and m["type_accuracy_of_hits_at_threshold"] == 0.5
+    # bootstrap: resamples that draw only one kind of study have no AUC and are left out;
+    # every other resample separates the studies perfectly, so the AUC interval is [1, 1];
+    # sensitivity at 0.5 FP/study is 1.0 whenever a lesion study is drawn, and a resample of
+    # the lesion-free study alone has no lesions (NaN, left out), so that interval is [1, 1]
+    ci = bootstrap([(t1, p1), (t2, p2)], 0.5, 200)
+    assert ci["study_auc"] == [1.0, 1.0], ci
+    assert ci["sensitivity_at_fp_per_study/0.5"] == [1.0, 1.0], ci
+    # four copies of the pair with one study's prediction flipped: the interval must widen
+    t3 = {"lesions": [{"type": "glioma", "boxes": [box("c", 0, 0, 9, 9)]}]}
+    p3 = {"study_probability": 0.1, "lesions": []}
+    ci = bootstrap([(t1, p1), (t2, p2), (t3, p3)] * 4, 0.5, 300)
+    lo, hi = ci["study_auc"]
+    assert lo < 0.75 < hi and lo < hi, ci
     print("eval_detect: selftest ok")
 
 
@@ -481,6 +517,8 @@ def main(argv=None):
     ap.add_argument("--workers", type=int, default=0, help="simulator workers")
     ap.add_argument("--threads", type=int, default=0, help="OpenBLAS threads for the detector")
     ap.add_argument("--json", default=None, help="write the results here")
+    ap.add_argument("--bootstrap", type=int, default=1000, metavar="B",
+                    help="resamples for the 95 %% intervals of AUC and sensitivity (0: none)")
     ap.add_argument("--selftest", action="store_true", help="check the metrics and exit")
     ap.add_argument("--reference", nargs="+", metavar="STUDY",
                     help="compare the C path with a numpy implementation of models/README.md "
@@ -524,15 +562,27 @@ def main(argv=None):
         m["detect_seconds"] = secs
         m["seconds_per_slice"] = secs / max(nslices, 1)
         m["missing_series"] = sum(1 for _, p in studies if p is None)
+        if a.bootstrap > 0:
+            m["ci95"] = bootstrap(studies, threshold, a.bootstrap)
         results["splits"][split] = m
 
     rows = [("studies (with lesions)", lambda m: "%d (%d)" % (m["studies"],
                                                              m["studies_with_lesions"])),
             ("true lesions", lambda m: "%d" % m["true_lesions"]),
             ("study AUC", lambda m: fmt(m["study_auc"]))]
+    ci = a.bootstrap > 0
+
+    def interval(m, k):
+        v = m["ci95"][k]
+        return "%.2f-%.2f" % tuple(v) if v else "-"
+    if ci:
+        rows.append(("  95 % interval", lambda m: interval(m, "study_auc")))
     for r in FP_RATES:
         rows.append(("sensitivity @ %g FP/study" % r,
                      lambda m, r=r: fmt(m["sensitivity_at_fp_per_study"][str(r)])))
+        if ci:
+            rows.append(("  95 % interval",
+                         lambda m, r=r: interval(m, "sensitivity_at_fp_per_study/%s" % r)))
     rows += [("sensitivity @ p>=%.2f" % threshold, lambda m: fmt(m["sensitivity_at_threshold"])),
              ("FP/study @ p>=%.2f" % threshold, lambda m: fmt(m["fp_per_study_at_threshold"])),
              ("mean box IoU of hits", lambda m: fmt(m["mean_box_iou_of_hits"])),
