@@ -12,9 +12,9 @@ meta.json beside it (or --widths/--dec).  Validation uses whole simulated studie
 `standard` and `standard-t2` splits, seeds 500000.. (Colin27 only: never the held-out anatomy,
 never the evaluation seeds >= 1000000); `--splits standard,standard-t2,train` adds studies of
 the randomised training distribution itself (seeds 6000000.., which training never draws), so
-that false positives under the domain randomisation count too.  The decoding grid and the metric are the trainer's
-(mean of study AUC, lesion sensitivity at 1 FP/study, type accuracy and box IoU of hits over
-both splits).  study_threshold is then the lowest threshold that keeps false-positive studies
+that false positives under the domain randomisation count too.  The decoding grid and the
+metric are the trainer's (mean of study AUC, lesion sensitivity at 1 FP/study, type accuracy
+and box IoU of hits over the splits).  study_threshold is then the lowest threshold that keeps false-positive studies
 (no true lesion, probability above it) at or under --max-fp-rate of the lesion-free
 validation studies.
 """
