@@ -22,7 +22,10 @@ never seen in training) this script
        sensitivity, false positives per study, and the same hit figures;
      - detector wall time per slice;
      - 95 % intervals of the study AUC and the sensitivities at 0.5, 1 and 2 FP/study, by a
-       bootstrap over studies (--bootstrap B resamples, seeded; 0 turns it off).
+       bootstrap over studies (--bootstrap B resamples, seeded; 0 turns it off);
+     - with --compare M2: the same figures for a second model on the same studies, and the
+       differences with paired intervals (both models scored on each resample), the way to
+       tell whether a new model is better or only different.
 Prints a table and writes JSON (--json). numpy is the only dependency.
 
   /usr/bin/python3 tools/eval_detect.py --n 40 --json eval.json
@@ -179,23 +182,39 @@ def score_split(studies, threshold):
     }
 
 
-def bootstrap(studies, threshold, reps, seed=20261126):
+BOOT_KEYS = ["study_auc"] + ["sensitivity_at_fp_per_study/%s" % r for r in FP_RATES]
+
+
+def boot_values(m):
+    """The bootstrapped figures of one scored resample (None where undefined)."""
+    out = {}
+    for k in BOOT_KEYS:
+        if "/" in k:
+            v = m[k.split("/")[0]][k.split("/")[1]] if m["true_lesions"] else float("nan")
+        else:
+            v = m[k]
+        out[k] = None if np.isnan(v) else v
+    return out
+
+
+def bootstrap(studies, threshold, reps, seed=20261126, other=None, other_threshold=None):
     """95 % percentile intervals of study AUC and of the sensitivities at 0.5, 1 and 2 FP per
     study, over `reps` resamples of the studies with replacement (a study drawn twice counts
     as two studies).  With 40 studies a split's figures move by several hundredths from one
-    set of studies to another; this says by how much."""
+    set of studies to another; this says by how much.  With `other` (the same studies scored
+    for a second model, in the same order), the intervals are of the difference, this model
+    minus the other, both taken on the same resamples (a paired comparison)."""
     rng = np.random.default_rng(seed)
     n = len(studies)
-    keys = ["study_auc"] + ["sensitivity_at_fp_per_study/%s" % r for r in FP_RATES]
-    vals = {k: [] for k in keys}
+    vals = {k: [] for k in BOOT_KEYS}
     for _ in range(reps):
-        m = score_split([studies[i] for i in rng.integers(0, n, n)], threshold)
-        for k in keys:
-            if "/" in k and m["true_lesions"] == 0:
-                continue          # no lesion drawn: no sensitivity
-            v = m[k] if "/" not in k else m[k.split("/")[0]][k.split("/")[1]]
-            if not np.isnan(v):
-                vals[k].append(v)
+        idx = rng.integers(0, n, n)
+        a = boot_values(score_split([studies[i] for i in idx], threshold))
+        b = boot_values(score_split([other[i] for i in idx], other_threshold)) if other else None
+        for k in BOOT_KEYS:
+            if a[k] is None or (b is not None and b[k] is None):
+                continue          # e.g. no lesion drawn: no sensitivity
+            vals[k].append(a[k] - b[k] if b is not None else a[k])
     return {k: [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] if v else None
             for k, v in vals.items()}
 
@@ -302,6 +321,17 @@ def selftest():
     ci = bootstrap([(t1, p1), (t2, p2), (t3, p3)] * 4, 0.5, 300)
     lo, hi = ci["study_auc"]
     assert lo < 0.75 < hi and lo < hi, ci
+    # paired: a model against itself differs by exactly 0 on every resample; against the
+    # same studies with the lesion study missed (probability 0.1, no boxes), the AUC and
+    # sensitivity differences are never negative and positive on some resample
+    same = [(t1, p1), (t2, p2), (t3, p3)] * 4
+    ci = bootstrap(same, 0.5, 200, other=same, other_threshold=0.5)
+    assert all(v == [0.0, 0.0] for v in ci.values()), ci
+    worse = [(t1, {"study_probability": 0.1, "lesions": []}), (t2, p2), (t3, p3)] * 4
+    ci = bootstrap(same, 0.5, 300, other=worse, other_threshold=0.5)
+    assert ci["study_auc"][0] >= 0.0 and ci["study_auc"][1] > 0.0, ci
+    assert ci["sensitivity_at_fp_per_study/2.0"][0] >= 0.0, ci
+    assert ci["sensitivity_at_fp_per_study/2.0"][1] > 0.0, ci
     print("eval_detect: selftest ok")
 
 
@@ -519,6 +549,9 @@ def main(argv=None):
     ap.add_argument("--json", default=None, help="write the results here")
     ap.add_argument("--bootstrap", type=int, default=1000, metavar="B",
                     help="resamples for the 95 %% intervals of AUC and sensitivity (0: none)")
+    ap.add_argument("--compare", default=None, metavar="MANIFEST",
+                    help="also run this second model on the same studies and report the "
+                         "differences (--model minus it) with paired 95 %% intervals")
     ap.add_argument("--selftest", action="store_true", help="check the metrics and exit")
     ap.add_argument("--reference", nargs="+", metavar="STUDY",
                     help="compare the C path with a numpy implementation of models/README.md "
@@ -556,6 +589,23 @@ def main(argv=None):
         preds = {s["series_instance_uid"]: s for s in out["studies"]}
         studies = [(t, preds.get(t["series_instance_uid"])) for t in truths]
         m = score_split(studies, threshold)
+        if a.compare:
+            out2, _ = detect(a.detect, a.compare, folder, a.threads)
+            preds2 = {s["series_instance_uid"]: s for s in out2["studies"]}
+            studies2 = [(t, preds2.get(t["series_instance_uid"])) for t in truths]
+            thr2 = manifest_threshold(a.compare)
+            m2 = score_split(studies2, thr2)
+            d = {"model": os.path.abspath(a.compare), "operating_threshold": thr2}
+            for k in BOOT_KEYS:
+                va, vb = boot_values(m)[k], boot_values(m2)[k]
+                d[k] = {"this": va, "other": vb,
+                        "difference": None if va is None or vb is None else va - vb}
+            if a.bootstrap > 0:
+                ci = bootstrap(studies, threshold, a.bootstrap, other=studies2,
+                               other_threshold=thr2)
+                for k in BOOT_KEYS:
+                    d[k]["difference_ci95"] = ci[k]
+            m["compare"] = d
         nslices = sum(len(os.listdir(os.path.join(folder, d))) - 1
                       for d in os.listdir(folder) if os.path.isdir(os.path.join(folder, d)))
         m["seed"] = seed
@@ -590,10 +640,23 @@ def main(argv=None):
              ("skipped / missing series", lambda m: "%d / %d" % (m["skipped_series"],
                                                                   m["missing_series"])),
              ("detector s/slice", lambda m: "%.3f" % m["seconds_per_slice"])]
+    if a.compare:
+        def diff(m, k):
+            d = m["compare"][k]
+            if d["difference"] is None:
+                return "n/a"
+            ci = d.get("difference_ci95")
+            return "%+.3f" % d["difference"] + (" [%+.2f,%+.2f]" % tuple(ci) if ci else "")
+        rows.append(("minus --compare model:", lambda m: ""))
+        rows.append(("  study AUC", lambda m: diff(m, "study_auc")))
+        for r in FP_RATES:
+            rows.append(("  sensitivity @ %g FP/study" % r,
+                         lambda m, r=r: diff(m, "sensitivity_at_fp_per_study/%s" % r)))
     splits = list(results["splits"])
-    print("%-28s" % "metric" + "".join("%14s" % s for s in splits))
+    w = 22 if a.compare else 14
+    print("%-28s" % "metric" + "".join("%*s" % (w, s) for s in splits))
     for name, f in rows:
-        print("%-28s" % name + "".join("%14s" % f(results["splits"][s]) for s in splits))
+        print("%-28s" % name + "".join("%*s" % (w, f(results["splits"][s])) for s in splits))
     if a.json:
         with open(a.json, "w") as f:
             json.dump(results, f, indent=1)
