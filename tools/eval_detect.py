@@ -201,22 +201,29 @@ def bootstrap(studies, threshold, reps, seed=20261126, other=None, other_thresho
     """95 % percentile intervals of study AUC and of the sensitivities at 0.5, 1 and 2 FP per
     study, over `reps` resamples of the studies with replacement (a study drawn twice counts
     as two studies).  With 40 studies a split's figures move by several hundredths from one
-    set of studies to another; this says by how much.  With `other` (the same studies scored
-    for a second model, in the same order), the intervals are of the difference, this model
-    minus the other, both taken on the same resamples (a paired comparison)."""
+    set of studies to another; this says by how much.  Returns (intervals, differences).
+    With `other` (the same studies scored for a second model, in the same order), the
+    differences are the intervals of this model minus the other, both taken on the same
+    resamples (a paired comparison); without it they are None."""
     rng = np.random.default_rng(seed)
     n = len(studies)
     vals = {k: [] for k in BOOT_KEYS}
+    diffs = {k: [] for k in BOOT_KEYS}
     for _ in range(reps):
         idx = rng.integers(0, n, n)
         a = boot_values(score_split([studies[i] for i in idx], threshold))
         b = boot_values(score_split([other[i] for i in idx], other_threshold)) if other else None
         for k in BOOT_KEYS:
-            if a[k] is None or (b is not None and b[k] is None):
+            if a[k] is None:
                 continue          # e.g. no lesion drawn: no sensitivity
-            vals[k].append(a[k] - b[k] if b is not None else a[k])
-    return {k: [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] if v else None
-            for k, v in vals.items()}
+            vals[k].append(a[k])
+            if b is not None and b[k] is not None:
+                diffs[k].append(a[k] - b[k])
+
+    def intervals(d):
+        return {k: [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] if v else None
+                for k, v in d.items()}
+    return intervals(vals), intervals(diffs) if other else None
 
 
 def run(cmd, cwd=None, **kw):
@@ -312,23 +319,23 @@ def selftest():
     # every other resample separates the studies perfectly, so the AUC interval is [1, 1];
     # sensitivity at 0.5 FP/study is 1.0 whenever a lesion study is drawn, and a resample of
     # the lesion-free study alone has no lesions (NaN, left out), so that interval is [1, 1]
-    ci = bootstrap([(t1, p1), (t2, p2)], 0.5, 200)
+    ci, _ = bootstrap([(t1, p1), (t2, p2)], 0.5, 200)
     assert ci["study_auc"] == [1.0, 1.0], ci
     assert ci["sensitivity_at_fp_per_study/0.5"] == [1.0, 1.0], ci
     # four copies of the pair with one study's prediction flipped: the interval must widen
     t3 = {"lesions": [{"type": "glioma", "boxes": [box("c", 0, 0, 9, 9)]}]}
     p3 = {"study_probability": 0.1, "lesions": []}
-    ci = bootstrap([(t1, p1), (t2, p2), (t3, p3)] * 4, 0.5, 300)
+    ci, _ = bootstrap([(t1, p1), (t2, p2), (t3, p3)] * 4, 0.5, 300)
     lo, hi = ci["study_auc"]
     assert lo < 0.75 < hi and lo < hi, ci
     # paired: a model against itself differs by exactly 0 on every resample; against the
     # same studies with the lesion study missed (probability 0.1, no boxes), the AUC and
     # sensitivity differences are never negative and positive on some resample
     same = [(t1, p1), (t2, p2), (t3, p3)] * 4
-    ci = bootstrap(same, 0.5, 200, other=same, other_threshold=0.5)
+    _, ci = bootstrap(same, 0.5, 200, other=same, other_threshold=0.5)
     assert all(v == [0.0, 0.0] for v in ci.values()), ci
     worse = [(t1, {"study_probability": 0.1, "lesions": []}), (t2, p2), (t3, p3)] * 4
-    ci = bootstrap(same, 0.5, 300, other=worse, other_threshold=0.5)
+    _, ci = bootstrap(same, 0.5, 300, other=worse, other_threshold=0.5)
     assert ci["study_auc"][0] >= 0.0 and ci["study_auc"][1] > 0.0, ci
     assert ci["sensitivity_at_fp_per_study/2.0"][0] >= 0.0, ci
     assert ci["sensitivity_at_fp_per_study/2.0"][1] > 0.0, ci
@@ -589,22 +596,17 @@ def main(argv=None):
         preds = {s["series_instance_uid"]: s for s in out["studies"]}
         studies = [(t, preds.get(t["series_instance_uid"])) for t in truths]
         m = score_split(studies, threshold)
+        studies2 = thr2 = None
         if a.compare:
             out2, _ = detect(a.detect, a.compare, folder, a.threads)
             preds2 = {s["series_instance_uid"]: s for s in out2["studies"]}
             studies2 = [(t, preds2.get(t["series_instance_uid"])) for t in truths]
             thr2 = manifest_threshold(a.compare)
-            m2 = score_split(studies2, thr2)
+            va, vb = boot_values(m), boot_values(score_split(studies2, thr2))
             d = {"model": os.path.abspath(a.compare), "operating_threshold": thr2}
             for k in BOOT_KEYS:
-                va, vb = boot_values(m)[k], boot_values(m2)[k]
-                d[k] = {"this": va, "other": vb,
-                        "difference": None if va is None or vb is None else va - vb}
-            if a.bootstrap > 0:
-                ci = bootstrap(studies, threshold, a.bootstrap, other=studies2,
-                               other_threshold=thr2)
-                for k in BOOT_KEYS:
-                    d[k]["difference_ci95"] = ci[k]
+                d[k] = {"this": va[k], "other": vb[k], "difference":
+                        None if va[k] is None or vb[k] is None else va[k] - vb[k]}
             m["compare"] = d
         nslices = sum(len(os.listdir(os.path.join(folder, d))) - 1
                       for d in os.listdir(folder) if os.path.isdir(os.path.join(folder, d)))
@@ -613,7 +615,12 @@ def main(argv=None):
         m["seconds_per_slice"] = secs / max(nslices, 1)
         m["missing_series"] = sum(1 for _, p in studies if p is None)
         if a.bootstrap > 0:
-            m["ci95"] = bootstrap(studies, threshold, a.bootstrap)
+            # one set of resamples for both: this model's intervals and the paired differences
+            m["ci95"], dci = bootstrap(studies, threshold, a.bootstrap, other=studies2,
+                                       other_threshold=thr2)
+            if dci:
+                for k in BOOT_KEYS:
+                    m["compare"][k]["difference_ci95"] = dci[k]
         results["splits"][split] = m
 
     rows = [("studies (with lesions)", lambda m: "%d (%d)" % (m["studies"],

@@ -925,6 +925,7 @@ static enum ul_event event_for_pdu(uint8_t type)
 static void process_input(struct assoc *a)
 {
 	size_t pos = 0;
+	size_t need = 0; /* a partial PDU whose header passed the checks: its whole size */
 	while (!a->closing && a->rlen - pos >= 6) {
 		uint8_t type;
 		uint32_t blen;
@@ -954,10 +955,7 @@ static void process_input(struct assoc *a)
 			break;
 		}
 		if (a->rlen - pos < 6 + (size_t)blen) {
-			if (!ensure_capacity(a, 6 + (size_t)blen + (pos ? 0 : 0)) && pos == 0) {
-				assoc_abort(a, "out of memory");
-				return;
-			}
+			need = 6 + (size_t)blen;
 			break;
 		}
 		const uint8_t *body = a->rbuf + pos + 6;
@@ -999,16 +997,11 @@ static void process_input(struct assoc *a)
 		free(a->rbuf);
 		a->rbuf = NULL;
 		a->rcap = 0;
-	} else if (a->rlen >= 6) {
-		/* Room for the rest of the partial PDU, once its header passed the checks above:
-		 * a header the loop refused (a length beyond the limit, an unknown type) leaves
-		 * the buffer as it is, and the claimed length is never allocated. */
-		uint32_t blen = 0;
-		uint8_t type;
-		ul_pdu_header(a->rbuf, a->rlen, &type, &blen);
-		if (event_for_pdu(type) != UL_EVT19 && ul_pdu_check(type, blen) >= 0 &&
-		    blen <= max_body(a, type) && !ensure_capacity(a, 6 + (size_t)blen))
-			assoc_abort(a, "out of memory");
+	} else if (need > 0 && !ensure_capacity(a, need)) {
+		/* room for the rest of the partial PDU; a header the loop refused (a length
+		 * beyond the limit, an unknown type) set no need: its claimed length is never
+		 * allocated */
+		assoc_abort(a, "out of memory");
 	}
 }
 

@@ -789,24 +789,33 @@ static void ahead_one(struct store *s, struct store_req *r)
 		r->ahead_size = st.st_size;
 }
 
+/* Up to max queued requests the look-ahead has not seen yet, among the first
+ * STORE_AHEAD_MAX of the queue (further is far enough ahead), marked seen, into v. */
+static size_t ahead_take(struct store *s, struct store_req **v, size_t max)
+{
+	size_t n = 0, seen = 0;
+
+	pthread_mutex_lock(&s->lock);
+	for (struct store_req *r = s->q_head; r && n < max && seen < STORE_AHEAD_MAX;
+	     r = r->next, seen++)
+		if (!r->ahead_done) {
+			r->ahead_done = true;
+			v[n++] = r;
+		}
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
 /* par_join's idle work during the syncs: the look-ahead for one request that queued after
  * the syncs started. */
 static bool ahead_late(struct store *s)
 {
 	struct store_req *r;
-	size_t seen = 0;
 
-	pthread_mutex_lock(&s->lock);
-	for (r = s->q_head; r && r->ahead_done && ++seen < STORE_AHEAD_MAX; r = r->next)
-		;
-	if (r && r->ahead_done)
-		r = NULL; /* far enough ahead */
-	if (r)
-		r->ahead_done = true;
-	pthread_mutex_unlock(&s->lock);
-	if (r)
-		ahead_one(s, r);
-	return r != NULL;
+	if (ahead_take(s, &r, 1) == 0)
+		return false;
+	ahead_one(s, r);
+	return true;
 }
 
 /* Step 4 tasks: [0, nds) directories, [nds, nds + nitems) files, one per item, then
@@ -856,13 +865,7 @@ static void sync_start(struct store *s, struct par_job *job, struct item *items,
 	*job = (struct par_job){ .n = nds + n, .run = sync_task, .s = s, .items = items,
 				 .ds = ds, .nds = nds, .nitems = n, .idle = ahead_late };
 	/* the look-ahead: requests already queued for the next batch */
-	pthread_mutex_lock(&s->lock);
-	for (struct store_req *r = s->q_head; r && job->nahead < STORE_AHEAD_MAX; r = r->next)
-		if (!r->ahead_done) {
-			r->ahead_done = true;
-			job->ahead_v[job->nahead++] = r;
-		}
-	pthread_mutex_unlock(&s->lock);
+	job->nahead = ahead_take(s, job->ahead_v, STORE_AHEAD_MAX);
 	job->n += job->nahead;
 	job->res = calloc(job->n, sizeof *job->res);
 	if (job->res == NULL)
