@@ -17,6 +17,12 @@ decay to 2 % of --lr.  Weights are kept twice (the trained ones and an exponenti
 average) and written every --ckpt-seconds as NumPy archives, OUT/last.npz and OUT/ema.npz (keys
 are the state_dict's), so a run cut short still leaves a usable checkpoint and any torch
 version can read it.  tools/export_detector.py --npz turns one into the bundled model.
+
+Without an accelerator (--device cpu) the same loop continues a model on the CPU; there the
+data workers should yield to training, and --replay then sets the balance, e.g.
+  tools/train_detector_accel.py --device cpu --workers 1 --worker-nice 10 --threads 2 \
+      --crop-batch 32 --full-batch 8 --replay 3 --resume W.npz --lr 5e-4 --warmup 100 ...
+(training waits for fresh samples beyond 3 uses each, and the niced workers then get the cores).
 """
 
 import argparse
@@ -151,6 +157,13 @@ def main(argv=None):
     ap.add_argument("--max-steps", type=int, default=0)
     ap.add_argument("--blur", type=float, default=0.0, help="probability of a random blur per batch")
     ap.add_argument("--resume", help="start from these weights (.npz of a state_dict)")
+    ap.add_argument("--worker-nice", type=int, default=0, help="niceness of the data workers (on a "
+                    "CPU-only machine, so that training gets the cores and rendering the idle time)")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads of the training process (0: torch's choice)")
+    ap.add_argument("--hard-slices", type=float, default=td.sslices.HARD_SLICES,
+                    help="share of the slices away from lesions drawn near the sella's level")
+    ap.add_argument("--hard-crops", type=float, default=td.sslices.HARD_CROPS,
+                    help="probability that a crop of such a slice with no box is placed over the sella")
     a = ap.parse_args(argv)
 
     # prepare (or load) the anatomy once, then start the data workers (fork) before the
@@ -161,8 +174,9 @@ def main(argv=None):
     ncrop = max(1, a.workers - nfull)
     iters = {}
     for name, size, nw, salt in (("crop", a.crop, ncrop, 1), ("full", 256, nfull, 2)):
-        loader = torch.utils.data.DataLoader(td.Stream(a.seed * 1000 + salt, size), batch_size=32,
-                                             num_workers=nw, prefetch_factor=4)
+        loader = torch.utils.data.DataLoader(td.Stream(a.seed * 1000 + salt, size, (a.hard_slices, a.hard_crops)), batch_size=32,
+                                             num_workers=nw, prefetch_factor=4,
+                                             worker_init_fn=lambda _w: os.nice(a.worker_nice) if a.worker_nice else None)
         iters[name] = iter(loader)
 
     dev = torch.device(a.device if (a.device != "cuda" or torch.cuda.is_available()) else "cpu")
@@ -173,6 +187,8 @@ def main(argv=None):
         torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
+    if a.threads:
+        torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     os.makedirs(a.out, exist_ok=True)
     if dev.type == "cuda":

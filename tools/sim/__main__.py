@@ -176,6 +176,33 @@ def selftest(keep=None):
     dec = decode.decode_slice(hm, size, offs, dict(peak_threshold=0.5, nms_kernel=3, max_peaks=8))
     got = sorted((d[1],) + tuple(d[2:]) for d in dec)
     check(got == sorted(boxes), "targets decode back to the same boxes (%s)" % got)
+    # hard negatives: the sella's index lies in a pituitary-like lesion's boxes, slices are
+    # drawn at its level, and crops of box-free slices hold it away from their edges
+    for seed in range(200):
+        st = render.Study(seed, "train")
+        pit = [i for i, les in enumerate(st.lesions) if les.type == "pituitary"]
+        if pit:
+            break
+    k, r, c = slices.sella_index(st)
+    _, covs = st.render(np.arange(st.n))
+    bl = st.boxes(covs, st.n)[pit[0]]
+    near = [b for b in bl if abs(b[0] - k) <= 6.0 / st.sp + 1]
+    check(bool(near) and all(b[1] - 4 <= c <= b[3] + 4 and b[2] - 4 <= r <= b[4] + 4 for b in near),
+          "study %d: the sella's index (%.1f, %.1f, %.1f) lies in the pituitary-like boxes" % (seed, k, r, c))
+    st = render.Study(3, "train", n_lesions=0)
+    rng = np.random.default_rng(5)
+    ks = slices.pick_slices(st, 16, rng, 0.35)
+    ksel = slices.sella_index(st)[0]
+    nslab = sum(abs(i - ksel) * st.sp <= slices.SELLA_SLAB_MM for i in ks)
+    check(len(ks) == 16 and nslab >= 6, "lesion-free study: %d of 16 slices near the sella's level" % nslab)
+    ok = True
+    xi = np.arange(render.SIZE * render.SIZE, dtype=np.float64).reshape(render.SIZE, render.SIZE)
+    for fc, fr in ((40.0, 200.0), (128.0, 100.0), (200.5, 90.0)):
+        for _ in range(20):
+            xc, _b = slices.crop(xi, [], 128, rng, (fc, fr))
+            oy, ox = divmod(int(xc[0, 0]), render.SIZE)
+            ok &= 32 <= fc - ox <= 96 and 32 <= fr - oy <= 96
+    check(ok, "crops of box-free slices hold the focus at least a quarter from their edges")
     if not keep:
         shutil.rmtree(tmp, ignore_errors=True)
     print("selftest: %d failure(s)" % len(fails))

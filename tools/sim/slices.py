@@ -9,6 +9,8 @@ Boxes (inclusive pixel indices) map to continuous [c0, c1+1) x [r0, r1+1).
 
 Nothing is written to disk: `stream(seed)` yields samples forever, drawing new studies from the
 "train" split (its own random stream, disjoint from the evaluation splits whatever the seed).
+Part of the slices and crops away from lesions are hard negatives: the skull base about the
+sella, where a lesion-free study is most easily mistaken for a pituitary-like lesion.
 """
 
 import math
@@ -21,6 +23,13 @@ STRIDE = 4
 OUT = render.SIZE // STRIDE
 MAXOBJ = 6
 P_LOW, P_HIGH, CLIP = 1.0, 99.0, 2.0
+# Hard negatives: the skull base about the sella is where lesion-free training studies drew
+# most confident false lesions (typed pituitary-like).  Of the slices picked away from
+# lesions, HARD_SLICES are drawn within SELLA_SLAB_MM of the sella's level; a crop of a slice
+# with no box on it is placed over the sella's column and row with probability HARD_CROPS.
+HARD_SLICES = 0.35
+HARD_CROPS = 0.5
+SELLA_SLAB_MM = 12.0
 
 
 def normalise(img, proxy):
@@ -96,8 +105,15 @@ def study_slices(st, ks, flip=False, jitter=0.0, rng=None):
     return x, per, lesions
 
 
-def pick_slices(st, k, rng):
-    """k distinct slice indices, about 65 % near lesions when there are any."""
+def sella_index(st):
+    """(slice, row, column) of the base's sella in study st, as continuous indices."""
+    k, r, c = st.to_index(st.to_patient(np.asarray(st.base.sella, dtype=np.float64)))
+    return float(k), float(r), float(c)
+
+
+def pick_slices(st, k, rng, hard=0.0):
+    """k distinct slice indices, about 65 % near lesions when there are any; of the rest, a
+    share `hard` near the sella's level (hard negatives when no lesion is there)."""
     lk = []
     for les in st.lesions:
         kc, _, _ = st.to_index(st.to_patient(les.c))
@@ -108,21 +124,33 @@ def pick_slices(st, k, rng):
     lk = sorted(set(lk))
     nl = min(len(lk), int(round(0.65 * k)))
     ks = set(int(x) for x in rng.choice(lk, nl, replace=False)) if nl else set()
+    if hard > 0:
+        ksel = sella_index(st)[0]
+        slab = [i for i in range(st.n) if abs(i - ksel) * st.sp <= SELLA_SLAB_MM and i not in ks]
+        nh = min(len(slab), int(round(hard * (k - len(ks)))))
+        if nh:
+            ks |= set(int(x) for x in rng.choice(slab, nh, replace=False))
     others = [i for i in range(st.n) if i not in ks]
     ks |= set(int(x) for x in rng.choice(others, min(len(others), k - len(ks)), replace=False))
     return sorted(set(ks))
 
 
-def crop(x, boxes, size, rng):
+def crop(x, boxes, size, rng, focus=None):
     """A size x size crop (offsets multiple of the stride) that holds every box when it can;
-    boxes cut by the crop are clipped to it (kept when at least half of the box is inside)."""
+    boxes cut by the crop are clipped to it (kept when at least half of the box is inside).
+    With no box, a focus (column, row) is kept at least a quarter of the crop from its edges."""
     S = x.shape[-1]
     if size >= S:
         return x, boxes
     m = (S - size) // STRIDE
     lo_x = lo_y = 0
     hi_x = hi_y = m
-    if boxes:
+    if not boxes and focus is not None:
+        q = size // 4
+        fc, fr = focus
+        lo_x, hi_x = max(0, math.ceil((fc + q - size) / STRIDE)), min(m, math.floor((fc - q) / STRIDE))
+        lo_y, hi_y = max(0, math.ceil((fr + q - size) / STRIDE)), min(m, math.floor((fr - q) / STRIDE))
+    elif boxes:
         lo_x = max(0, -(-(max(b[3] for b in boxes) - size + 1) // STRIDE))
         hi_x = min(m, min(b[1] for b in boxes) // STRIDE)
         lo_y = max(0, -(-(max(b[4] for b in boxes) - size + 1) // STRIDE))
@@ -139,10 +167,12 @@ def crop(x, boxes, size, rng):
     return x[..., oy:oy + size, ox:ox + size], out
 
 
-def stream(seed, k_per_study=16, p_none=0.15, crop_size=render.SIZE, crops_per_slice=None):
+def stream(seed, k_per_study=16, p_none=0.15, crop_size=render.SIZE, crops_per_slice=None,
+           hard_slices=HARD_SLICES, hard_crops=HARD_CROPS):
     """Yield (image (1,S,S), hm, ind, wh, off, mask) forever (S = crop_size); with crops, each
     rendered slice gives crops_per_slice crops (default 4 when cropping, else 1): rendering
-    costs about twice the network's training step per 128 x 128 crop, so crops are reused."""
+    costs about twice the network's training step per 128 x 128 crop, so crops are reused.
+    hard_slices and hard_crops: the share of hard negatives about the sella (see HARD_SLICES)."""
     if crops_per_slice is None:
         crops_per_slice = 4 if crop_size < render.SIZE else 1
     rng = np.random.default_rng([seed, 31337])
@@ -151,10 +181,15 @@ def stream(seed, k_per_study=16, p_none=0.15, crop_size=render.SIZE, crops_per_s
         while len(pool) < 2 * k_per_study * crops_per_slice:
             sseed = int(rng.integers(0, 1000000))
             st = render.Study(sseed, "train", p_none=p_none)
-            ks = pick_slices(st, k_per_study, rng)
-            x, per, _ = study_slices(st, ks, flip=bool(rng.random() < 0.5), jitter=0.03, rng=rng)
+            ks = pick_slices(st, k_per_study, rng, hard_slices)
+            flip = bool(rng.random() < 0.5)
+            x, per, _ = study_slices(st, ks, flip=flip, jitter=0.03, rng=rng)
+            ksel, rsel, csel = sella_index(st)
+            focus = (render.SIZE - 1 - csel if flip else csel, rsel)
             for j in np.repeat(np.arange(len(ks)), crops_per_slice):
-                xi, bi = crop(x[j], per[j], crop_size, rng)
+                near = abs(ks[j] - ksel) * st.sp <= SELLA_SLAB_MM
+                f = focus if (hard_crops > 0 and near and rng.random() < hard_crops) else None
+                xi, bi = crop(x[j], per[j], crop_size, rng, f)
                 hm, ind, wh, off, mask = targets(bi, xi.shape[-1])
                 pool.append((np.ascontiguousarray(xi[None]), hm, ind, wh, off, mask))
         for _ in range(k_per_study * crops_per_slice):
