@@ -47,16 +47,17 @@ DECODE = dict(peak_threshold=0.10, nms_kernel=3, max_peaks=8, link_overlap=0.30,
 
 
 class Stream(torch.utils.data.IterableDataset):
-    def __init__(self, seed, crop, hard=(sslices.HARD_SLICES, sslices.HARD_CROPS)):
+    def __init__(self, seed, crop, hard=(sslices.HARD_SLICES, sslices.HARD_CROPS), p_none=0.15):
         self.seed = seed
         self.crop = crop
         self.hard = hard
+        self.p_none = p_none
 
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
         wid = info.id if info is not None else 0
         torch.set_num_threads(1)
-        for s in sslices.stream(self.seed * 100 + wid, crop_size=self.crop,
+        for s in sslices.stream(self.seed * 100 + wid, crop_size=self.crop, p_none=self.p_none,
                                     hard_slices=self.hard[0], hard_crops=self.hard[1]):
             yield tuple(torch.from_numpy(np.ascontiguousarray(a)) for a in s)
 
@@ -191,6 +192,7 @@ def main(argv=None):
     ap.add_argument("--val-minutes", type=float, default=20.0)
     ap.add_argument("--val-studies", type=int, default=6, help="per validation split")
     ap.add_argument("--resume", help="checkpoint to start from (weights only)")
+    ap.add_argument("--p-none", type=float, default=0.15, help="share of lesion-free training studies")
     ap.add_argument("--hard-slices", type=float, default=sslices.HARD_SLICES,
                     help="share of the slices away from lesions drawn near the sella's level")
     ap.add_argument("--hard-crops", type=float, default=sslices.HARD_CROPS,
@@ -213,7 +215,8 @@ def main(argv=None):
     model = torch.nn.parallel.DistributedDataParallel(net) if distributed else net
     opt = torch.optim.AdamW(net.parameters(), lr=a.lr, weight_decay=a.wd)
     def make_loader(crop, batch, salt):
-        return torch.utils.data.DataLoader(Stream(a.seed * 1000 + rank * 10 + salt, crop, (a.hard_slices, a.hard_crops)),
+        return torch.utils.data.DataLoader(Stream(a.seed * 1000 + rank * 10 + salt, crop, (a.hard_slices, a.hard_crops),
+                                                       a.p_none),
                                            batch_size=max(1, batch // world), num_workers=a.workers,
                                            prefetch_factor=4 if a.workers else 2)
     cropping = a.crop < 256 and a.full_frac < 1.0

@@ -160,6 +160,7 @@ def main(argv=None):
     ap.add_argument("--worker-nice", type=int, default=0, help="niceness of the data workers (on a "
                     "CPU-only machine, so that training gets the cores and rendering the idle time)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads of the training process (0: torch's choice)")
+    ap.add_argument("--p-none", type=float, default=0.15, help="share of lesion-free training studies")
     ap.add_argument("--hard-slices", type=float, default=td.sslices.HARD_SLICES,
                     help="share of the slices away from lesions drawn near the sella's level")
     ap.add_argument("--hard-crops", type=float, default=td.sslices.HARD_CROPS,
@@ -174,7 +175,7 @@ def main(argv=None):
     ncrop = max(1, a.workers - nfull)
     iters = {}
     for name, size, nw, salt in (("crop", a.crop, ncrop, 1), ("full", 256, nfull, 2)):
-        loader = torch.utils.data.DataLoader(td.Stream(a.seed * 1000 + salt, size, (a.hard_slices, a.hard_crops)), batch_size=32,
+        loader = torch.utils.data.DataLoader(td.Stream(a.seed * 1000 + salt, size, (a.hard_slices, a.hard_crops), a.p_none), batch_size=32,
                                              num_workers=nw, prefetch_factor=4,
                                              worker_init_fn=lambda _w: os.nice(a.worker_nice) if a.worker_nice else None)
         iters[name] = iter(loader)
