@@ -74,12 +74,9 @@ def main(argv=None):
     studies = [render.Study(s, "train") for s, _ in free]
     cfg_args = {"widths": [8, 16, 32, 64, 128], "dec": 32}
     for w in a.weights:
-        cfg, state, _ = tu.load_weights(w, cfg_args)
+        cfg, state, info = tu.load_weights(w, cfg_args)
         p = dict(td.DECODE, peak_threshold=a.peak, link_overlap=a.overlap, min_slices=a.min_slices)
-        if w.endswith(".pt"):
-            dec = torch.load(w, map_location="cpu").get("decode")
-            if dec:
-                p.update({k: v for k, v in dec.items() if k in p})
+        p.update({k: v for k, v in (info.get("decode") or {}).items() if k in p})
         net = detnet.build(cfg)
         net.load_state_dict(state)
         outs = td.predict(net, [v for _, v in free])

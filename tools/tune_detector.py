@@ -37,7 +37,8 @@ import train_detector as td  # noqa: E402
 
 
 def load_weights(path, cfg_args):
-    """(cfg, state_dict, info) from a .npz archive or a torch checkpoint."""
+    """(cfg, state_dict, info) from a .npz archive or a torch checkpoint; info["decode"] is the
+    checkpoint's tuned decoding when it has one (tune_detector.py writes it)."""
     if path.endswith(".npz"):
         meta_path = os.path.join(os.path.dirname(path), "meta.json")
         meta = {}
@@ -51,7 +52,7 @@ def load_weights(path, cfg_args):
         return cfg, state, info
     ck = torch.load(path, map_location="cpu")
     return ck.get("cfg", cfg_args), ck["model"], {"step": ck.get("step", 0), "minutes": ck.get("minutes", 0.0),
-                                                  "source": path}
+                                                  "source": path, "decode": ck.get("decode")}
 
 
 def study_threshold(outs_by_split, p, max_fp_rate):
