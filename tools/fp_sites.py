@@ -79,7 +79,8 @@ def main(argv=None):
         p.update({k: v for k, v in (info.get("decode") or {}).items() if k in p})
         net = detnet.build(cfg)
         net.load_state_dict(state)
-        outs = td.predict(net, [v for _, v in free])
+        mirror = (info.get("decode") or {}).get("mirror_average") == "columns"
+        outs = td.predict(net, [v for _, v in free], mirror=mirror)
         n = near = 0
         types = []
         top = []

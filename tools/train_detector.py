@@ -119,15 +119,24 @@ def losses(out, hm, ind, wh, off, mask, w_size=0.1):
 
 
 @torch.no_grad()
-def predict(net, vset, bs=16):
-    """Network outputs (sigmoid heatmap, size, offset) for every slice of every study."""
+def predict(net, vset, bs=16, mirror=False):
+    """Network outputs (sigmoid heatmap, size, offset) for every slice of every study; with
+    mirror, averaged with those of the slice mirrored left-right, mirrored back, as the C side
+    does for `mirror_average = columns` (models/README.md): the column offset of the mirrored
+    run becomes 1 - offset."""
     net.eval()
     outs = []
     for x, true in vset:
         hs, ss, os_ = [], [], []
         for i in range(0, len(x), bs):
-            h, s, o = net(torch.from_numpy(x[i:i + bs].astype(np.float32)))
-            hs.append(torch.sigmoid(h).numpy())
+            xb = torch.from_numpy(x[i:i + bs].astype(np.float32))
+            h, s, o = net(xb)
+            h = torch.sigmoid(h)
+            if mirror:
+                hm, sm, om = (torch.flip(t, dims=[-1]) for t in net(torch.flip(xb, dims=[-1])))
+                om = torch.stack([1.0 - om[:, 0], om[:, 1]], 1)
+                h, s, o = (h + torch.sigmoid(hm)) / 2, (s + sm) / 2, (o + om) / 2
+            hs.append(h.numpy())
             ss.append(s.numpy())
             os_.append(o.numpy())
         outs.append((np.concatenate(hs), np.concatenate(ss), np.concatenate(os_), true))

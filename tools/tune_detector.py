@@ -14,7 +14,9 @@ never the evaluation seeds >= 1000000); `--splits standard,standard-t2,train` ad
 the randomised training distribution itself (seeds 6000000.., which training never draws), so
 that false positives under the domain randomisation count too.  The decoding grid and the
 metric are the trainer's (mean of study AUC, lesion sensitivity at 1 FP/study, type accuracy
-and box IoU of hits over the splits).  study_threshold is then the lowest threshold that keeps
+and box IoU of hits over the splits).  With --mirror every candidate is run as the C side runs a manifest with
+`mirror_average = columns` (each slice also mirrored left-right, the outputs averaged), and the
+checkpoint records it for the export.  study_threshold is then the lowest threshold that keeps
 false-positive studies (no true lesion, probability above it) at or under --max-fp-rate of
 the lesion-free validation studies.
 """
@@ -82,6 +84,9 @@ def main(argv=None):
     ap.add_argument("--widths", default="8,16,32,64,128")
     ap.add_argument("--dec", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--mirror", action="store_true",
+                    help="average each slice's outputs with its left-right mirror's "
+                         "(the manifest's mirror_average = columns)")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     cfg_args = {"widths": [int(x) for x in a.widths.split(",")], "dec": a.dec}
@@ -92,7 +97,7 @@ def main(argv=None):
         cfg, state, info = load_weights(w, cfg_args)
         net = detnet.build(cfg)
         net.load_state_dict(state)
-        outs = {sp: td.predict(net, v) for sp, v in vset.items()}
+        outs = {sp: td.predict(net, v, mirror=a.mirror) for sp, v in vset.items()}
         p, m, res = td.tune_decode(outs)
         report.append({"weights": w, "metric_tuned": m, "decode": {k: v for k, v in p.items() if k != "stride"},
                        "val": res})
@@ -102,6 +107,7 @@ def main(argv=None):
     m, w, cfg, state, info, p, res, outs = best
     dec = {k: v for k, v in p.items() if k != "stride"}
     dec["study_threshold"] = study_threshold(outs, p, a.max_fp_rate)
+    dec["mirror_average"] = "columns" if a.mirror else "none"
     ck = {"model": state, "cfg": cfg, "step": info["step"], "minutes": info["minutes"], "decode": dec,
           "val_tuned": res, "metric_tuned": m, "source": w, "candidates": report}
     torch.save(ck, a.out)

@@ -219,7 +219,7 @@ const struct an_manifest *analysis_model_manifest(const struct analysis_model *m
 
 double analysis_model_flops(const struct analysis_model *m)
 {
-	return nn_model_flops(m->nn);
+	return nn_model_flops(m->nn) * (m->man.mirror_average ? 2 : 1);
 }
 
 struct nn_ctx *analysis_ctx_new(const struct analysis_model *m)
@@ -449,6 +449,70 @@ static int dump_npy(const char *dir, const char *uid, const char *what, const fl
 	return 0;
 }
 
+/* One engine run of nb items. A model exported with a fixed batch takes exactly that many
+ * items (nn.h): then a short last batch is padded with empty items. *ran: items run. */
+static int run_items(const struct analysis_model *m, struct nn_ctx *ctx, float *batch, int nb,
+		     float **outs, int *ran)
+{
+	size_t item = (size_t)m->man.channels * (size_t)m->man.width * (size_t)m->man.height;
+	int r = nn_run(ctx, nb, batch, outs);
+
+	*ran = nb;
+	if (r != 0 && nb < m->batch) {
+		memset(batch + (size_t)nb * item, 0, (size_t)(m->batch - nb) * item * sizeof *batch);
+		*ran = m->batch;
+		r = nn_run(ctx, m->batch, batch, outs);
+	}
+	return r;
+}
+
+/* Reverse the columns of n planes of h x w, in place. */
+static void mirror_columns(float *p, size_t n, int h, int w)
+{
+	for (size_t i = 0; i < n * (size_t)h; i++) {
+		float *row = p + i * (size_t)w;
+		for (int a = 0, b = w - 1; a < b; a++, b--) {
+			float t = row[a];
+			row[a] = row[b];
+			row[b] = t;
+		}
+	}
+}
+
+static float logistic(float x)
+{
+	return 1.0f / (1.0f + expf(-x));
+}
+
+/* mean[k] (the first run's heads, nb items) := the mean of them and of the mirrored run's
+ * (outs), mirrored back: dec_mirror_mean per plane, the column offset negated about the
+ * mirrored centre, heat logits turned into probabilities first. */
+static void average_mirrored(const struct analysis_model *m, float *const mean[4], float **outs,
+			     int nb)
+{
+	const int idx[4] = {m->out_heat, m->out_size, m->out_offset, m->out_types};
+	const int ch[4] = {m->heat_ch, 2, 2, m->ntypes};
+	size_t plane = (size_t)m->map_h * (size_t)m->map_w;
+	float add = 1.0f - 2.0f * m->man.centre_shift / (float)m->man.stride;
+
+	for (int k = 0; k < 4; k++) {
+		if (mean[k] == NULL)
+			continue;
+		size_t nv = (size_t)nb * (size_t)ch[k] * plane;
+		float *b = outs[idx[k]];
+		if (k == 0 && m->man.heat_logits)
+			for (size_t i = 0; i < nv; i++) {
+				mean[0][i] = logistic(mean[0][i]);
+				b[i] = logistic(b[i]);
+			}
+		for (size_t pl = 0; pl < (size_t)nb * (size_t)ch[k]; pl++) {
+			bool col = k == 2 && pl % 2 == 0; /* offset channel 0: columns */
+			dec_mirror_mean(mean[k] + pl * plane, b + pl * plane, m->map_h, m->map_w,
+					col ? -1.0f : 1.0f, col ? add : 0.0f);
+		}
+	}
+}
+
 int analysis_run_series(const struct analysis_model *m, struct nn_ctx *ctx,
 			const struct series *s, float threshold, struct analysis_result *out,
 			char *err, size_t errlen)
@@ -461,8 +525,9 @@ int analysis_run_series_dump(const struct analysis_model *m, struct nn_ctx *ctx,
 			     struct analysis_result *out, char *err, size_t errlen)
 {
 	float *dump_out[4] = {NULL, NULL, NULL, NULL};
-	int dump_idx[4] = {m->out_heat, m->out_size, m->out_offset, m->out_types};
-	int dump_ch[4] = {m->heat_ch, 2, 2, m->ntypes};
+	float *mean[4] = {NULL, NULL, NULL, NULL}; /* mirror_average: the averaged heads */
+	int head_idx[4] = {m->out_heat, m->out_size, m->out_offset, m->out_types};
+	int head_ch[4] = {m->heat_ch, 2, 2, m->ntypes};
 	const char *dump_name[4] = {m->man.head_heat, m->man.head_size, m->man.head_offset,
 				    m->man.head_types};
 	const struct an_manifest *man = &m->man;
@@ -547,18 +612,27 @@ int analysis_run_series_dump(const struct analysis_model *m, struct nn_ctx *ctx,
 		if (rc != 0)
 			goto done;
 		for (int k = 0; k < 4; k++)
-			if (dump_idx[k] >= 0 &&
-			    (dump_out[k] = malloc(n * (size_t)dump_ch[k] * plane * sizeof(float))) ==
+			if (head_idx[k] >= 0 &&
+			    (dump_out[k] = malloc(n * (size_t)head_ch[k] * plane * sizeof(float))) ==
 				    NULL) {
 				rc = AN_ENOMEM;
 				goto done;
 			}
 	}
+	for (int k = 0; k < 4 && man->mirror_average; k++)
+		if (head_idx[k] >= 0 &&
+		    (mean[k] = malloc((size_t)m->batch * (size_t)head_ch[k] * plane *
+				      sizeof(float))) == NULL) {
+			rc = AN_ENOMEM;
+			goto done;
+		}
 
-	/* 4. inference in batches; 5. per-slice decoding */
+	/* 4. inference in batches (with mirror_average twice: the second run on the batch
+	 * mirrored left-right, its maps mirrored back and averaged with the first's, the heat
+	 * as probabilities); 5. per-slice decoding */
 	memset(&dp, 0, sizeof dp);
 	dp.stride = man->stride;
-	dp.heat_logits = man->heat_logits;
+	dp.heat_logits = man->heat_logits && !man->mirror_average;
 	dp.threshold = man->peak_threshold;
 	dp.nms_kernel = man->nms_kernel;
 	dp.size_unit = man->size_unit;
@@ -584,24 +658,35 @@ int analysis_run_series_dump(const struct analysis_model *m, struct nn_ctx *ctx,
 			rc = AN_ERUN;
 			goto done;
 		}
-		int r = nn_run(ctx, nb, batch, outs);
-		if (r != 0 && nb < m->batch) {
-			/* a model exported with a fixed batch takes exactly that many items
-			 * (nn.h): pad the last batch with empty slices */
-			memset(batch + (size_t)nb * man->channels * inpix, 0,
-			       (size_t)(m->batch - nb) * man->channels * inpix * sizeof *batch);
-			run_nb = m->batch;
-			r = nn_run(ctx, run_nb, batch, outs);
-		}
-		if (r != 0) {
+		const float *head[4] = {NULL, NULL, NULL, NULL};
+		if (run_items(m, ctx, batch, nb, outs, &run_nb) != 0) {
 			seterr(err, errlen, "the engine refused a batch of %d", run_nb);
 			rc = AN_ERUN;
 			goto done;
 		}
 		for (int k = 0; k < 4; k++)
+			if (head_idx[k] >= 0)
+				head[k] = outs[head_idx[k]];
+		if (man->mirror_average) {
+			for (int k = 0; k < 4; k++)
+				if (mean[k]) {
+					memcpy(mean[k], head[k],
+					       (size_t)nb * (size_t)head_ch[k] * plane * sizeof(float));
+					head[k] = mean[k];
+				}
+			mirror_columns(batch, (size_t)nb * (size_t)man->channels, man->height,
+				       man->width);
+			if (run_items(m, ctx, batch, nb, outs, &run_nb) != 0) {
+				seterr(err, errlen, "the engine refused a mirrored batch of %d", run_nb);
+				rc = AN_ERUN;
+				goto done;
+			}
+			average_mirrored(m, mean, outs, nb);
+		}
+		for (int k = 0; k < 4; k++)
 			if (dump_out[k])
-				memcpy(dump_out[k] + z0 * (size_t)dump_ch[k] * plane, outs[dump_idx[k]],
-				       (size_t)nb * (size_t)dump_ch[k] * plane * sizeof(float));
+				memcpy(dump_out[k] + z0 * (size_t)head_ch[k] * plane, head[k],
+				       (size_t)nb * (size_t)head_ch[k] * plane * sizeof(float));
 		for (int b = 0; b < nb; b++) {
 			struct dec_maps mp;
 			struct dec_box db[64];
@@ -610,14 +695,11 @@ int analysis_run_series_dump(const struct analysis_model *m, struct nn_ctx *ctx,
 			mp.h = m->map_h;
 			mp.w = m->map_w;
 			mp.heat_ch = m->heat_ch;
-			mp.heat = outs[m->out_heat] + (size_t)b * plane * (size_t)m->heat_ch;
-			mp.size = outs[m->out_size] + (size_t)b * plane * 2;
-			mp.offset = m->out_offset >= 0 ? outs[m->out_offset] + (size_t)b * plane * 2
-						       : NULL;
+			mp.heat = head[0] + (size_t)b * plane * (size_t)m->heat_ch;
+			mp.size = head[1] + (size_t)b * plane * 2;
+			mp.offset = head[2] ? head[2] + (size_t)b * plane * 2 : NULL;
 			mp.ntypes = m->ntypes;
-			mp.types = m->out_types >= 0
-					   ? outs[m->out_types] + (size_t)b * plane * (size_t)m->ntypes
-					   : NULL;
+			mp.types = head[3] ? head[3] + (size_t)b * plane * (size_t)m->ntypes : NULL;
 			nd = dec_decode(&mp, &dp, db, want);
 			if (nd < 0) {
 				seterr(err, errlen, "decoding failed");
@@ -652,7 +734,7 @@ int analysis_run_series_dump(const struct analysis_model *m, struct nn_ctx *ctx,
 
 	for (int k = 0; k < 4 && dump_dir; k++)
 		if (dump_out[k] && (rc = dump_npy(dump_dir, s->series_uid, dump_name[k], dump_out[k], n,
-						  dump_ch[k], m->map_h, m->map_w, err, errlen)) != 0)
+						  head_ch[k], m->map_h, m->map_w, err, errlen)) != 0)
 			goto done;
 
 	/* 6. linking into lesions */
@@ -718,8 +800,10 @@ int analysis_run_series_dump(const struct analysis_model *m, struct nn_ctx *ctx,
 					 &L->volume_mm3);
 	}
 done:
-	for (int k = 0; k < 4; k++)
+	for (int k = 0; k < 4; k++) {
 		free(dump_out[k]);
+		free(mean[k]);
+	}
 	if (pix)
 		for (size_t z = 0; z < n; z++)
 			free(pix[z]);

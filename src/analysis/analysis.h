@@ -86,6 +86,8 @@ struct an_manifest {
 	bool size_log;
 	float size_unit;       /* size_units: input pixels per unit (cells: stride; pixels: 1) */
 	float centre_shift;    /* see decode.h */
+	bool mirror_average;   /* mirror_average = columns: each item also runs mirrored
+	                          left-right, the maps averaged (decode.h dec_mirror_mean) */
 	/* [decode] */
 	float peak_threshold;  /* candidate peaks (also what linking sees) */
 	float report_threshold;/* study_threshold: lesions reported at or above this */

@@ -46,6 +46,16 @@ float dec_max_score(const struct dec_maps *m, const struct dec_params *p)
 	return best;
 }
 
+void dec_mirror_mean(float *a, const float *b, int h, int w, float sign, float add)
+{
+	for (int y = 0; y < h; y++) {
+		float *ar = a + (size_t)y * (size_t)w;
+		const float *br = b + (size_t)y * (size_t)w;
+		for (int x = 0; x < w; x++)
+			ar[x] = (ar[x] + add + sign * br[w - 1 - x]) * 0.5f;
+	}
+}
+
 /* Insert b into out[0..*n) sorted by descending score, keeping at most cap. */
 static void insert_sorted(struct dec_box *out, int *n, int cap, const struct dec_box *b)
 {

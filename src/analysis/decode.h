@@ -55,6 +55,15 @@ struct dec_params {
 int dec_decode(const struct dec_maps *maps, const struct dec_params *p, struct dec_box *out,
 	       int max);
 
+/*
+ * Mirror averaging (models/README.md [output] mirror_average), one h x w plane:
+ * a[y][x] = (a[y][x] + add + sign * b[y][w - 1 - x]) / 2, where b is the same map computed on
+ * the item with its columns reversed. For the column offset, sign = -1 and
+ * add = 1 - 2 * centre_shift / stride (a centre at input column u of the mirrored item lies at
+ * column W - u of the item, W = w * stride); for every other map sign = 1 and add = 0.
+ */
+void dec_mirror_mean(float *a, const float *b, int h, int w, float sign, float add);
+
 /* The highest centre score of an item's heat maps (after the logistic when heat_logits). */
 float dec_max_score(const struct dec_maps *maps, const struct dec_params *p);
 

@@ -257,6 +257,7 @@ static int sec_output(struct mparse *p, const char *name, const char *v)
 	/* heatmap_activation: what the graph already applied */
 	static const char *const act[] = {"sigmoid_applied", "none", NULL};
 	static const char *const units[] = {"cells", "pixels", NULL};
+	static const char *const mirror[] = {"none", "columns", NULL};
 	struct an_manifest *m = p->m;
 	const char *s = "output";
 	int e = 0;
@@ -295,6 +296,12 @@ static int sec_output(struct mparse *p, const char *name, const char *v)
 		return get_bool(p, s, name, v, &m->size_log);
 	if (KEY("centre_shift"))
 		return get_float(p, s, name, v, -64, 64, &m->centre_shift);
+	if (KEY("mirror_average")) {
+		if (!get_enum(p, s, name, v, mirror, &e))
+			return 0;
+		m->mirror_average = e == 1;
+		return 1;
+	}
 	return fail(p, "[output] unknown key '%s'", name);
 }
 

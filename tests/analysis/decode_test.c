@@ -183,3 +183,22 @@ Test(decode, boxes_back_to_pixels)
 	cr_assert_float_eq(map.ay, 200.0 / 256, 1e-12);
 	cr_assert_float_eq(map.bx, 0, 1e-12);
 }
+
+Test(decode, mirror_mean)
+{
+	/* a 2 x 3 plane and the plane of the mirrored item: b[y][x] pairs with a[y][2 - x] */
+	float a[6] = {1, 2, 3, 4, 5, 6};
+	const float b[6] = {30, 20, 10, 60, 50, 40};
+	float off[6] = {0.25f, 0.5f, 0.1f, 0, 1, 0.5f};
+	const float boff[6] = {0.9f, 0.5f, 0.75f, 0.5f, 0.5f, 1};
+
+	dec_mirror_mean(a, b, 2, 3, 1, 0);
+	for (int i = 0; i < 6; i++)
+		cr_assert_float_eq(a[i], 5.5f * (float)(i + 1), 1e-6, "cell %d: %g", i, a[i]);
+	/* column offsets: the mirrored item's dx' stands for 1 - dx' (centre_shift 0), so
+	 * matching predictions average to themselves; cell 4 disagrees: (1 + (1 - 0.5)) / 2 */
+	dec_mirror_mean(off, boff, 2, 3, -1, 1);
+	const float want[6] = {0.25f, 0.5f, 0.1f, 0, 0.75f, 0.5f};
+	for (int i = 0; i < 6; i++)
+		cr_assert_float_eq(off[i], want[i], 1e-6, "offset %d: %g", i, off[i]);
+}

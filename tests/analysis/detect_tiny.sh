@@ -19,6 +19,18 @@ for size in 64 128; do
 	"$b/tests/analysis/jsoncheck" --series 3 --min-lesions 2 <"$tmp/out.json"
 done
 
+# mirror_average: the tiny network commutes with mirroring (4 x 4 pooling, 1 x 1 convolutions),
+# so a column offset of 0.25 comes back from the mirrored run as 1 - 0.25 and averages to 0.5:
+# the answer of the 0.5 network above; without mirroring the boxes move by a pixel
+"$b/tests/analysis/mkfixture" "$tmp/m" 64 0.25
+"$b/src/dicomaid-detect" --model "$tmp/m/tiny.ini" "$tmp/m/study" >"$tmp/out.json"
+! cmp -s "$s/tests/analysis/tiny64.json" "$tmp/out.json"
+sed 's/^classes = 3$/&\nmirror_average = columns/' "$tmp/m/tiny.ini" >"$tmp/m/mirror.ini"
+grep -q '^mirror_average = columns$' "$tmp/m/mirror.ini"
+"$b/src/dicomaid-detect" --model "$tmp/m/mirror.ini" --verbose "$tmp/m/study" >"$tmp/out.json" \
+	2>"$tmp/err"
+diff -u "$s/tests/analysis/tiny64.json" "$tmp/out.json"
+
 # --threshold filters the lesion list but not the study probability
 "$b/src/dicomaid-detect" --model "$tmp/64/tiny.ini" --threshold 0.9 "$tmp/64/study" >"$tmp/out.json"
 test "$(grep -c '"type"' "$tmp/out.json")" = 1

@@ -101,6 +101,7 @@ Test(manifest, bundled_form)
 	cr_assert_str_eq(m.labels[1].code_value, "302820008");
 	cr_assert_str_eq(m.labels[2].code_meaning, "Pituitary adenoma");
 	cr_assert_str_eq(m.modality, "MR");
+	cr_assert_not(m.mirror_average);
 }
 
 /* Replace the line starting with `key` (first occurrence) by `line` ("" deletes it). */
@@ -148,6 +149,8 @@ Test(manifest, errors)
 	expect_error("size_units", "size_units = furlongs\n", "unknown value 'furlongs'");
 	expect_error("peak_threshold", "peak_threshold = 1.5\n", "out of range");
 	expect_error("heatmap_activation", "heatmap_activation = softmax\n", "unknown value");
+	expect_error("classes", "classes = 3\nmirror_average = rows\n",
+		     "[output] mirror_average: unknown value 'rows'");
 	expect_error("; comment", "this is not ini\n", "t.ini:1:");
 	expect_error("sha256", "sha256 = abc\n", "[model] sha256: not 64 hexadecimal digits");
 }
@@ -173,6 +176,10 @@ Test(manifest, defaults_and_alternatives)
 	edit(text, sizeof text, "scope", "scope = slice\n");
 	cr_assert_eq(analysis_manifest_parse(text, "t.ini", "d", &m, err, sizeof err), 0);
 	cr_assert_not(m.norm_volume);
+	edit(text, sizeof text, "classes", "classes = 3\nmirror_average = columns\n");
+	cr_assert_eq(analysis_manifest_parse(text, "t.ini", "d", &m, err, sizeof err), 0, "%s",
+		     err);
+	cr_assert(m.mirror_average);
 }
 
 Test(manifest, load_reports_missing_files)

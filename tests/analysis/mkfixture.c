@@ -1,11 +1,12 @@
 /*
- * mkfixture OUTDIR SIZE: writes a hand-made detector and a study whose answer is known, for
- * tests/analysis/detect_tiny.sh:
+ * mkfixture OUTDIR SIZE [OFFSET_X]: writes a hand-made detector and a study whose answer is
+ * known, for tests/analysis/detect_tiny.sh:
  *
  *   OUTDIR/tiny.onnx  input "image" N x 1 x 64 x 64; A = AveragePool 4x4/4 of the image;
  *                     heatmap = Sigmoid(Conv1x1(A)), weights {20, 8, 0}, biases {-35, -12, -10}
  *                     (so a cell of mean 2 scores sigmoid(5) as glioma, mean 1.5 scores 0.5 as
- *                     meningioma, mean 1 stays below 0.1); size = {2, 3} cells; offset = 0.5
+ *                     meningioma, mean 1 stays below 0.1); size = {2, 3} cells; offset =
+ *                     {OFFSET_X (default 0.5), 0.5}
  *   OUTDIR/tiny.ini   its manifest, in the bundled model's form (models/README.md)
  *   OUTDIR/study/     5 axial MR slices of SIZE x SIZE (64 or 128) covering 64 mm, 3 mm apart,
  *                     alternating explicit / implicit VR, with Rescale Slope 2 / Intercept -50:
@@ -24,13 +25,13 @@
 #include "../nn/onnx_build.h"
 #include "fixture.h"
 
-static int write_model(const char *path)
+static int write_model(const char *path, float offset_x)
 {
 	struct mb b;
 	int64_t in_dims[4] = {-1, 1, 64, 64};
 	int64_t w3[4] = {3, 1, 1, 1}, w2[4] = {2, 1, 1, 1}, d3[1] = {3}, d2[1] = {2};
 	float hw[3] = {20, 8, 0}, hb[3] = {-35, -12, -10};
-	float zero[2] = {0, 0}, sb[2] = {2, 3}, ob[2] = {0.5f, 0.5f};
+	float zero[2] = {0, 0}, sb[2] = {2, 3}, ob[2] = {offset_x, 0.5f};
 	Onnx__NodeProto *n;
 	size_t len;
 	uint8_t *buf;
@@ -149,8 +150,8 @@ int main(int argc, char **argv)
 	FILE *f;
 	int size;
 
-	if (argc != 3 || (size = atoi(argv[2])) < 16) {
-		fprintf(stderr, "usage: mkfixture OUTDIR SIZE\n");
+	if (argc < 3 || argc > 4 || (size = atoi(argv[2])) < 16) {
+		fprintf(stderr, "usage: mkfixture OUTDIR SIZE [OFFSET_X]\n");
 		return 2;
 	}
 	snprintf(path, sizeof path, "%s/study", argv[1]);
@@ -160,7 +161,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	snprintf(path, sizeof path, "%s/tiny.onnx", argv[1]);
-	if (write_model(path) != 0)
+	if (write_model(path, argc == 4 ? (float)atof(argv[3]) : 0.5f) != 0)
 		return 1;
 	snprintf(path, sizeof path, "%s/tiny.ini", argv[1]);
 	f = fopen(path, "w");
