@@ -30,6 +30,12 @@ grep -q '^mirror_average = columns$' "$tmp/m/mirror.ini"
 "$b/src/dicomaid-detect" --model "$tmp/m/mirror.ini" --verbose "$tmp/m/study" >"$tmp/out.json" \
 	2>"$tmp/err"
 diff -u "$s/tests/analysis/tiny64.json" "$tmp/out.json"
+# the same with a graph that leaves the logistic to the C side: averaged as probabilities
+"$b/tests/analysis/mkfixture" "$tmp/l" 64 0.25 logits
+grep -q '^heatmap_activation = none$' "$tmp/l/tiny.ini"
+sed 's/^classes = 3$/&\nmirror_average = columns/' "$tmp/l/tiny.ini" >"$tmp/l/mirror.ini"
+"$b/src/dicomaid-detect" --model "$tmp/l/mirror.ini" "$tmp/l/study" >"$tmp/out.json"
+diff -u "$s/tests/analysis/tiny64.json" "$tmp/out.json"
 
 # --threshold filters the lesion list but not the study probability
 "$b/src/dicomaid-detect" --model "$tmp/64/tiny.ini" --threshold 0.9 "$tmp/64/study" >"$tmp/out.json"

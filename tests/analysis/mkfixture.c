@@ -1,12 +1,13 @@
 /*
- * mkfixture OUTDIR SIZE [OFFSET_X]: writes a hand-made detector and a study whose answer is
- * known, for tests/analysis/detect_tiny.sh:
+ * mkfixture OUTDIR SIZE [OFFSET_X [logits]]: writes a hand-made detector and a study whose
+ * answer is known, for tests/analysis/detect_tiny.sh:
  *
  *   OUTDIR/tiny.onnx  input "image" N x 1 x 64 x 64; A = AveragePool 4x4/4 of the image;
  *                     heatmap = Sigmoid(Conv1x1(A)), weights {20, 8, 0}, biases {-35, -12, -10}
  *                     (so a cell of mean 2 scores sigmoid(5) as glioma, mean 1.5 scores 0.5 as
  *                     meningioma, mean 1 stays below 0.1); size = {2, 3} cells; offset =
- *                     {OFFSET_X (default 0.5), 0.5}
+ *                     {OFFSET_X (default 0.5), 0.5}; with "logits" the graph leaves out the
+ *                     Sigmoid (heatmap = the logits) and the manifest says so
  *   OUTDIR/tiny.ini   its manifest, in the bundled model's form (models/README.md)
  *   OUTDIR/study/     5 axial MR slices of SIZE x SIZE (64 or 128) covering 64 mm, 3 mm apart,
  *                     alternating explicit / implicit VR, with Rescale Slope 2 / Intercept -50:
@@ -25,7 +26,7 @@
 #include "../nn/onnx_build.h"
 #include "fixture.h"
 
-static int write_model(const char *path, float offset_x)
+static int write_model(const char *path, float offset_x, bool logits)
 {
 	struct mb b;
 	int64_t in_dims[4] = {-1, 1, 64, 64};
@@ -49,8 +50,12 @@ static int write_model(const char *path, float offset_x)
 	n = mb_node(&b, "AveragePool", "pool", "image", "a");
 	mb_attr_ints(&b, n, "kernel_shape", 2, (int64_t)4, (int64_t)4);
 	mb_attr_ints(&b, n, "strides", 2, (int64_t)4, (int64_t)4);
-	mb_node(&b, "Conv", "heat", "a,hw,hb", "h");
-	mb_node(&b, "Sigmoid", "sig", "h", "heatmap");
+	if (logits) {
+		mb_node(&b, "Conv", "heat", "a,hw,hb", "heatmap");
+	} else {
+		mb_node(&b, "Conv", "heat", "a,hw,hb", "h");
+		mb_node(&b, "Sigmoid", "sig", "h", "heatmap");
+	}
 	mb_node(&b, "Conv", "size", "a,sw,sb", "size");
 	mb_node(&b, "Conv", "offset", "a,ow,ob", "offset");
 	mb_output(&b, "heatmap");
@@ -150,8 +155,10 @@ int main(int argc, char **argv)
 	FILE *f;
 	int size;
 
-	if (argc < 3 || argc > 4 || (size = atoi(argv[2])) < 16) {
-		fprintf(stderr, "usage: mkfixture OUTDIR SIZE [OFFSET_X]\n");
+	bool logits = argc == 5 && strcmp(argv[4], "logits") == 0;
+
+	if (argc < 3 || argc > 5 || (argc == 5 && !logits) || (size = atoi(argv[2])) < 16) {
+		fprintf(stderr, "usage: mkfixture OUTDIR SIZE [OFFSET_X [logits]]\n");
 		return 2;
 	}
 	snprintf(path, sizeof path, "%s/study", argv[1]);
@@ -161,12 +168,19 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	snprintf(path, sizeof path, "%s/tiny.onnx", argv[1]);
-	if (write_model(path, argc == 4 ? (float)atof(argv[3]) : 0.5f) != 0)
+	if (write_model(path, argc >= 4 ? (float)atof(argv[3]) : 0.5f, logits) != 0)
 		return 1;
 	snprintf(path, sizeof path, "%s/tiny.ini", argv[1]);
 	f = fopen(path, "w");
-	if (f == NULL || fputs(manifest, f) < 0 || fclose(f) != 0)
-		return 1;
+	{
+		static const char act[] = "heatmap_activation = sigmoid_applied";
+		const char *at = strstr(manifest, act);
+		if (f == NULL ||
+		    fprintf(f, "%.*s%s%s", (int)(at - manifest), manifest,
+			    logits ? "heatmap_activation = none" : act, at + strlen(act)) < 0 ||
+		    fclose(f) != 0)
+			return 1;
+	}
 	snprintf(path, sizeof path, "%s/study", argv[1]);
 	if (write_series(path, size, "MR", "2.25.1001.1", 5, false) != 0 ||
 	    write_series(path, size, "CT", "2.25.1001.2", 2, false) != 0 ||
