@@ -14,11 +14,11 @@ never the evaluation seeds >= 1000000); `--splits standard,standard-t2,train` ad
 the randomised training distribution itself (seeds 6000000.., which training never draws), so
 that false positives under the domain randomisation count too.  The decoding grid and the
 metric are the trainer's (mean of study AUC, lesion sensitivity at 1 FP/study, type accuracy
-and box IoU of hits over the splits).  With --mirror every candidate is run as the C side runs a manifest with
-`mirror_average = columns` (each slice also mirrored left-right, the outputs averaged), and the
-checkpoint records it for the export.  study_threshold is then the lowest threshold that keeps
-false-positive studies (no true lesion, probability above it) at or under --max-fp-rate of
-the lesion-free validation studies.
+and box IoU of hits over the splits).  With --mirror every candidate runs as the C side runs
+a manifest with `mirror_average = columns` (each slice also mirrored left-right, the outputs
+averaged), and the checkpoint records it for the export.  study_threshold is then the lowest
+threshold that keeps false-positive studies (no true lesion, probability above it) at or
+under --max-fp-rate of the lesion-free validation studies.
 """
 
 import argparse
