@@ -97,6 +97,23 @@ static const char manifest[] =
 	"\n[label pituitary]\nindex = 2\ncode = 254956000\nscheme = SCT\n"
 	"meaning = Pituitary adenoma\n";
 
+/* The manifest above; with logits, heatmap_activation = none. */
+static int write_manifest(const char *path, bool logits)
+{
+	static const char act[] = "heatmap_activation = sigmoid_applied";
+	const char *at = strstr(manifest, act);
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL)
+		return -1;
+	if (fprintf(f, "%.*s%s%s", (int)(at - manifest), manifest,
+		    logits ? "heatmap_activation = none" : act, at + strlen(act)) < 0) {
+		fclose(f);
+		return -1;
+	}
+	return fclose(f) == 0 ? 0 : -1;
+}
+
 /* value (after the Modality LUT) at mm position (x, y) of slice z */
 static double value(double x, double y, int z)
 {
@@ -154,7 +171,6 @@ int main(int argc, char **argv)
 	char path[1024];
 	FILE *f;
 	int size;
-
 	bool logits = argc == 5 && strcmp(argv[4], "logits") == 0;
 
 	if (argc < 3 || argc > 5 || (argc == 5 && !logits) || (size = atoi(argv[2])) < 16) {
@@ -171,16 +187,8 @@ int main(int argc, char **argv)
 	if (write_model(path, argc >= 4 ? (float)atof(argv[3]) : 0.5f, logits) != 0)
 		return 1;
 	snprintf(path, sizeof path, "%s/tiny.ini", argv[1]);
-	f = fopen(path, "w");
-	{
-		static const char act[] = "heatmap_activation = sigmoid_applied";
-		const char *at = strstr(manifest, act);
-		if (f == NULL ||
-		    fprintf(f, "%.*s%s%s", (int)(at - manifest), manifest,
-			    logits ? "heatmap_activation = none" : act, at + strlen(act)) < 0 ||
-		    fclose(f) != 0)
-			return 1;
-	}
+	if (write_manifest(path, logits) != 0)
+		return 1;
 	snprintf(path, sizeof path, "%s/study", argv[1]);
 	if (write_series(path, size, "MR", "2.25.1001.1", 5, false) != 0 ||
 	    write_series(path, size, "CT", "2.25.1001.2", 2, false) != 0 ||
