@@ -76,11 +76,11 @@ def main(argv=None):
     for w in a.weights:
         cfg, state, info = tu.load_weights(w, cfg_args)
         p = dict(td.DECODE, peak_threshold=a.peak, link_overlap=a.overlap, min_slices=a.min_slices)
-        p.update({k: v for k, v in (info.get("decode") or {}).items() if k in p})
+        dec = info.get("decode") or {}
+        p.update({k: v for k, v in dec.items() if k in p})
         net = detnet.build(cfg)
         net.load_state_dict(state)
-        mirror = (info.get("decode") or {}).get("mirror_average") == "columns"
-        outs = td.predict(net, [v for _, v in free], mirror=mirror)
+        outs = td.predict(net, [v for _, v in free], mirror=dec.get("mirror_average") == "columns")
         n = near = 0
         types = []
         top = []

@@ -484,14 +484,13 @@ static float logistic(float x)
 	return 1.0f / (1.0f + expf(-x));
 }
 
-/* mean[k] (the first run's heads, nb items) := the mean of them and of the mirrored run's
- * (outs), mirrored back: dec_mirror_mean per plane, the column offset negated about the
- * mirrored centre, heat logits turned into probabilities first. */
-static void average_mirrored(const struct analysis_model *m, float *const mean[4], float **outs,
-			     int nb)
+/* mean[k] (the first run's head k, nb items of ch[k] planes; NULL for an absent head) := the
+ * mean of it and of the mirrored run's (outs[idx[k]]), mirrored back: dec_mirror_mean per
+ * plane, the column offset negated about the mirrored centre, heat logits turned into
+ * probabilities first. */
+static void average_mirrored(const struct analysis_model *m, float *const mean[4],
+			     const int idx[4], const int ch[4], float **outs, int nb)
 {
-	const int idx[4] = {m->out_heat, m->out_size, m->out_offset, m->out_types};
-	const int ch[4] = {m->heat_ch, 2, 2, m->ntypes};
 	size_t plane = (size_t)m->map_h * (size_t)m->map_w;
 	float add = 1.0f - 2.0f * m->man.centre_shift / (float)m->man.stride;
 
@@ -681,7 +680,7 @@ int analysis_run_series_dump(const struct analysis_model *m, struct nn_ctx *ctx,
 				rc = AN_ERUN;
 				goto done;
 			}
-			average_mirrored(m, mean, outs, nb);
+			average_mirrored(m, mean, head_idx, head_ch, outs, nb);
 		}
 		for (int k = 0; k < 4; k++)
 			if (dump_out[k])
