@@ -46,19 +46,42 @@ DECODE = dict(peak_threshold=0.10, nms_kernel=3, max_peaks=8, link_overlap=0.30,
               min_slices=1, stride=4)
 
 
+def miner(npz, cfg):
+    """A heatmap function for mined hard negatives (sim/slices.py, stream): the network of
+    weights npz (a state_dict archive) in eval mode, slices (n, S, S) -> probabilities."""
+    net = detnet.build(cfg)
+    z = np.load(npz)
+    net.load_state_dict({k: torch.from_numpy(np.array(z[k])) for k in z.files})
+    net.eval()
+
+    def heat(x):
+        with torch.no_grad():
+            return torch.sigmoid(net(torch.from_numpy(np.ascontiguousarray(x[:, None])))[0]).numpy()
+    return heat
+
+
 class Stream(torch.utils.data.IterableDataset):
-    def __init__(self, seed, crop, hard=(sslices.HARD_SLICES, sslices.HARD_CROPS), p_none=0.15):
+    """mine: None, or (weights .npz, network cfg, share of crops, peak floor) for mined hard
+    negatives; the mining network is built inside each data worker."""
+
+    def __init__(self, seed, crop, hard=(sslices.HARD_SLICES, sslices.HARD_CROPS), p_none=0.15,
+                 mine=None):
         self.seed = seed
         self.crop = crop
         self.hard = hard
         self.p_none = p_none
+        self.mine = mine
 
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
         wid = info.id if info is not None else 0
         torch.set_num_threads(1)
+        m = self.mine if self.mine and self.crop < sslices.render.SIZE else None
         for s in sslices.stream(self.seed * 100 + wid, crop_size=self.crop, p_none=self.p_none,
-                                    hard_slices=self.hard[0], hard_crops=self.hard[1]):
+                                hard_slices=self.hard[0], hard_crops=self.hard[1],
+                                miner=miner(m[0], m[1]) if m else None,
+                                mine_crops=m[2] if m else 0.0,
+                                mine_min=m[3] if m else sslices.MINE_MIN):
             yield tuple(torch.from_numpy(np.ascontiguousarray(a)) for a in s)
 
 
@@ -206,6 +229,12 @@ def main(argv=None):
                     help="share of the slices away from lesions drawn near the sella's level")
     ap.add_argument("--hard-crops", type=float, default=sslices.HARD_CROPS,
                     help="probability that a crop of such a slice with no box is placed over the sella")
+    ap.add_argument("--mine", metavar="NPZ", help="mined hard negatives: crops of slices with no box "
+                    "are placed over the false peaks of the network with these weights (.npz)")
+    ap.add_argument("--mine-crops", type=float, default=0.5,
+                    help="with --mine, probability that such a crop is placed over a mined peak")
+    ap.add_argument("--mine-min", type=float, default=sslices.MINE_MIN,
+                    help="with --mine, the lowest heatmap probability that counts as a false peak")
     a = ap.parse_args(argv)
 
     distributed = "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1
@@ -224,8 +253,9 @@ def main(argv=None):
     model = torch.nn.parallel.DistributedDataParallel(net) if distributed else net
     opt = torch.optim.AdamW(net.parameters(), lr=a.lr, weight_decay=a.wd)
     def make_loader(crop, batch, salt):
+        mine = (a.mine, cfg, a.mine_crops, a.mine_min) if a.mine else None
         return torch.utils.data.DataLoader(Stream(a.seed * 1000 + rank * 10 + salt, crop, (a.hard_slices, a.hard_crops),
-                                                       a.p_none),
+                                                  a.p_none, mine),
                                            batch_size=max(1, batch // world), num_workers=a.workers,
                                            prefetch_factor=4 if a.workers else 2)
     cropping = a.crop < 256 and a.full_frac < 1.0

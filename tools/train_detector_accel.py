@@ -23,6 +23,11 @@ data workers should yield to training, and --replay then sets the balance, e.g.
   tools/train_detector_accel.py --device cpu --workers 1 --worker-nice 10 --threads 2 \
       --crop-batch 32 --full-batch 8 --replay 3 --resume W.npz --lr 5e-4 --warmup 100 ...
 (training waits for fresh samples beyond 3 uses each, and the niced workers then get the cores).
+
+--mine W.npz adds mined hard negatives: each crop worker runs the network of weights W on the
+slices it renders with no lesion on them and, with probability --mine-crops, centres a crop of
+such a slice on one of that network's false peaks (heatmap >= --mine-min) instead of at random,
+so training sees most often the places where W sees lesions that are not there.
 """
 
 import argparse
@@ -165,7 +170,15 @@ def main(argv=None):
                     help="share of the slices away from lesions drawn near the sella's level")
     ap.add_argument("--hard-crops", type=float, default=td.sslices.HARD_CROPS,
                     help="probability that a crop of such a slice with no box is placed over the sella")
+    ap.add_argument("--mine", metavar="NPZ", help="mined hard negatives: crops of slices with no box "
+                    "are placed over the false peaks of the network with these weights")
+    ap.add_argument("--mine-crops", type=float, default=0.5,
+                    help="with --mine, probability that such a crop is placed over a mined peak")
+    ap.add_argument("--mine-min", type=float, default=td.sslices.MINE_MIN,
+                    help="with --mine, the lowest heatmap probability that counts as a false peak")
     a = ap.parse_args(argv)
+    cfg = {"widths": [int(x) for x in a.widths.split(",")], "dec": a.dec}
+    mine = (a.mine, cfg, a.mine_crops, a.mine_min) if a.mine else None
 
     # prepare (or load) the anatomy once, then start the data workers (fork) before the
     # accelerator is initialised and before any thread exists
@@ -175,7 +188,7 @@ def main(argv=None):
     ncrop = max(1, a.workers - nfull)
     iters = {}
     for name, size, nw, salt in (("crop", a.crop, ncrop, 1), ("full", 256, nfull, 2)):
-        loader = torch.utils.data.DataLoader(td.Stream(a.seed * 1000 + salt, size, (a.hard_slices, a.hard_crops), a.p_none), batch_size=32,
+        loader = torch.utils.data.DataLoader(td.Stream(a.seed * 1000 + salt, size, (a.hard_slices, a.hard_crops), a.p_none, mine), batch_size=32,
                                              num_workers=nw, prefetch_factor=4,
                                              worker_init_fn=lambda _w: os.nice(a.worker_nice) if a.worker_nice else None)
         iters[name] = iter(loader)
@@ -195,7 +208,6 @@ def main(argv=None):
     if dev.type == "cuda":
         print(json.dumps({"device": torch.cuda.get_device_name(0), "torch": torch.__version__}), flush=True)
 
-    cfg = {"widths": [int(x) for x in a.widths.split(",")], "dec": a.dec}
     net = detnet.build(cfg).to(dev)
     if dev.type == "cuda":
         net = net.to(memory_format=torch.channels_last)

@@ -10,7 +10,9 @@ Boxes (inclusive pixel indices) map to continuous [c0, c1+1) x [r0, r1+1).
 Nothing is written to disk: `stream(seed)` yields samples forever, drawing new studies from the
 "train" split (its own random stream, disjoint from the evaluation splits whatever the seed).
 Part of the slices and crops away from lesions are hard negatives: the skull base about the
-sella, where a lesion-free study is most easily mistaken for a pituitary-like lesion.
+sella, where a lesion-free study is most easily mistaken for a pituitary-like lesion.  With a
+miner (a model's heatmap function), crops of slices with no box can also be placed over that
+model's own false peaks, wherever they lie (mined hard negatives).
 """
 
 import math
@@ -30,6 +32,11 @@ P_LOW, P_HIGH, CLIP = 1.0, 99.0, 2.0
 HARD_SLICES = 0.35
 HARD_CROPS = 0.5
 SELLA_SLAB_MM = 12.0
+# Mined hard negatives: on a slice with no box, the miner's heatmap peaks (3 x 3 maxima of the
+# per-cell maximum over types) at or above MINE_MIN are false lesions of the mining model; up to
+# MINE_PEAKS of them, the highest first, are the candidate crop centres.
+MINE_MIN = 0.1
+MINE_PEAKS = 4
 
 
 def normalise(img, proxy):
@@ -135,6 +142,17 @@ def pick_slices(st, k, rng, hard=0.0):
     return sorted(set(ks))
 
 
+def mined_foci(heat, thr=MINE_MIN, k=MINE_PEAKS):
+    """Pixel (column, row) centres of the highest false peaks in heat (3, H/4, W/4 probabilities
+    of a slice with no lesion): 3 x 3 local maxima of the maximum over types, at least thr."""
+    from scipy.ndimage import maximum_filter
+    h = heat.max(axis=0)
+    peak = (h == maximum_filter(h, size=3, mode="constant", cval=-1.0)) & (h >= thr)
+    rows, cols = np.nonzero(peak)
+    order = np.argsort(-h[rows, cols], kind="stable")[:k]
+    return [((cols[i] + 0.5) * STRIDE, (rows[i] + 0.5) * STRIDE) for i in order]
+
+
 def crop(x, boxes, size, rng, focus=None):
     """A size x size crop (offsets multiple of the stride) that holds every box when it can;
     boxes cut by the crop are clipped to it (kept when at least half of the box is inside).
@@ -168,11 +186,15 @@ def crop(x, boxes, size, rng, focus=None):
 
 
 def stream(seed, k_per_study=16, p_none=0.15, crop_size=render.SIZE, crops_per_slice=None,
-           hard_slices=HARD_SLICES, hard_crops=HARD_CROPS):
+           hard_slices=HARD_SLICES, hard_crops=HARD_CROPS, miner=None, mine_crops=0.0,
+           mine_min=MINE_MIN):
     """Yield (image (1,S,S), hm, ind, wh, off, mask) forever (S = crop_size); with crops, each
     rendered slice gives crops_per_slice crops (default 4 when cropping, else 1): rendering
     costs about twice the network's training step per 128 x 128 crop, so crops are reused.
-    hard_slices and hard_crops: the share of hard negatives about the sella (see HARD_SLICES)."""
+    hard_slices and hard_crops: the share of hard negatives about the sella (see HARD_SLICES).
+    miner: a function from slices (n, S, S) to heatmap probabilities (n, 3, S/4, S/4); with it, a
+    crop of a slice with no box is centred, with probability mine_crops, on one of the miner's
+    false peaks (mined_foci) when there is one, before the sella rule is tried."""
     if crops_per_slice is None:
         crops_per_slice = 4 if crop_size < render.SIZE else 1
     rng = np.random.default_rng([seed, 31337])
@@ -186,9 +208,17 @@ def stream(seed, k_per_study=16, p_none=0.15, crop_size=render.SIZE, crops_per_s
             x, per, _ = study_slices(st, ks, flip=flip, jitter=0.03, rng=rng)
             ksel, rsel, csel = sella_index(st)
             focus = (render.SIZE - 1 - csel if flip else csel, rsel)
+            foci = [None] * len(ks)
+            free = [j for j in range(len(ks)) if not per[j]]
+            if miner is not None and mine_crops > 0 and crop_size < render.SIZE and free:
+                for j, h in zip(free, miner(x[free])):
+                    foci[j] = mined_foci(h, mine_min)
             for j in np.repeat(np.arange(len(ks)), crops_per_slice):
                 near = abs(ks[j] - ksel) * st.sp <= SELLA_SLAB_MM
-                f = focus if (hard_crops > 0 and near and rng.random() < hard_crops) else None
+                if foci[j] and rng.random() < mine_crops:
+                    f = foci[j][int(rng.integers(len(foci[j])))]
+                else:
+                    f = focus if (hard_crops > 0 and near and rng.random() < hard_crops) else None
                 xi, bi = crop(x[j], per[j], crop_size, rng, f)
                 hm, ind, wh, off, mask = targets(bi, xi.shape[-1])
                 pool.append((np.ascontiguousarray(xi[None]), hm, ind, wh, off, mask))
