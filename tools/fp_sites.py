@@ -8,7 +8,7 @@ taken for a pituitary-like lesion).
   /usr/bin/python3 tools/fp_sites.py --val-studies 48 runs/soup13/best.pt runs/h1/best.pt
 
 Weights as tools/tune_detector.py takes them; the decoding is the checkpoint's own (a .pt
-written by tune_detector.py) or --peak/--overlap/--min-slices.  Prints one JSON line per
+written by tune_detector.py) or --peak/--overlap/--min-slices (and --mirror).  Prints one JSON line per
 weight file.  Nothing here reads the held-out anatomy.
 """
 
@@ -63,6 +63,8 @@ def main(argv=None):
     ap.add_argument("--overlap", type=float, default=0.2)
     ap.add_argument("--min-slices", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--mirror", action="store_true", help="average each slice's maps with its "
+                    "left-right mirror's (mirror_average = columns) where the weights do not say")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     splits = [x for x in a.splits.split(",") if x]
@@ -80,7 +82,7 @@ def main(argv=None):
         p.update({k: v for k, v in dec.items() if k in p})
         net = detnet.build(cfg)
         net.load_state_dict(state)
-        outs = td.predict(net, [v for _, v in free], mirror=dec.get("mirror_average") == "columns")
+        outs = td.predict(net, [v for _, v in free], mirror=dec.get("mirror_average", "columns" if a.mirror else "none") == "columns")
         n = near = 0
         types = []
         top = []
