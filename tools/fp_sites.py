@@ -8,8 +8,8 @@ taken for a pituitary-like lesion).
   /usr/bin/python3 tools/fp_sites.py --val-studies 48 runs/soup13/best.pt runs/h1/best.pt
 
 Weights as tools/tune_detector.py takes them; the decoding is the checkpoint's own (a .pt
-written by tune_detector.py) or --peak/--overlap/--min-slices (and --mirror).  Prints one JSON line per
-weight file.  Nothing here reads the held-out anatomy.
+written by tune_detector.py) or --peak/--overlap/--min-slices/--mirror.  Prints one JSON line
+per weight file.  Nothing here reads the held-out anatomy.
 """
 
 import argparse
@@ -82,7 +82,8 @@ def main(argv=None):
         p.update({k: v for k, v in dec.items() if k in p})
         net = detnet.build(cfg)
         net.load_state_dict(state)
-        outs = td.predict(net, [v for _, v in free], mirror=dec.get("mirror_average", "columns" if a.mirror else "none") == "columns")
+        mirror = dec.get("mirror_average", "columns" if a.mirror else "none") == "columns"
+        outs = td.predict(net, [v for _, v in free], mirror=mirror)
         n = near = 0
         types = []
         top = []

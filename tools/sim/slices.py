@@ -18,6 +18,7 @@ model's own false peaks, wherever they lie (mined hard negatives).
 import math
 
 import numpy as np
+from scipy.ndimage import maximum_filter
 
 from . import render
 
@@ -145,7 +146,6 @@ def pick_slices(st, k, rng, hard=0.0):
 def mined_foci(heat, thr=MINE_MIN, k=MINE_PEAKS):
     """Pixel (column, row) centres of the highest false peaks in heat (3, H/4, W/4 probabilities
     of a slice with no lesion): 3 x 3 local maxima of the maximum over types, at least thr."""
-    from scipy.ndimage import maximum_filter
     h = heat.max(axis=0)
     peak = (h == maximum_filter(h, size=3, mode="constant", cval=-1.0)) & (h >= thr)
     rows, cols = np.nonzero(peak)
