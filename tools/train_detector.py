@@ -46,12 +46,17 @@ DECODE = dict(peak_threshold=0.10, nms_kernel=3, max_peaks=8, link_overlap=0.30,
               min_slices=1, stride=4)
 
 
+def load_npz_state(path):
+    """The state_dict kept in a NumPy archive (the accelerator trainer's last.npz / ema.npz)."""
+    z = np.load(path)
+    return {k: torch.from_numpy(np.array(z[k])) for k in z.files}
+
+
 def miner(npz, cfg):
     """A heatmap function for mined hard negatives (sim/slices.py, stream): the network of
     weights npz (a state_dict archive) in eval mode, slices (n, S, S) -> probabilities."""
     net = detnet.build(cfg)
-    z = np.load(npz)
-    net.load_state_dict({k: torch.from_numpy(np.array(z[k])) for k in z.files})
+    net.load_state_dict(load_npz_state(npz))
     net.eval()
 
     def heat(x):
@@ -252,8 +257,9 @@ def main(argv=None):
         net.load_state_dict(torch.load(a.resume, map_location="cpu")["model"])
     model = torch.nn.parallel.DistributedDataParallel(net) if distributed else net
     opt = torch.optim.AdamW(net.parameters(), lr=a.lr, weight_decay=a.wd)
+    mine = (a.mine, cfg, a.mine_crops, a.mine_min) if a.mine else None
+
     def make_loader(crop, batch, salt):
-        mine = (a.mine, cfg, a.mine_crops, a.mine_min) if a.mine else None
         return torch.utils.data.DataLoader(Stream(a.seed * 1000 + rank * 10 + salt, crop, (a.hard_slices, a.hard_crops),
                                                   a.p_none, mine),
                                            batch_size=max(1, batch // world), num_workers=a.workers,

@@ -212,8 +212,7 @@ def main(argv=None):
     if dev.type == "cuda":
         net = net.to(memory_format=torch.channels_last)
     if a.resume:
-        z = np.load(a.resume)
-        net.load_state_dict({k: torch.from_numpy(np.array(z[k])) for k in z.files})
+        net.load_state_dict(td.load_npz_state(a.resume))
     ema = {k: v.detach().clone().float() for k, v in net.state_dict().items()}
     opt = torch.optim.AdamW(net.parameters(), lr=a.lr, weight_decay=a.wd)
 

@@ -30,7 +30,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import detnet  # noqa: E402
@@ -48,8 +47,7 @@ def load_weights(path, cfg_args):
             with open(meta_path) as f:
                 meta = json.load(f)
         cfg = meta.get("cfg") or cfg_args
-        z = np.load(path)
-        state = {k: torch.from_numpy(np.array(z[k])) for k in z.files}
+        state = td.load_npz_state(path)
         info = {"step": meta.get("step", 0), "minutes": meta.get("minutes", 0.0), "source": path}
         return cfg, state, info
     ck = torch.load(path, map_location="cpu")
